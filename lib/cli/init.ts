@@ -1,0 +1,98 @@
+/*
+ * init — `postern init --dev DIR [--port-base N] [--user NAME] [--if-missing]`: write a
+ * complete sandbox that runs without root: main.cf and master.cf with every path inside
+ * DIR, loopback-only services on N+25 (smtp), N+587, N+465, N+110, N+995, N+143, N+993
+ * (each listed only once its daemon exists), a passwd-file with one user, and aliases.
+ * USER@localhost and USER@<hostname> reach DIR/mail/USER/Maildir.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { loadMainCf } from "../config/index.js";
+import { daemonProgram } from "../master/master.js";
+import { compileMap } from "../maps/index.js";
+import { ensureQueueDirs } from "../queue/index.js";
+import { type CliCommand, CliFatal, UsageError } from "./context.js";
+
+interface ServiceLine {
+  command: string;
+  line: (base: number) => string;
+}
+
+/** Postfix's master.cf columns; private/unpriv/chroot as Postfix ships them, chroot off. */
+const SANDBOX_SERVICES: ServiceLine[] = [
+  { command: "smtpd", line: (b) => `127.0.0.1:${b + 25} inet n       -       n       -       -       smtpd` },
+  { command: "cleanup", line: () => "cleanup   unix  n       -       n       -       0       cleanup" },
+  { command: "qmgr", line: () => "qmgr      fifo  n       -       n       300     1       qmgr" },
+  { command: "local", line: () => "local     unix  -       n       n       -       -       local" },
+  { command: "bounce", line: () => "bounce    unix  -       -       n       -       0       bounce" },
+  { command: "smtp", line: () => "smtp      unix  -       -       n       -       -       smtp" },
+  { command: "pickup", line: () => "pickup    fifo  n       -       n       60      1       pickup" },
+  { command: "showq", line: () => "showq     unix  n       -       n       -       -       showq" },
+];
+
+function mainCf(dir: string, user: string): string {
+  return `# postern development sandbox, written by \`postern init --dev\`.
+# Everything lives below ${dir}; nothing needs root. Use it with: postern -c ${dir} COMMAND
+queue_directory = ${dir}/spool
+data_directory = ${dir}/data
+maillog_file = ${dir}/maillog
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+mydestination = $myhostname, localhost.$mydomain, localhost
+alias_maps = hash:${dir}/aliases
+alias_database = hash:${dir}/aliases
+user_passdb = ${dir}/users
+virtual_home = ${dir}/mail/%u
+home_mailbox = Maildir/
+mail_location = maildir:~/Maildir
+local_system_users = no
+local_recipient_maps = passwd-file:$user_passdb $alias_maps
+mail_owner = ${user}
+default_privs = ${user}
+`;
+}
+
+function masterCf(base: number, have: (cmd: string) => boolean): string {
+  const head = `# postern development sandbox master.cf (Postfix's format).
+# ==========================================================================
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+#               (yes)   (yes)   (no)    (never) (100)
+# ==========================================================================
+`;
+  return head + SANDBOX_SERVICES.filter((s) => have(s.command)).map((s) => `${s.line(base)}\n`).join("");
+}
+
+export const initCommand: CliCommand = {
+  name: "init",
+  usage: "init --dev DIR [--port-base N] [--user NAME] [--if-missing]",
+  summary: "write a self-contained development sandbox in DIR",
+  async run(ctx, argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { dev: { type: "boolean" }, "port-base": { type: "string" }, user: { type: "string" }, "if-missing": { type: "boolean" } },
+    });
+    const target = positionals[0];
+    if (!values.dev || !target || positionals.length > 1) throw new UsageError("init --dev DIR [--port-base N]");
+    const dir = resolve(target);
+    if (values["if-missing"] && existsSync(`${dir}/main.cf`)) return 0;
+    const base = Number.parseInt(values["port-base"] ?? "2000", 10);
+    if (!Number.isInteger(base) || base < 1 || base + 995 > 65535) throw new CliFatal(`bad --port-base: ${values["port-base"]}`);
+    const user = values.user ?? userInfo().username;
+    for (const sub of ["", "/spool", "/data", "/mail", `/mail/${user}`]) mkdirSync(dir + sub, { recursive: true, mode: 0o755 });
+    writeFileSync(`${dir}/main.cf`, mainCf(dir, user));
+    const main = loadMainCf(dir);
+    writeFileSync(`${dir}/master.cf`, masterCf(base, (cmd) => existsSync(daemonProgram(main, cmd))));
+    if (!existsSync(`${dir}/users`)) writeFileSync(`${dir}/users`, `# user:password:uid:gid:gecos:home:shell:extra (Dovecot passwd-file)\n${user}:*::::${dir}/mail/${user}::\n`, { mode: 0o640 });
+    if (!existsSync(`${dir}/aliases`)) {
+      writeFileSync(`${dir}/aliases`, `# See aliases(5). Run \`postern -c ${dir} aliases\` after editing.\npostmaster: ${user}\nroot: ${user}\nMAILER-DAEMON: postmaster\n`);
+    }
+    await compileMap(`hash:${dir}/aliases`, { format: "aliases" });
+    ensureQueueDirs(`${dir}/spool`);
+    ctx.err(`postern: sandbox written to ${dir}; SMTP on 127.0.0.1:${base + 25}; mail for ${user}@localhost goes to ${dir}/mail/${user}/Maildir`);
+    return 0;
+  },
+};

@@ -1,0 +1,220 @@
+/*
+ * ipc — the one framing used on every Unix socket between postern processes
+ * (smtpd → cleanup, qmgr → local, tools → showq, triggers to qmgr).
+ *
+ * A frame is a 4-byte big-endian payload length, a 1-byte kind and the payload:
+ *   kind 1  a JSON message (a typed request or reply)
+ *   kind 2  a chunk of a streamed body (raw bytes)
+ *   kind 3  end of the streamed body
+ * Reading is pull-based (next()), so a slow consumer stops reading the socket and the
+ * sender's writes block: backpressure end to end. Every wait has a timeout.
+ * Both ends are postern processes, but the peer may have crashed mid-frame: a short or
+ * oversized frame is an error on that connection, never a crash.
+ */
+import { connect, type Socket } from "node:net";
+
+export type Frame = { kind: "msg"; msg: unknown } | { kind: "data"; chunk: Buffer } | { kind: "end" };
+
+const KIND_MSG = 1;
+const KIND_DATA = 2;
+const KIND_END = 3;
+const MAX_FRAME = 16 * 1024 * 1024;
+const HIGH_WATER = 64;
+
+export class IpcError extends Error {}
+
+export class IpcConnection {
+  readonly socket: Socket;
+  private buf: Buffer = Buffer.alloc(0);
+  private frames: Frame[] = [];
+  private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private failure: Error | undefined;
+  private timeoutMs: number;
+
+  constructor(socket: Socket, opts: { timeoutMs: number }) {
+    this.socket = socket;
+    this.timeoutMs = opts.timeoutMs;
+    socket.on("data", (d: Buffer) => this.onData(d));
+    socket.on("end", () => this.fail(new IpcError("connection closed by peer")));
+    socket.on("close", () => this.fail(new IpcError("connection closed")));
+    socket.on("error", (e) => this.fail(new IpcError(`connection error: ${e.message}`)));
+  }
+
+  get closed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  send(msg: unknown): void {
+    this.writeFrame(KIND_MSG, Buffer.from(JSON.stringify(msg)));
+  }
+
+  /** Send one body chunk; resolves when the socket can take more. */
+  async sendData(chunk: Buffer): Promise<void> {
+    for (let off = 0; off < chunk.length; off += MAX_FRAME) {
+      const ok = this.writeFrame(KIND_DATA, chunk.subarray(off, off + MAX_FRAME));
+      if (!ok) await this.drained();
+    }
+  }
+
+  sendEnd(): void {
+    this.writeFrame(KIND_END, Buffer.alloc(0));
+  }
+
+  /** The next frame from the peer; rejects on close, error or timeout. */
+  next(timeoutMs = this.timeoutMs): Promise<Frame> {
+    const f = this.frames.shift();
+    if (f) {
+      if (this.frames.length < HIGH_WATER / 2) this.socket.resume();
+      return Promise.resolve(f);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new IpcError("timeout waiting for peer"));
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
+  /** The next frame, which must be a message. */
+  async nextMessage<T>(timeoutMs?: number): Promise<T> {
+    const f = await this.next(timeoutMs);
+    if (f.kind !== "msg") throw new IpcError(`protocol error: expected a message, got ${f.kind}`);
+    return f.msg as T;
+  }
+
+  async request<T>(msg: unknown, timeoutMs?: number): Promise<T> {
+    this.send(msg);
+    return this.nextMessage<T>(timeoutMs);
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private writeFrame(kind: number, payload: Buffer): boolean {
+    if (this.failure) throw this.failure;
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(payload.length, 0);
+    head.writeUInt8(kind, 4);
+    this.socket.cork();
+    this.socket.write(head);
+    const ok = this.socket.write(payload);
+    this.socket.uncork();
+    return ok;
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        this.socket.off("close", onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.socket.off("drain", onDrain);
+        reject(this.failure ?? new IpcError("connection closed"));
+      };
+      this.socket.once("drain", onDrain);
+      this.socket.once("close", onClose);
+    });
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32BE(0);
+      if (len > MAX_FRAME) {
+        this.fail(new IpcError(`protocol error: frame of ${len} bytes`));
+        this.socket.destroy();
+        return;
+      }
+      if (this.buf.length < 5 + len) break;
+      const kind = this.buf.readUInt8(4);
+      const payload = this.buf.subarray(5, 5 + len);
+      this.buf = this.buf.subarray(5 + len);
+      const frame = this.decode(kind, payload);
+      if (!frame) return;
+      this.deliver(frame);
+    }
+    if (this.frames.length >= HIGH_WATER) this.socket.pause();
+  }
+
+  private decode(kind: number, payload: Buffer): Frame | undefined {
+    try {
+      if (kind === KIND_MSG) return { kind: "msg", msg: JSON.parse(payload.toString("utf8")) };
+      if (kind === KIND_DATA) return { kind: "data", chunk: Buffer.from(payload) };
+      if (kind === KIND_END) return { kind: "end" };
+    } catch {
+      /* fall through */
+    }
+    this.fail(new IpcError(`protocol error: bad frame kind ${kind}`));
+    this.socket.destroy();
+    return undefined;
+  }
+
+  private deliver(frame: Frame): void {
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      clearTimeout(w.timer);
+      w.resolve(frame);
+    } else {
+      this.frames.push(frame);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+}
+
+/** Connect to a postern service socket (queue_directory/private/NAME or public/NAME). */
+export function connectIpc(path: string, opts: { timeoutMs: number }): Promise<IpcConnection> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new IpcError(`connect to ${path}: timeout`));
+    }, opts.timeoutMs);
+    sock.once("connect", () => {
+      clearTimeout(timer);
+      sock.removeAllListeners("error");
+      resolve(new IpcConnection(sock, opts));
+    });
+    sock.once("error", (e) => {
+      clearTimeout(timer);
+      reject(new IpcError(`connect to ${path}: ${e.message}`));
+    });
+  });
+}
+
+/** Wake a trigger service (qmgr, pickup): connect, send one byte, close. Best effort. */
+export function trigger(path: string, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(path);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(false);
+    }, timeoutMs);
+    sock.once("connect", () => {
+      sock.end("W");
+    });
+    sock.once("close", (hadError) => {
+      clearTimeout(timer);
+      resolve(!hadError);
+    });
+    sock.once("error", () => undefined);
+  });
+}

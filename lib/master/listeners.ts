@@ -1,0 +1,93 @@
+/*
+ * listeners — the sockets master owns for each master.cf service.
+ *
+ * inet services listen on every endpoint their name resolves to (inet_interfaces ×
+ * inet_protocols for a bare port); unix and fifo services listen on a Unix-domain socket in
+ * queue_directory/private/ or public/. Accepted connections are paused (pauseOnConnect) so
+ * not one byte is read by master before the worker takes the socket over. A fifo service's
+ * connection is only a wake-up: master reads and discards it and wakes the worker.
+ * Binding is all or nothing: if one endpoint fails, every socket opened so far is closed.
+ */
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { type Server, type Socket, createServer } from "node:net";
+import { join } from "node:path";
+import { type MainCf, type MasterService, inetEndpoints } from "../config/index.js";
+import { P } from "../config/params.js";
+
+export interface Listener {
+  /** Human-readable address, e.g. "127.0.0.1:2025" or "/spool/private/cleanup". */
+  readonly address: string;
+  readonly server: Server;
+  readonly path?: string;
+}
+
+export class BindError extends Error {}
+
+/** The addresses a service listens on, as comparable strings (for reload). */
+export function serviceAddresses(svc: MasterService, main: MainCf): string[] {
+  if (svc.type === "inet") {
+    return inetEndpoints(svc.name, main).map((e) => (e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
+  }
+  if (svc.type === "pass") return [];
+  return [unixSocketPath(svc, main)];
+}
+
+export function unixSocketPath(svc: MasterService, main: MainCf): string {
+  return join(main.get(P.queue_directory), svc.private ? "private" : "public", svc.name);
+}
+
+export async function openListeners(
+  svc: MasterService,
+  main: MainCf,
+  onConnection: (socket: Socket, listener: string) => void,
+): Promise<Listener[]> {
+  const opened: Listener[] = [];
+  try {
+    if (svc.type === "inet") {
+      for (const ep of inetEndpoints(svc.name, main)) {
+        const address = ep.family === 6 ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+        const server = createServer({ pauseOnConnect: true }, (s) => onConnection(s, address));
+        await listen(server, { host: ep.host, port: ep.port, ipv6Only: ep.family === 6 }, `bind ${ep.host} port ${ep.port}`);
+        opened.push({ address, server });
+      }
+    } else if (svc.type === "unix" || svc.type === "fifo") {
+      const path = unixSocketPath(svc, main);
+      mkdirSync(join(path, ".."), { recursive: true });
+      rmSync(path, { force: true });
+      const server = createServer({ pauseOnConnect: true }, (s) => onConnection(s, path));
+      await listen(server, { path }, `bind ${path}`);
+      chmodSync(path, svc.private ? 0o600 : 0o666);
+      opened.push({ address: path, server, path });
+    }
+  } catch (err) {
+    await closeListeners(opened);
+    throw err;
+  }
+  return opened;
+}
+
+function listen(server: Server, opts: { host?: string; port?: number; path?: string; ipv6Only?: boolean }, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => {
+      const why = e.code === "EADDRINUSE" ? "Address already in use" : e.code === "EACCES" ? "Permission denied" : e.message;
+      reject(new BindError(`${what}: ${why}`));
+    });
+    server.listen({ ...opts, backlog: 511 }, () => {
+      server.removeAllListeners("error");
+      server.on("error", () => undefined);
+      resolve();
+    });
+  });
+}
+
+export async function closeListeners(list: readonly Listener[]): Promise<void> {
+  await Promise.all(
+    list.map(
+      (l) =>
+        new Promise<void>((resolve) => {
+          l.server.close(() => resolve());
+          if (l.path) rmSync(l.path, { force: true });
+        }),
+    ),
+  );
+}

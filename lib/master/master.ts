@@ -1,0 +1,220 @@
+/*
+ * master — the resident supervisor (Postfix's master(8)).
+ *
+ * Reads main.cf and master.cf, takes the exclusive master lock in queue_directory/pid,
+ * opens every service's listening sockets (all or nothing), and runs a Pool per service.
+ * SIGHUP re-reads the configuration: listeners whose addresses changed are reopened, removed
+ * services are closed, and every worker is asked to finish its sessions and exit, so new
+ * ones start with the new configuration (configuration is frozen per process). SIGTERM stops
+ * listening and lets workers finish within shutdown_timeout; SIGINT (abort) kills them;
+ * SIGUSR1 reopens the maillog everywhere. Runs as root in production (to bind port 25 and
+ * start services as their users), or unprivileged in a dev sandbox.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import type { Socket } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type MainCf, type MasterService, loadMainCf, loadMasterCf } from "../config/index.js";
+import { P } from "../config/params.js";
+import { type Logger, errorText, initLog } from "../log/index.js";
+import { ensureQueueDirs } from "../queue/index.js";
+import { logHost, logTag } from "../server/index.js";
+import { type Listener, closeListeners, openListeners, serviceAddresses } from "./listeners.js";
+import { type MasterLock, acquireMasterLock } from "./pidfile.js";
+import { Pool } from "./pool.js";
+
+interface ServiceState {
+  svc: MasterService;
+  pool: Pool;
+  listeners: Listener[];
+  addresses: string[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class MasterError extends Error {}
+
+/** Where daemon programs live: daemon_directory, or this installation's compiled daemons/. */
+export function daemonProgram(main: MainCf, command: string): string {
+  const dir = main.get(P.daemon_directory) || fileURLToPath(new URL("../../daemons/", import.meta.url));
+  return join(dir, command.endsWith(".js") ? command : `${command}.js`);
+}
+
+export class Master {
+  private services = new Map<string, ServiceState>();
+  private main!: MainCf;
+  private log!: Logger;
+  private lock: MasterLock | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly configDir: string,
+    private readonly verbose = false,
+  ) {}
+
+  async start(): Promise<void> {
+    const { main, services } = this.loadConfig();
+    this.main = main;
+    this.log = initLog({ file: main.get(P.maillog_file), tag: logTag(main, "master"), host: logHost(main) });
+    const queueDir = main.get(P.queue_directory);
+    mkdirSync(queueDir, { recursive: true });
+    ensureQueueDirs(queueDir);
+    this.lock = await acquireMasterLock(join(queueDir, "pid", "master.pid"), main.get(P.mail_name));
+    try {
+      const states: ServiceState[] = [];
+      for (const svc of services) {
+        const st = await this.openService(main, svc).catch(async (err: unknown) => {
+          await Promise.all(states.map((s) => closeListeners(s.listeners)));
+          throw err;
+        });
+        if (st) states.push(st);
+      }
+      for (const st of states) this.activate(st);
+    } catch (err) {
+      await this.lock.release();
+      throw err instanceof MasterError ? err : new MasterError(errorText(err));
+    }
+    this.log.info(`daemon started -- version ${main.get(P.mail_version)}, configuration ${this.configDir}`);
+  }
+
+  /** SIGHUP: re-read everything; on a configuration error keep running as before. */
+  async reload(): Promise<void> {
+    if (this.stopping) return;
+    let loaded: { main: MainCf; services: MasterService[] };
+    try {
+      loaded = this.loadConfig();
+    } catch (err) {
+      this.log.error(`reload failed, keeping the current configuration: ${errorText(err)}`);
+      return;
+    }
+    const { main, services } = loaded;
+    this.main = main;
+    this.log.reopen();
+    const wanted = new Map(services.map((s) => [s.key, s]));
+    for (const [key, st] of this.services) {
+      const next = wanted.get(key);
+      const addrs = next ? serviceAddresses(next, main) : [];
+      if (!next || addrs.join(" ") !== st.addresses.join(" ")) {
+        await this.closeService(st);
+        this.services.delete(key);
+      }
+    }
+    for (const svc of services) {
+      const st = this.services.get(svc.key);
+      if (st) {
+        this.retirePool(st);
+        st.svc = svc;
+        st.pool = this.makePool(main, svc);
+        this.armTimer(st);
+        st.pool.startIfKeepAlive();
+        continue;
+      }
+      try {
+        const fresh = await this.openService(main, svc);
+        if (fresh) this.activate(fresh);
+      } catch (err) {
+        this.log.error(`${svc.name}/${svc.type}: ${errorText(err)}`);
+      }
+    }
+    this.log.info(`reload -- version ${main.get(P.mail_version)}, configuration ${this.configDir}`);
+  }
+
+  async stop(signal = "SIGTERM"): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info(`terminating on signal ${signal === "SIGTERM" ? 15 : signal}`);
+    const timeout = this.main.get(P.shutdown_timeout) * 1000;
+    await Promise.all([...this.services.values()].map((st) => this.closeService(st, timeout)));
+    this.services.clear();
+    await this.lock?.release();
+  }
+
+  abort(): void {
+    this.stopping = true;
+    for (const st of this.services.values()) {
+      st.pool.kill();
+      void closeListeners(st.listeners);
+    }
+    void this.lock?.release();
+  }
+
+  reopenLog(): void {
+    this.log.reopen();
+    for (const st of this.services.values()) st.pool.broadcast({ t: "reopen-log" });
+  }
+
+  /** Worker pids per service, for status and tests. */
+  snapshot(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const [key, st] of this.services) out[key] = st.pool.pids();
+    return out;
+  }
+
+  private loadConfig(): { main: MainCf; services: MasterService[] } {
+    const main = loadMainCf(this.configDir);
+    const services = loadMasterCf(main);
+    for (const svc of services) {
+      const prog = daemonProgram(main, svc.command);
+      if (!existsSync(prog)) {
+        throw new MasterError(`${main.configDir}/master.cf, line ${svc.line}: ${svc.name}/${svc.type}: no such daemon program: ${prog}`);
+      }
+    }
+    return { main, services };
+  }
+
+  private async openService(main: MainCf, svc: MasterService): Promise<ServiceState | undefined> {
+    if (svc.type === "pass") {
+      this.log.warning(`${svc.name}/pass: pass services are not supported; entry ignored`);
+      return undefined;
+    }
+    const st: ServiceState = { svc, pool: this.makePool(main, svc), listeners: [], addresses: serviceAddresses(svc, main), timer: undefined };
+    st.listeners = await openListeners(svc, main, (sock, addr) => this.onConnection(st, sock, addr));
+    return st;
+  }
+
+  private activate(st: ServiceState): void {
+    this.services.set(st.svc.key, st);
+    this.armTimer(st);
+    st.pool.startIfKeepAlive();
+  }
+
+  private onConnection(st: ServiceState, sock: Socket, addr: string): void {
+    if (st.svc.type === "fifo") {
+      sock.on("error", () => undefined);
+      sock.resume();
+      sock.on("end", () => sock.destroy());
+      setTimeout(() => sock.destroy(), 5000).unref();
+      st.pool.wakeup();
+      return;
+    }
+    st.pool.dispatch(sock, addr);
+  }
+
+  private makePool(main: MainCf, svc: MasterService): Pool {
+    return new Pool({
+      service: svc,
+      program: daemonProgram(main, svc.command),
+      configDir: this.configDir,
+      verbose: this.verbose,
+      connectionLimit: main.get(P.worker_connection_limit),
+      throttleMs: main.get(P.service_throttle_time) * 1000,
+      keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
+      log: this.log,
+    });
+  }
+
+  private armTimer(st: ServiceState): void {
+    if (st.timer) clearInterval(st.timer);
+    st.timer = undefined;
+    if (st.svc.wakeup > 0) st.timer = setInterval(() => st.pool.wakeup(), st.svc.wakeup * 1000);
+  }
+
+  private retirePool(st: ServiceState): void {
+    void st.pool.stop(this.main.get(P.shutdown_timeout) * 1000);
+  }
+
+  private async closeService(st: ServiceState, timeoutMs = this.main.get(P.shutdown_timeout) * 1000): Promise<void> {
+    if (st.timer) clearInterval(st.timer);
+    await closeListeners(st.listeners);
+    await st.pool.stop(timeoutMs);
+  }
+}

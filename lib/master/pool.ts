@@ -1,0 +1,245 @@
+/*
+ * pool — the worker processes of one master.cf service.
+ *
+ * Workers are forked on demand (first connection or wake-up) up to maxproc. Each handles
+ * many connections; master gives a new connection to the least-loaded worker, and starts
+ * another only when every worker already holds worker_connection_limit connections.
+ * A worker that dies abnormally is logged as Postfix does ("process ... pid N killed by
+ * signal 9"); one that keeps dying right after start throttles the service for
+ * service_throttle_time instead of feeding a spawn storm; connections that arrive meanwhile
+ * wait (as they would in the kernel's listen queue for Postfix).
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import type { Socket } from "node:net";
+import type { MasterService } from "../config/index.js";
+import type { Logger } from "../log/index.js";
+import { type MasterToWorker, formatWorkerArgs, isWorkerToMaster } from "./protocol.js";
+
+export interface PoolOptions {
+  service: MasterService;
+  program: string;
+  configDir: string;
+  verbose: boolean;
+  connectionLimit: number;
+  throttleMs: number;
+  /** Long-running services (those with a wakeup timer) are started at once and restarted when they die. */
+  keepAlive: boolean;
+  log: Logger;
+}
+
+interface WorkerState {
+  child: ChildProcess;
+  load: number;
+  retiring: boolean;
+  started: number;
+  stopping: boolean;
+}
+
+const PENDING_LIMIT = 1000;
+const EARLY_DEATH_MS = 2000;
+
+export class Pool {
+  private workers = new Set<WorkerState>();
+  private pending: { socket: Socket; listener: string }[] = [];
+  private throttledUntil = 0;
+  private throttleTimer: NodeJS.Timeout | undefined;
+  private earlyDeaths = 0;
+  private closed = false;
+  private wakeupPending = false;
+
+  constructor(readonly opts: PoolOptions) {}
+
+  get name(): string {
+    return this.opts.service.key;
+  }
+
+  get size(): number {
+    return this.workers.size;
+  }
+
+  pids(): number[] {
+    return [...this.workers].map((w) => w.child.pid ?? 0).filter((p) => p > 0);
+  }
+
+  /** Hand a connection to a worker (starting one if needed). */
+  dispatch(socket: Socket, listener: string): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const w = this.pick();
+    if (!w) {
+      if (this.pending.length >= PENDING_LIMIT) socket.destroy();
+      else this.pending.push({ socket, listener });
+      return;
+    }
+    this.handOver(w, socket, listener);
+  }
+
+  wakeup(): void {
+    if (this.closed) return;
+    const w = this.pick(true);
+    if (w) this.send(w, { t: "wakeup" });
+    else this.wakeupPending = true;
+  }
+
+  startIfKeepAlive(): void {
+    if (this.opts.keepAlive && this.workers.size === 0) this.spawn();
+  }
+
+  broadcast(m: MasterToWorker): void {
+    for (const w of this.workers) this.send(w, m);
+  }
+
+  /** Ask every worker to finish its sessions and exit; resolves when all are gone. */
+  stop(timeoutMs: number): Promise<void> {
+    this.closed = true;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    for (const p of this.pending) p.socket.destroy();
+    this.pending = [];
+    const exits = [...this.workers].map((w) => this.stopWorker(w, timeoutMs));
+    return Promise.all(exits).then(() => undefined);
+  }
+
+  /** Kill every worker at once (postern abort). */
+  kill(): void {
+    this.closed = true;
+    for (const w of this.workers) w.child.kill("SIGKILL");
+  }
+
+  private stopWorker(w: WorkerState, timeoutMs: number): Promise<void> {
+    w.stopping = true;
+    this.send(w, { t: "stop" });
+    return new Promise((resolve) => {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => w.child.kill("SIGKILL"), timeoutMs);
+      w.child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private pick(forWakeup = false): WorkerState | undefined {
+    let best: WorkerState | undefined;
+    for (const w of this.workers) {
+      if (w.retiring || w.stopping) continue;
+      if (!best || w.load < best.load) best = w;
+    }
+    if (forWakeup && best) return best;
+    const max = this.opts.service.maxproc;
+    const canGrow = max === 0 || this.workers.size < max;
+    if (best && (best.load < this.opts.connectionLimit || !canGrow)) return best;
+    if (canGrow && Date.now() >= this.throttledUntil) return this.spawn();
+    return best;
+  }
+
+  private handOver(w: WorkerState, socket: Socket, listener: string): void {
+    w.load++;
+    const msg: MasterToWorker = { t: "conn", listener };
+    try {
+      w.child.send(msg, socket, { keepOpen: false }, (err) => {
+        if (err) socket.destroy();
+      });
+    } catch {
+      socket.destroy();
+    }
+  }
+
+  private send(w: WorkerState, m: MasterToWorker): void {
+    try {
+      if (w.child.connected) w.child.send(m);
+    } catch {
+      /* the exit handler deals with a dead worker */
+    }
+  }
+
+  private spawn(): WorkerState | undefined {
+    const { service, program, configDir, verbose } = this.opts;
+    const args = formatWorkerArgs({
+      configDir,
+      serviceName: service.name,
+      serviceType: service.type,
+      overrides: { ...service.overrides },
+      args: [...service.args],
+      verbose,
+    });
+    let child: ChildProcess;
+    try {
+      child = fork(program, args, { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
+    } catch (err) {
+      this.opts.log.warning(`${program}: cannot start: ${String(err)}`);
+      this.throttle();
+      return undefined;
+    }
+    const w: WorkerState = { child, load: 0, retiring: false, started: Date.now(), stopping: false };
+    this.workers.add(w);
+    child.on("message", (m: unknown) => this.onWorkerMessage(w, m));
+    child.on("exit", (code, signal) => this.onExit(w, code, signal));
+    child.on("error", () => undefined);
+    if (this.wakeupPending) {
+      this.wakeupPending = false;
+      this.send(w, { t: "wakeup" });
+    }
+    return w;
+  }
+
+  private onWorkerMessage(w: WorkerState, m: unknown): void {
+    if (!isWorkerToMaster(m)) return;
+    if (m.t === "load") w.load = m.n;
+    else if (m.t === "retire") {
+      w.retiring = true;
+      this.send(w, { t: "retire-ok" });
+    } else if (m.t === "ready") {
+      this.earlyDeaths = 0;
+    }
+  }
+
+  private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(w);
+    const expected = w.stopping || (w.retiring && code === 0);
+    if (!expected) {
+      const pid = w.child.pid ?? 0;
+      if (signal) this.opts.log.warning(`process ${this.opts.program} pid ${pid} killed by signal ${signalNumber(signal)}`);
+      else this.opts.log.warning(`process ${this.opts.program} pid ${pid} exit status ${code ?? 0}`);
+      if (Date.now() - w.started < EARLY_DEATH_MS && !signal) {
+        this.earlyDeaths++;
+        if (this.earlyDeaths >= 2) this.throttle();
+      }
+    }
+    if (this.closed) return;
+    if (this.pending.length > 0 && Date.now() >= this.throttledUntil) this.drainPending();
+    else if (this.opts.keepAlive && !expected && Date.now() >= this.throttledUntil) this.spawn();
+    else if (this.opts.keepAlive && w.retiring && code === 0 && this.workers.size === 0) {
+      /* a retired long-running worker comes back on its next wake-up */
+    }
+  }
+
+  private throttle(): void {
+    this.opts.log.warning(`${this.opts.program}: bad command startup -- throttling`);
+    this.throttledUntil = Date.now() + this.opts.throttleMs;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttledUntil = 0;
+      this.earlyDeaths = 0;
+      this.drainPending();
+      this.startIfKeepAlive();
+    }, this.opts.throttleMs);
+    this.throttleTimer.unref();
+  }
+
+  private drainPending(): void {
+    const queued = this.pending;
+    this.pending = [];
+    for (const p of queued) {
+      if (p.socket.destroyed) continue;
+      this.dispatch(p.socket, p.listener);
+    }
+  }
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+
+function signalNumber(sig: NodeJS.Signals): string {
+  return String(SIGNALS[sig] ?? sig);
+}

@@ -1,0 +1,81 @@
+/*
+ * protocol — messages on the child_process IPC channel between master and its workers.
+ *
+ * Master hands each accepted connection to a worker as a socket handle ("conn"), wakes
+ * trigger services ("wakeup"), and asks workers to finish and exit ("stop") on reload and
+ * shutdown. Workers report their load so master can pick the least busy one or start
+ * another (Postfix's MASTER_STAT_AVAIL/TAKEN), and announce retirement (max_idle,
+ * max_use) so master stops sending them work before they exit.
+ */
+
+export type MasterToWorker =
+  | { t: "conn"; listener: string }
+  | { t: "wakeup" }
+  | { t: "stop" }
+  | { t: "retire-ok" }
+  | { t: "reopen-log" };
+
+export type WorkerToMaster =
+  | { t: "load"; n: number }
+  | { t: "retire"; reason: "idle" | "use" }
+  | { t: "ready" };
+
+export function isMasterToWorker(m: unknown): m is MasterToWorker {
+  return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";
+}
+
+export function isWorkerToMaster(m: unknown): m is WorkerToMaster {
+  return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";
+}
+
+/** Worker command-line arguments, as master passes them (Postfix passes -n, -t, -o alike). */
+export interface WorkerArgs {
+  configDir: string;
+  serviceName: string;
+  serviceType: string;
+  overrides: Record<string, string>;
+  args: string[];
+  verbose: boolean;
+}
+
+export function formatWorkerArgs(a: WorkerArgs): string[] {
+  const out = ["-c", a.configDir, "-n", a.serviceName, "-t", a.serviceType];
+  for (const [k, v] of Object.entries(a.overrides)) out.push("-o", `${k}=${v}`);
+  if (a.verbose) out.push("-v");
+  if (a.args.length > 0) out.push("--", ...a.args);
+  return out;
+}
+
+export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
+  const a: WorkerArgs = {
+    configDir: process.env["POSTERN_CONFIG_DIR"] ?? "/etc/postern",
+    serviceName: "",
+    serviceType: "unix",
+    overrides: {},
+    args: [],
+    verbose: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const val = argv[i + 1] ?? "";
+    if (arg === "--") {
+      a.args = argv.slice(i + 1);
+      break;
+    }
+    if (arg === "-c") a.configDir = val;
+    else if (arg === "-n") a.serviceName = val;
+    else if (arg === "-t") a.serviceType = val;
+    else if (arg === "-o") {
+      const eq = val.indexOf("=");
+      if (eq > 0) a.overrides[val.slice(0, eq).trim()] = val.slice(eq + 1).trim();
+    } else if (arg === "-v") {
+      a.verbose = true;
+      continue;
+    } else {
+      a.args.push(arg ?? "");
+      continue;
+    }
+    i++;
+  }
+  return a;
+}

@@ -1,0 +1,191 @@
+/*
+ * server — the skeleton every postern worker runs on (Postfix's multi_server/trigger_server).
+ *
+ * A daemon's main is one call: runServer("smtpd", setup). The skeleton parses the
+ * arguments master passes (-c -n -t -o), loads main.cf with the service's -o overrides
+ * frozen for the life of the process, opens the maillog, then serves what master sends over
+ * the IPC channel: connection handles ("conn"), wake-ups, stop and log-reopen requests.
+ * It reports its load to master, retires after max_idle seconds without work or after
+ * max_use sessions, and finishes its sessions before exiting on stop or when master goes away.
+ * Workers never open listening sockets: master owns them.
+ */
+import type { Socket } from "node:net";
+import { type MainCf, loadMainCf } from "../config/index.js";
+import { P } from "../config/params.js";
+import { type Logger, errorText, initLog } from "../log/index.js";
+import { type WorkerArgs, type WorkerToMaster, isMasterToWorker, parseWorkerArgs } from "../master/protocol.js";
+
+export interface ServiceContext {
+  readonly config: MainCf;
+  readonly log: Logger;
+  readonly args: WorkerArgs;
+  /** The daemon's program name (the master.cf command), e.g. "smtpd". */
+  readonly program: string;
+}
+
+export interface ServiceHooks {
+  /** A connection master handed over; resolves when the session is over. */
+  onConnection?(socket: Socket, listener: string): Promise<void>;
+  /** A wake-up: the service's timer fired or another process triggered it. */
+  onWakeup?(): void;
+  /** Graceful stop: stop starting new work; resolves when background work is finished. */
+  onStop?(): Promise<void>;
+  /** True while the service has background work that keeps it alive without connections. */
+  busy?(): boolean;
+}
+
+export function logTag(config: MainCf, program: string): string {
+  return `${config.get(P.syslog_name)}/${program}`;
+}
+
+export function logHost(config: MainCf): string {
+  return config.get(P.myhostname).split(".")[0] ?? "localhost";
+}
+
+class Worker {
+  private active = 0;
+  private served = 0;
+  private retiring = false;
+  private stopping = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly hooks: ServiceHooks,
+  ) {}
+
+  start(): void {
+    process.on("message", (m: unknown, handle: unknown) => this.onMessage(m, handle));
+    process.on("disconnect", () => this.stop());
+    process.on("SIGTERM", () => this.stop());
+    this.send({ t: "ready" });
+    this.armIdle();
+  }
+
+  /** Called by a hook when background work ends, so the idle timer can start. */
+  poke(): void {
+    this.armIdle();
+    this.maybeExit();
+  }
+
+  private send(m: WorkerToMaster): void {
+    if (process.connected) process.send?.(m);
+  }
+
+  private onMessage(m: unknown, handle: unknown): void {
+    if (!isMasterToWorker(m)) return;
+    switch (m.t) {
+      case "conn":
+        if (handle) this.serve(handle as Socket, m.listener);
+        break;
+      case "wakeup":
+        this.hooks.onWakeup?.();
+        this.armIdle();
+        break;
+      case "stop":
+        this.stop();
+        break;
+      case "retire-ok":
+        this.retiring = true;
+        this.maybeExit();
+        break;
+      case "reopen-log":
+        this.ctx.log.reopen();
+        break;
+    }
+  }
+
+  private serve(socket: Socket, listener: string): void {
+    const hook = this.hooks.onConnection;
+    if (!hook) {
+      socket.destroy();
+      return;
+    }
+    this.active++;
+    this.served++;
+    this.clearIdle();
+    this.send({ t: "load", n: this.active });
+    socket.on("error", () => undefined);
+    hook(socket, listener)
+      .catch((err: unknown) => this.ctx.log.warning(`session error: ${errorText(err)}`))
+      .finally(() => {
+        if (!socket.destroyed) socket.destroy();
+        this.active--;
+        this.send({ t: "load", n: this.active });
+        if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring) this.send({ t: "retire", reason: "use" });
+        this.armIdle();
+        this.maybeExit();
+      });
+  }
+
+  private armIdle(): void {
+    this.clearIdle();
+    if (this.active > 0 || this.stopping || this.hooks.busy?.()) return;
+    const ms = this.ctx.config.get(P.max_idle) * 1000;
+    this.idleTimer = setTimeout(() => {
+      if (this.active === 0 && !this.hooks.busy?.()) this.send({ t: "retire", reason: "idle" });
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.retiring = true;
+    this.clearIdle();
+    const done = this.hooks.onStop?.() ?? Promise.resolve();
+    done
+      .catch((err: unknown) => this.ctx.log.warning(`stop: ${errorText(err)}`))
+      .finally(() => this.maybeExit());
+  }
+
+  private maybeExit(): void {
+    if (!this.retiring || this.active > 0) return;
+    if (!this.stopping && this.hooks.busy?.()) return;
+    this.clearIdle();
+    process.exit(0);
+  }
+}
+
+/**
+ * Run a worker. setup() builds the service once configuration and logging are up; its
+ * errors are fatal (logged, exit 1), which master counts towards throttling.
+ */
+export async function runServer(
+  program: string,
+  setup: (ctx: ServiceContext, poke: () => void) => Promise<ServiceHooks> | ServiceHooks,
+): Promise<void> {
+  const args = parseWorkerArgs(process.argv.slice(2));
+  let log: Logger | undefined;
+  try {
+    const config = loadMainCf(args.configDir, { overrides: args.overrides });
+    log = initLog({ file: config.get(P.maillog_file), tag: logTag(config, program), host: logHost(config) });
+    const ctx: ServiceContext = { config, log, args, program };
+    installCrashHandlers(log);
+    let worker: Worker | undefined;
+    const hooks = await setup(ctx, () => worker?.poke());
+    worker = new Worker(ctx, hooks);
+    worker.start();
+  } catch (err) {
+    const text = `fatal: ${errorText(err)}`;
+    if (log) log.fatal(errorText(err));
+    else process.stderr.write(`postern/${program}: ${text}\n`);
+    process.exit(1);
+  }
+}
+
+function installCrashHandlers(log: Logger): void {
+  process.on("uncaughtException", (err) => {
+    log.panic(`uncaught exception: ${err.stack ?? err.message}`);
+    process.exit(1);
+  });
+  process.on("unhandledRejection", (err) => {
+    log.panic(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });
+}
