@@ -69,6 +69,7 @@ export const P = {
   syslog_name: def({ name: "syslog_name", kind: "str", default: "postern", doc: "The program name prefix of every log line (set to postfix so existing log tools match)." }),
   alias_maps: def({ name: "alias_maps", kind: "list", default: "hash:/etc/aliases", doc: "Alias databases used by local delivery, in order." }),
   alias_database: def({ name: "alias_database", kind: "list", default: "hash:/etc/aliases", doc: "Alias databases that `postern aliases` (newaliases) compiles." }),
+  virtual_home: def({ name: "virtual_home", kind: "str", default: "/var/vmail/%d/%n", doc: "Home directory of users added with `postern user add` without --home (%u user, %n local part, %d domain)." }),
   user_passdb: def({ name: "user_passdb", kind: "str", default: "$config_directory/users", doc: "The passwd-file (Dovecot format) of virtual mail users." }),
 
   // ── processes (master) ───────────────────────────────────────────────────────
@@ -132,7 +133,7 @@ export const P = {
   mail_location: def({ name: "mail_location", kind: "str", default: "", doc: "Dovecot-style location for virtual users (maildir:~/Maildir, mbox:%h/mbox; %u %n %d %h); overrides home_mailbox." }),
   local_system_users: def({ name: "local_system_users", kind: "bool", default: "yes", doc: "Deliver to system accounts (getpwnam) as well as to passwd-file users." }),
   virtual_uid: def({ name: "virtual_uid", kind: "str", default: "vmail", doc: "The user that owns virtual users' mail when the passwd-file gives no uid." }),
-  forward_path: def({ name: "forward_path", kind: "list", default: "$home/.forward", doc: "Where local delivery looks for a user's .forward file." }),
+  forward_path: def({ name: "forward_path", kind: "raw", default: "$home/.forward", doc: "Where local delivery looks for a user's .forward file." }),
   allow_mail_to_commands: def({ name: "allow_mail_to_commands", kind: "list", default: "alias, forward", doc: "Where |command destinations are allowed: alias, forward, include." }),
   allow_mail_to_files: def({ name: "allow_mail_to_files", kind: "list", default: "alias, forward", doc: "Where /file destinations are allowed: alias, forward, include." }),
   default_privs: def({ name: "default_privs", kind: "str", default: "nobody", doc: "The user that deliveries to commands and files from aliases run as." }),

@@ -200,8 +200,8 @@ export function connectIpc(path: string, opts: { timeoutMs: number }): Promise<I
   });
 }
 
-/** Wake a trigger service (qmgr, pickup): connect, send one byte, close. Best effort. */
-export function trigger(path: string, timeoutMs = 2000): Promise<boolean> {
+/** Wake a trigger service (qmgr, pickup): connect, send the request letters, close. Best effort. */
+export function trigger(path: string, request = "W", timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect(path);
     const timer = setTimeout(() => {
@@ -209,7 +209,7 @@ export function trigger(path: string, timeoutMs = 2000): Promise<boolean> {
       resolve(false);
     }, timeoutMs);
     sock.once("connect", () => {
-      sock.end("W");
+      sock.end(request);
     });
     sock.once("close", (hadError) => {
       clearTimeout(timer);

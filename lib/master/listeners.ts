@@ -26,7 +26,7 @@ export class BindError extends Error {}
 /** The addresses a service listens on, as comparable strings (for reload). */
 export function serviceAddresses(svc: MasterService, main: MainCf): string[] {
   if (svc.type === "inet") {
-    return inetEndpoints(svc.name, main).map((e) => (e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
+    return inetEndpoints(svc, main).map((e) => (e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
   }
   if (svc.type === "pass") return [];
   return [unixSocketPath(svc, main)];
@@ -44,7 +44,7 @@ export async function openListeners(
   const opened: Listener[] = [];
   try {
     if (svc.type === "inet") {
-      for (const ep of inetEndpoints(svc.name, main)) {
+      for (const ep of inetEndpoints(svc, main)) {
         const address = ep.family === 6 ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
         const server = createServer({ pauseOnConnect: true }, (s) => onConnection(s, address));
         await listen(server, { host: ep.host, port: ep.port, ipv6Only: ep.family === 6 }, `bind ${ep.host} port ${ep.port}`);

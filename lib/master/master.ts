@@ -179,11 +179,18 @@ export class Master {
 
   private onConnection(st: ServiceState, sock: Socket, addr: string): void {
     if (st.svc.type === "fifo") {
+      // A trigger: a few request letters, then close. Read them and wake the service.
+      let data = "";
       sock.on("error", () => undefined);
+      sock.on("data", (d: Buffer) => {
+        data = (data + d.toString("latin1")).slice(0, 64);
+      });
+      sock.on("end", () => {
+        sock.destroy();
+        st.pool.wakeup(data);
+      });
       sock.resume();
-      sock.on("end", () => sock.destroy());
       setTimeout(() => sock.destroy(), 5000).unref();
-      st.pool.wakeup();
       return;
     }
     st.pool.dispatch(sock, addr);
@@ -205,7 +212,7 @@ export class Master {
   private armTimer(st: ServiceState): void {
     if (st.timer) clearInterval(st.timer);
     st.timer = undefined;
-    if (st.svc.wakeup > 0) st.timer = setInterval(() => st.pool.wakeup(), st.svc.wakeup * 1000);
+    if (st.svc.wakeup > 0) st.timer = setInterval(() => st.pool.wakeup("T"), st.svc.wakeup * 1000);
   }
 
   private retirePool(st: ServiceState): void {

@@ -45,7 +45,7 @@ export class Pool {
   private throttleTimer: NodeJS.Timeout | undefined;
   private earlyDeaths = 0;
   private closed = false;
-  private wakeupPending = false;
+  private wakeupPending = "";
 
   constructor(readonly opts: PoolOptions) {}
 
@@ -76,11 +76,12 @@ export class Pool {
     this.handOver(w, socket, listener);
   }
 
-  wakeup(): void {
+  /** Wake the service; data is the trigger's request letters (Postfix: I, D, F, A). */
+  wakeup(data = ""): void {
     if (this.closed) return;
     const w = this.pick(true);
-    if (w) this.send(w, { t: "wakeup" });
-    else this.wakeupPending = true;
+    if (w) this.send(w, { t: "wakeup", data });
+    else this.wakeupPending += data || " ";
   }
 
   startIfKeepAlive(): void {
@@ -178,8 +179,8 @@ export class Pool {
     child.on("exit", (code, signal) => this.onExit(w, code, signal));
     child.on("error", () => undefined);
     if (this.wakeupPending) {
-      this.wakeupPending = false;
-      this.send(w, { t: "wakeup" });
+      this.send(w, { t: "wakeup", data: this.wakeupPending.trim() });
+      this.wakeupPending = "";
     }
     return w;
   }

@@ -10,7 +10,7 @@
 
 export type MasterToWorker =
   | { t: "conn"; listener: string }
-  | { t: "wakeup" }
+  | { t: "wakeup"; data: string }
   | { t: "stop" }
   | { t: "retire-ok" }
   | { t: "reopen-log" };

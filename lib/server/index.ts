@@ -27,7 +27,7 @@ export interface ServiceHooks {
   /** A connection master handed over; resolves when the session is over. */
   onConnection?(socket: Socket, listener: string): Promise<void>;
   /** A wake-up: the service's timer fired or another process triggered it. */
-  onWakeup?(): void;
+  onWakeup?(data: string): void;
   /** Graceful stop: stop starting new work; resolves when background work is finished. */
   onStop?(): Promise<void>;
   /** True while the service has background work that keeps it alive without connections. */
@@ -79,7 +79,7 @@ class Worker {
         if (handle) this.serve(handle as Socket, m.listener);
         break;
       case "wakeup":
-        this.hooks.onWakeup?.();
+        this.hooks.onWakeup?.(m.data);
         this.armIdle();
         break;
       case "stop":

@@ -1,0 +1,315 @@
+/*
+ * scheduler — the queue manager's core (Postfix's qmgr): moves mail from incoming/ (and
+ * due mail from deferred/) into active/, resolves each pending recipient to a transport,
+ * runs deliveries within the per-transport and per-destination concurrency limits,
+ * records every outcome in the queue file (fsynced) as it arrives, and then removes the
+ * message or defers it with exponential backoff. A deferred file's mtime is its next
+ * attempt time (as in Postfix), so a scan needs one stat per file, not a read.
+ * qmgr is the only writer of queue files in active/; appends to one file are serialized.
+ * On start, whatever a crash left in active/ goes back to incoming/ and is redone; the
+ * recipients already recorded as done are not delivered again.
+ */
+import { utimes } from "node:fs/promises";
+import { errorText, type Logger } from "../log/index.js";
+import {
+  type QueueFileInfo,
+  QueueFileError,
+  type QueueName,
+  type RecipientDeferral,
+  appendDeferral,
+  appendOutcome,
+  markCorrupt,
+  moveQueueFile,
+  queuePath,
+  readQueueFile,
+  removeQueueFile,
+  scanQueue,
+} from "../queue/index.js";
+import { type AgentPool, type DeliveryReply } from "./agents.js";
+import { formatDelays } from "./delays.js";
+import { type Resolved, resolveRecipient, transportAvailable } from "./transport.js";
+
+export interface QmgrSettings {
+  queueDir: string;
+  localDomains: ReadonlySet<string>;
+  activeLimit: number;
+  transportLimit: number;
+  localDestinationLimit: number;
+  destinationLimit: number;
+  minimalBackoffMs: number;
+  maximalBackoffMs: number;
+  queueRunDelayMs: number;
+  maximalQueueLifetimeMs: number;
+  bounceQueueLifetimeMs: number;
+}
+
+interface ActiveMessage {
+  info: QueueFileInfo;
+  activeTime: number;
+  pending: number;
+  deferrals: RecipientDeferral[];
+  appends: Promise<void>;
+}
+
+interface Job {
+  msg: ActiveMessage;
+  index: number;
+  resolved: Resolved;
+}
+
+interface TransportState {
+  running: number;
+  dests: Map<string, { running: number; jobs: Job[] }>;
+}
+
+export class Scheduler {
+  private active = new Map<string, ActiveMessage>();
+  private transports = new Map<string, TransportState>();
+  private scanning = false;
+  private rescan = "";
+  private lastDeferredScan = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly s: QmgrSettings,
+    private readonly agents: AgentPool,
+    private readonly log: Logger,
+    private readonly onIdle: () => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.active.size > 0 || this.scanning;
+  }
+
+  /** Crash recovery, then a full scan. */
+  async start(): Promise<void> {
+    for await (const id of scanQueue(this.s.queueDir, "active")) {
+      await moveQueueFile(this.s.queueDir, id, "active", "incoming").catch((err: unknown) =>
+        this.log.warning(`${id}: cannot requeue from active: ${errorText(err)}`),
+      );
+    }
+    this.wakeup("A");
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return new Promise((resolve) => {
+      const check = () => (this.active.size === 0 ? resolve() : setTimeout(check, 50));
+      check();
+    });
+  }
+
+  /** Trigger letters: I incoming, D due deferred, F all deferred now, A/T/W incoming + deferred when due. */
+  wakeup(request: string): void {
+    if (this.stopped) return;
+    if (this.scanning) {
+      this.rescan += request || "I";
+      return;
+    }
+    this.scanning = true;
+    void this.runScans(request || "I").finally(() => {
+      this.scanning = false;
+      const again = this.rescan;
+      this.rescan = "";
+      if (again) this.wakeup(again);
+      else if (!this.busy) this.onIdle();
+    });
+  }
+
+  private async runScans(request: string): Promise<void> {
+    const flush = request.includes("F");
+    const deferredDue = flush || request.includes("D") || Date.now() - this.lastDeferredScan >= this.s.queueRunDelayMs;
+    await this.scan("incoming", false);
+    if (deferredDue && (flush || /[DATW]/.test(request) || this.lastDeferredScan === 0)) {
+      this.lastDeferredScan = Date.now();
+      await this.scan("deferred", flush);
+    }
+  }
+
+  private async scan(queue: QueueName, flush: boolean): Promise<void> {
+    try {
+      for await (const id of scanQueue(this.s.queueDir, queue)) {
+        if (this.stopped || this.active.size >= this.s.activeLimit) break;
+        if (this.active.has(id)) continue;
+        if (queue === "deferred" && !flush && !(await this.due(id))) continue;
+        await this.activate(queue, id);
+      }
+    } catch (err) {
+      this.log.warning(`scan ${queue}: ${errorText(err)}`);
+    }
+  }
+
+  private async due(id: string): Promise<boolean> {
+    const { stat } = await import("node:fs/promises");
+    try {
+      const st = await stat(queuePath(this.s.queueDir, "deferred", id));
+      return st.mtimeMs <= Date.now();
+    } catch {
+      return false;
+    }
+  }
+
+  private async activate(from: QueueName, id: string): Promise<void> {
+    try {
+      await moveQueueFile(this.s.queueDir, id, from, "active");
+    } catch (err) {
+      this.log.warning(`${id}: cannot move to active: ${errorText(err)}`);
+      return;
+    }
+    let info: QueueFileInfo;
+    try {
+      info = await readQueueFile(queuePath(this.s.queueDir, "active", id));
+    } catch (err) {
+      if (err instanceof QueueFileError) {
+        this.log.warning(`${id}: corrupt queue file (${err.reason}); moved to corrupt`);
+        await markCorrupt(this.s.queueDir, "active", id).catch(() => undefined);
+      } else this.log.warning(`${id}: cannot read queue file: ${errorText(err)}`);
+      return;
+    }
+    const env = info.envelope;
+    this.log.info(`${id}: from=<${env.sender}>, size=${info.contentLength}, nrcpt=${env.recipients.length} (queue active)`);
+    const msg: ActiveMessage = { info, activeTime: Date.now(), pending: 0, deferrals: [], appends: Promise.resolve() };
+    this.active.set(id, msg);
+    const expired = this.expired(info);
+    env.recipients.forEach((r, index) => {
+      if (info.done.has(index)) return;
+      if (expired) return this.expire(msg, index);
+      msg.pending++;
+      this.enqueue({ msg, index, resolved: resolveRecipient(r.address, this.s.localDomains) });
+    });
+    if (expired) this.log.info(`${id}: from=<${env.sender}>, status=expired, returned to sender`);
+    if (msg.pending === 0) await this.finish(msg);
+  }
+
+  private expired(info: QueueFileInfo): boolean {
+    if (info.attempts === 0) return false;
+    const lifetime = info.envelope.sender === "" ? this.s.bounceQueueLifetimeMs : this.s.maximalQueueLifetimeMs;
+    return Date.now() - info.envelope.arrivalTime > lifetime;
+  }
+
+  private expire(msg: ActiveMessage, index: number): void {
+    const last = msg.info.deferred.get(index);
+    const outcome = { index, status: "expired" as const, dsn: last?.dsn.replace(/^4/, "5") ?? "5.4.7", relay: last?.relay ?? "none", text: last?.text ?? "delivery time expired", time: Date.now() };
+    msg.info.done.set(index, outcome);
+    this.record(msg, () => appendOutcome(msg.info.path, outcome));
+  }
+
+  private enqueue(job: Job): void {
+    const t = this.transportState(job.resolved.transport);
+    const d = t.dests.get(job.resolved.destination) ?? { running: 0, jobs: [] };
+    d.jobs.push(job);
+    t.dests.set(job.resolved.destination, d);
+    this.pump(job.resolved.transport);
+  }
+
+  private transportState(name: string): TransportState {
+    let t = this.transports.get(name);
+    if (!t) {
+      t = { running: 0, dests: new Map() };
+      this.transports.set(name, t);
+    }
+    return t;
+  }
+
+  private destLimit(transport: string): number {
+    return transport === "local" ? this.s.localDestinationLimit : this.s.destinationLimit;
+  }
+
+  /** Start as many queued jobs of a transport as its limits allow. */
+  private pump(transport: string): void {
+    const t = this.transportState(transport);
+    const limit = this.destLimit(transport);
+    for (const [dest, d] of t.dests) {
+      while (t.running < this.s.transportLimit && d.running < limit && d.jobs.length > 0) {
+        const job = d.jobs.shift() as Job;
+        t.running++;
+        d.running++;
+        void this.run(job).finally(() => {
+          t.running--;
+          d.running--;
+          if (d.running === 0 && d.jobs.length === 0) t.dests.delete(dest);
+          this.pump(transport);
+        });
+      }
+      if (t.running >= this.s.transportLimit) break;
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const { msg, index, resolved } = job;
+    const info = msg.info;
+    const rcpt = info.envelope.recipients[index];
+    if (!rcpt) return;
+    let reply: DeliveryReply;
+    if (!transportAvailable(this.s.queueDir, resolved.transport)) {
+      reply = { status: "deferred", dsn: "4.3.0", relay: "none", text: `mail transport unavailable: no ${resolved.transport} service in master.cf` };
+      this.logDeferredHere(msg, index, reply);
+    } else {
+      reply = await this.agents
+        .deliver(resolved.transport, {
+          op: "deliver", queueId: info.id, path: info.path, index, recipient: rcpt.address,
+          ...(rcpt.orcpt ? { orcpt: rcpt.orcpt } : {}),
+          sender: info.envelope.sender, arrival: info.envelope.arrivalTime, activeTime: msg.activeTime,
+          attrs: info.envelope.attrs, contentOffset: info.contentOffset, contentLength: info.contentLength,
+        })
+        .catch((err: unknown) => {
+          const r: DeliveryReply = { status: "deferred", dsn: "4.3.0", relay: "none", text: `unknown mail transport error: ${errorText(err)}` };
+          this.logDeferredHere(msg, index, r);
+          return r;
+        });
+    }
+    await this.recordReply(msg, index, reply);
+    msg.pending--;
+    if (msg.pending === 0) await this.finish(msg);
+  }
+
+  /** Deferrals decided by qmgr itself are logged by qmgr, as Postfix's qmgr does. */
+  private logDeferredHere(msg: ActiveMessage, index: number, r: DeliveryReply): void {
+    const rcpt = msg.info.envelope.recipients[index];
+    const delays = formatDelays(msg.info.envelope.arrivalTime, msg.activeTime, Date.now(), Date.now(), Date.now());
+    this.log.info(`${msg.info.id}: to=<${rcpt?.address ?? ""}>, relay=${r.relay}, ${delays}, dsn=${r.dsn}, status=deferred (${r.text})`);
+  }
+
+  private async recordReply(msg: ActiveMessage, index: number, r: DeliveryReply): Promise<void> {
+    const now = Date.now();
+    if (r.status === "deferred") {
+      msg.deferrals.push({ index, dsn: r.dsn, relay: r.relay, text: r.text, time: now });
+      return;
+    }
+    const outcome = { index, status: r.status, dsn: r.dsn, relay: r.relay, text: r.text, time: now };
+    msg.info.done.set(index, outcome);
+    await this.record(msg, () => appendOutcome(msg.info.path, outcome));
+  }
+
+  /** Appends to one queue file run one after another. */
+  private record(msg: ActiveMessage, op: () => Promise<void>): Promise<void> {
+    msg.appends = msg.appends.then(op).catch((err: unknown) => this.log.warning(`${msg.info.id}: cannot update queue file: ${errorText(err)}`));
+    return msg.appends;
+  }
+
+  private async finish(msg: ActiveMessage): Promise<void> {
+    await msg.appends;
+    const { info } = msg;
+    try {
+      if (info.done.size >= info.envelope.recipients.length) {
+        await removeQueueFile(this.s.queueDir, info.id, "active");
+        this.log.info(`${info.id}: removed`);
+      } else {
+        const next = Date.now() + this.backoff(info.attempts + 1);
+        await appendDeferral(info.path, msg.deferrals, next);
+        await moveQueueFile(this.s.queueDir, info.id, "active", "deferred");
+        await utimes(queuePath(this.s.queueDir, "deferred", info.id), next / 1000, next / 1000);
+      }
+    } catch (err) {
+      this.log.warning(`${info.id}: cannot finish queue file: ${errorText(err)}`);
+    }
+    this.active.delete(info.id);
+    if (!this.busy) this.onIdle();
+    if (this.active.size < this.s.activeLimit && !this.stopped) this.wakeup("I");
+  }
+
+  private backoff(attempts: number): number {
+    const ms = this.s.minimalBackoffMs * 2 ** Math.min(attempts - 1, 20);
+    return Math.min(Math.max(ms, this.s.minimalBackoffMs), this.s.maximalBackoffMs);
+  }
+}

@@ -1,0 +1,128 @@
+/*
+ * The foundation end to end: a real master in a sandbox, real workers on loopback ports.
+ * start → status → a worker serves a connection → kill -9 of the worker is logged and a
+ * new one serves → reload adds and removes a listener → a second start and a taken port
+ * fail cleanly → stop leaves no process and no socket.
+ */
+import assert from "node:assert/strict";
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Sandbox, processesOf, sleep } from "../helpers/sandbox.js";
+
+function fetchBanner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1");
+    let data = "";
+    s.on("data", (d) => (data += d));
+    s.on("end", () => resolve(data));
+    s.on("error", reject);
+    setTimeout(() => {
+      s.destroy();
+      resolve(data);
+    }, 5000).unref();
+  });
+}
+
+function workerPids(dir: string, program: string): number[] {
+  return processesOf(dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(program));
+}
+
+describe("master end to end", () => {
+  let sb: Sandbox;
+  let showqPort: number;
+
+  before(async () => {
+    sb = await Sandbox.create();
+    showqPort = sb.base + 99;
+    appendFileSync(join(sb.dir, "master.cf"), `127.0.0.1:${showqPort} inet n - n - - showq\n`);
+    await sb.start();
+  });
+  after(async () => {
+    await sb.destroy();
+  });
+
+  it("status reports the running master's pid", async () => {
+    const r = await sb.cli(["status"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /is running: PID: \d+/);
+    assert.match(sb.maillog(), /postern\/master\[\d+\]: daemon started -- version/);
+  });
+
+  it("a worker started on demand serves a connection on its inet port", async () => {
+    assert.equal(workerPids(sb.dir, "showq.js").length, 0, "no showq worker before the first connection");
+    assert.equal(await fetchBanner(showqPort), "Mail queue is empty\n");
+    assert.equal(workerPids(sb.dir, "showq.js").length, 1);
+  });
+
+  it("a worker killed with signal 9 is logged and replaced", async () => {
+    const [pid] = workerPids(sb.dir, "showq.js");
+    assert.ok(pid);
+    process.kill(pid, "SIGKILL");
+    await sb.waitLog(new RegExp(`warning: process \\S+showq\\.js pid ${pid} killed by signal 9`));
+    assert.equal(await fetchBanner(showqPort), "Mail queue is empty\n");
+    const now = workerPids(sb.dir, "showq.js");
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0], pid);
+  });
+
+  it("reload adds and then removes a listener", async () => {
+    const extra = sb.base + 98;
+    const cf = join(sb.dir, "master.cf");
+    const original = readFileSync(cf, "utf8");
+    writeFileSync(cf, `${original}127.0.0.1:${extra} inet n - n - - showq\n`);
+    assert.equal((await sb.cli(["reload"])).code, 0);
+    await sb.waitLog(/reload -- version/);
+    let banner = "";
+    for (let i = 0; i < 100 && banner === ""; i++) {
+      banner = await fetchBanner(extra).catch(() => "");
+      if (banner === "") await sleep(50);
+    }
+    assert.equal(banner, "Mail queue is empty\n");
+    writeFileSync(cf, original);
+    assert.equal((await sb.cli(["reload"])).code, 0);
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) {
+      refused = await fetchBanner(extra).then(
+        () => false,
+        (e: NodeJS.ErrnoException) => e.code === "ECONNREFUSED",
+      );
+      if (!refused) await sleep(50);
+    }
+    assert.ok(refused, "the removed listener no longer accepts");
+    assert.equal(await fetchBanner(showqPort), "Mail queue is empty\n");
+  });
+
+  it("a second start on the same configuration fails with a clear message", async () => {
+    const r = await sb.cli(["start"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /postern: fatal: the Postern mail system is already running/);
+  });
+
+  it("stop leaves no process and no socket", async () => {
+    assert.equal((await sb.cli(["stop"])).code, 0);
+    assert.deepEqual(processesOf(sb.dir), []);
+    for (const sub of ["private", "public"]) {
+      const left = readdirSync(join(sb.dir, "spool", sub));
+      assert.deepEqual(left, [], `${sub}/ is empty`);
+    }
+    assert.equal(existsSync(join(sb.dir, "spool", "pid", "master.pid")), false);
+    assert.equal((await sb.cli(["status"])).code, 1);
+  });
+
+  it("a port that cannot be bound stops startup cleanly", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(showqPort, "127.0.0.1", () => r()));
+    try {
+      const r = await sb.cli(["start"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`fatal: bind 127\\.0\\.0\\.1 port ${showqPort}: Address already in use`));
+      await sleep(200);
+      assert.deepEqual(processesOf(sb.dir), []);
+      assert.equal((await sb.cli(["status"])).code, 1);
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
+  });
+});

@@ -1,0 +1,148 @@
+/*
+ * sandbox — end-to-end test harness: a real `postern init --dev` sandbox in a temp
+ * directory with a free loopback port base, the real postern command to start and stop
+ * it, and waits on the real maillog. Nothing is mocked.
+ */
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+export const POSTERN = join(REPO, "dist/daemons/postern.js");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [POSTERN, ...args], { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    else child.stdin?.end();
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port base N such that N+25 ... N+995 are free on 127.0.0.1. */
+export async function freePortBase(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 40) * 1000;
+    const ok = await Promise.all([25, 110, 143, 465, 587, 993, 995].map((o) => portFree(base + o)));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error("no free port base");
+}
+
+export class Sandbox {
+  private constructor(
+    readonly dir: string,
+    readonly base: number,
+  ) {}
+
+  static async create(opts: { user?: string } = {}): Promise<Sandbox> {
+    const dir = mkdtempSync(join(tmpdir(), "postern-e2e-"));
+    const base = await freePortBase();
+    const r = await run(["init", "--dev", dir, "--port-base", String(base), ...(opts.user ? ["--user", opts.user] : [])]);
+    if (r.code !== 0) throw new Error(`init failed: ${r.stderr}`);
+    return new Sandbox(dir, base);
+  }
+
+  get smtpPort(): number {
+    return this.base + 25;
+  }
+
+  cli(args: string[], opts: { input?: string | Buffer } = {}): Promise<RunResult> {
+    return run(["-c", this.dir, ...args], opts);
+  }
+
+  async start(): Promise<void> {
+    const r = await this.cli(["start"]);
+    if (r.code !== 0) throw new Error(`start failed (${r.code}): ${r.stderr}`);
+  }
+
+  async stop(): Promise<void> {
+    await this.cli(["stop"]);
+  }
+
+  maillog(): string {
+    const f = join(this.dir, "maillog");
+    return existsSync(f) ? readFileSync(f, "utf8") : "";
+  }
+
+  /** Wait until the maillog matches re (polling), or fail after timeoutMs. */
+  async waitLog(re: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.maillog().match(re);
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`timeout waiting for ${re} in maillog:\n${this.maillog().slice(-3000)}`);
+      await sleep(50);
+    }
+  }
+
+  async waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = probe();
+      if (v !== undefined && v !== false) return v;
+      if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}\n${this.maillog().slice(-3000)}`);
+      await sleep(50);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.cli(["abort"]).catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Pids of processes whose command line mentions the sandbox directory. */
+export function processesOf(dir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      if (cmd.includes(dir)) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Run a program, collecting output (for swaks, python3). */
+export function runProgram(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
