@@ -1,0 +1,98 @@
+/*
+ * client — how smtpd, pickup and bounce hand a message to cleanup: a small pool of
+ * connections to queue_directory/public/cleanup, one message at a time per connection.
+ * open() returns the queue ID at once (smtpd logs "ID: client=..." before the data);
+ * finish() resolves only when cleanup has made the queue file durable.
+ */
+import { join } from "node:path";
+import { type IpcConnection, connectIpc } from "../ipc/index.js";
+import type { CleanupBegin, CleanupReply } from "./protocol.js";
+
+export class CleanupError extends Error {
+  constructor(
+    readonly code: number,
+    readonly enhanced: string,
+    text: string,
+  ) {
+    super(text);
+  }
+}
+
+export interface CleanupHandle {
+  readonly id: string;
+  write(chunk: Buffer): Promise<void>;
+  finish(): Promise<{ id: string; messageId: string; size: number; nrcpt: number }>;
+  abort(): Promise<void>;
+}
+
+const IDLE_MAX = 8;
+
+export class CleanupClient {
+  private idle: IpcConnection[] = [];
+
+  constructor(
+    private readonly queueDir: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async open(begin: Omit<CleanupBegin, "op">): Promise<CleanupHandle> {
+    // A pooled connection may have been closed by a retiring cleanup: retry once fresh.
+    const pooled = this.idle.pop();
+    if (pooled && !pooled.closed) {
+      try {
+        return await this.start(pooled, begin);
+      } catch {
+        pooled.destroy();
+      }
+    }
+    const conn = await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
+    return this.start(conn, begin);
+  }
+
+  close(): void {
+    for (const c of this.idle) c.close();
+    this.idle = [];
+  }
+
+  private async start(conn: IpcConnection, begin: Omit<CleanupBegin, "op">): Promise<CleanupHandle> {
+    const reply = await conn.request<CleanupReply>({ op: "begin", ...begin }, this.timeoutMs);
+    if (!reply.ok) {
+      conn.destroy();
+      throw new CleanupError(reply.code, reply.enhanced, reply.text);
+    }
+    const id = reply.id;
+    let done = false;
+    const release = () => {
+      done = true;
+      if (!conn.closed && this.idle.length < IDLE_MAX) this.idle.push(conn);
+      else conn.close();
+    };
+    return {
+      id,
+      write: (chunk) => conn.sendData(chunk),
+      finish: async () => {
+        conn.sendEnd();
+        const r = await conn.nextMessage<CleanupReply>(this.timeoutMs).catch((err: unknown) => {
+          conn.destroy();
+          throw new CleanupError(451, "4.3.0", `Error: queue file write error (${err instanceof Error ? err.message : String(err)})`);
+        });
+        if (!r.ok) {
+          conn.destroy();
+          throw new CleanupError(r.code, r.enhanced, r.text);
+        }
+        release();
+        return { id: r.id, messageId: r.messageId ?? "", size: r.size ?? 0, nrcpt: r.nrcpt ?? 0 };
+      },
+      abort: async () => {
+        if (done || conn.closed) return;
+        try {
+          conn.send({ op: "abort" });
+          await conn.nextMessage(this.timeoutMs);
+          release();
+        } catch {
+          conn.destroy();
+        }
+      },
+    };
+  }
+}

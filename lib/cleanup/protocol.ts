@@ -1,0 +1,25 @@
+/*
+ * protocol — the messages between cleanup and its clients (smtpd, pickup, bounce) on
+ * queue_directory/public/cleanup, framed by lib/ipc. One connection carries any number of
+ * messages, one after another:
+ *   client: {op:"begin", ...}           cleanup: {ok:true, id} | {ok:false, ...}
+ *   client: data frames…, then end      cleanup: {ok:true, id, messageId, size, nrcpt} | {ok:false, ...}
+ *   (or, instead of end, {op:"abort"})  cleanup: {ok:true, id}
+ */
+import type { QueueEnvelope } from "../queue/index.js";
+import type { ReceivedInfo } from "./added-headers.js";
+
+export interface CleanupBegin {
+  op: "begin";
+  envelope: Omit<QueueEnvelope, "arrivalTime"> & { arrivalTime?: number };
+  received?: ReceivedInfo;
+  inputIsCrlf: boolean;
+}
+
+export interface CleanupAbort {
+  op: "abort";
+}
+
+export type CleanupReply =
+  | { ok: true; id: string; messageId?: string; size?: number; nrcpt?: number }
+  | { ok: false; code: number; enhanced: string; text: string };

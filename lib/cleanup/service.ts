@@ -1,0 +1,127 @@
+/*
+ * service — the cleanup daemon's connection handler: reads begin / content / end from a
+ * client, runs a CleanupSession per message, and answers only after the queue file is
+ * durable (fsync + rename + directory fsync). Then it wakes qmgr, coalescing wake-ups so a
+ * burst of messages costs one trigger in flight at a time. Logs "ID: message-id=<...>".
+ * Clients are postern processes, but their input is still checked: a malformed request
+ * ends that connection, never the daemon.
+ */
+import type { Socket } from "node:net";
+import { join } from "node:path";
+import { IpcConnection, trigger } from "../ipc/index.js";
+import { errorText, type Logger } from "../log/index.js";
+import type { CleanupBegin, CleanupReply } from "./protocol.js";
+import { CleanupSession, type CleanupRequest } from "./session.js";
+
+export interface CleanupSettings {
+  queueDir: string;
+  myhostname: string;
+  myorigin: string;
+  mailName: string;
+  addMissing: boolean;
+  headerSizeLimit: number;
+  timeoutMs: number;
+}
+
+/** At most one qmgr trigger in flight; further requests meanwhile collapse into one more. */
+export class QmgrWaker {
+  private inFlight = false;
+  private again = false;
+  constructor(private readonly path: string) {}
+
+  wake(): void {
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    this.inFlight = true;
+    void trigger(this.path, "I").finally(() => {
+      this.inFlight = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+}
+
+function isBegin(m: unknown): m is CleanupBegin {
+  const b = m as CleanupBegin;
+  return typeof m === "object" && m !== null && b.op === "begin" && typeof b.envelope === "object" && Array.isArray(b.envelope?.recipients);
+}
+
+export async function serveCleanup(socket: Socket, s: CleanupSettings, log: Logger, waker: QmgrWaker): Promise<void> {
+  const conn = new IpcConnection(socket, { timeoutMs: s.timeoutMs });
+  socket.resume();
+  for (;;) {
+    let first: unknown;
+    try {
+      first = await conn.nextMessage(s.timeoutMs);
+    } catch {
+      return; // client closed between messages
+    }
+    if (!isBegin(first)) {
+      log.warning("unexpected request from client; closing connection");
+      return;
+    }
+    const keepGoing = await oneMessage(conn, first, s, log, waker);
+    if (!keepGoing) return;
+  }
+}
+
+async function oneMessage(conn: IpcConnection, begin: CleanupBegin, s: CleanupSettings, log: Logger, waker: QmgrWaker): Promise<boolean> {
+  const req: CleanupRequest = {
+    envelope: begin.envelope,
+    myhostname: s.myhostname,
+    myorigin: s.myorigin,
+    mailName: s.mailName,
+    addMissing: s.addMissing,
+    headerSizeLimit: s.headerSizeLimit,
+    inputIsCrlf: begin.inputIsCrlf,
+    ...(begin.received ? { received: begin.received } : {}),
+  };
+  let session: CleanupSession;
+  try {
+    session = await CleanupSession.begin(s.queueDir, req);
+  } catch (err) {
+    log.warning(`cannot create queue file: ${errorText(err)}`);
+    conn.send(tempFail("4.3.0", "Error: queue file write error"));
+    return false;
+  }
+  conn.send({ ok: true, id: session.id } satisfies CleanupReply);
+  try {
+    for (;;) {
+      const f = await conn.next(s.timeoutMs);
+      if (f.kind === "data") await session.write(f.chunk);
+      else if (f.kind === "end") break;
+      else {
+        await session.abort();
+        conn.send({ ok: true, id: session.id } satisfies CleanupReply);
+        return true;
+      }
+    }
+    const r = await session.finish();
+    if (r.messageId) log.info(`${r.id}: message-id=${r.messageId}`);
+    conn.send({ ok: true, id: r.id, messageId: r.messageId, size: r.size, nrcpt: r.nrcpt } satisfies CleanupReply);
+    waker.wake();
+    return true;
+  } catch (err) {
+    await session.abort().catch(() => undefined);
+    if (conn.closed) {
+      log.warning(`${session.id}: client went away before end of message; discarded`);
+      return false;
+    }
+    log.warning(`${session.id}: queue file write error: ${errorText(err)}`);
+    const full = /ENOSPC|EDQUOT/.test(errorText(err));
+    conn.send(full ? tempFail("4.3.1", "Error: insufficient system storage") : tempFail("4.3.0", "Error: queue file write error"));
+    return false;
+  }
+}
+
+function tempFail(enhanced: string, text: string): CleanupReply {
+  return { ok: false, code: enhanced === "4.3.1" ? 452 : 451, enhanced, text };
+}
+
+export function qmgrTriggerPath(queueDir: string): string {
+  return join(queueDir, "public", "qmgr");
+}

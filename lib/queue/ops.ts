@@ -1,0 +1,154 @@
+/*
+ * ops — what qmgr, pickup and the queue tools do to existing queue files: append status
+ * records, move between queues, remove, scan.
+ *
+ * Durability: an appended record is fsynced before the call resolves, so qmgr may forget
+ * a recipient's result as soon as it does. A move is a rename followed by an fsync of
+ * both directories (grouped with concurrent callers), so the file is never lost and at
+ * worst, after a crash, is seen in its old queue again. Removal is not fsynced, as in
+ * Postfix: a file that comes back after a crash has every recipient recorded as done and
+ * is simply removed again.
+ *
+ * Appends assume one writer per file, which the queue guarantees: only the qmgr that
+ * owns a file in active/ appends to it.
+ *
+ * Talks to: the file system. Security: queue IDs are checked before they become paths,
+ * so a name like "../x" never escapes the queue directory.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { access, open, opendir, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { syncDirectory } from "./dirs.js";
+import { checkedRecord, type QueueName, type RecipientDeferral, type RecipientOutcome } from "./format.js";
+import { isQueueId } from "./queue-id.js";
+import { writeFully } from "./writer.js";
+
+/** The path of a queue file; throws on anything that is not a queue ID. */
+export function queuePath(queueDir: string, queue: QueueName, id: string): string {
+  if (!isQueueId(id)) throw new RangeError(`not a queue ID: ${JSON.stringify(id)}`);
+  return join(queueDir, queue, id);
+}
+
+async function appendRecord(path: string, record: Buffer): Promise<void> {
+  const handle = await open(path, "r+");
+  try {
+    const { size } = await handle.stat();
+    // A crash may have left a torn record without its newline: start on a fresh line so
+    // the torn bytes cannot merge with (and invalidate) this record.
+    const data = (await endsWithNewline(handle, size)) ? record : Buffer.concat([Buffer.from("\n"), record]);
+    await writeFully(handle, data, size);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  await handle.read(last, 0, 1, size - 1);
+  return last[0] === 0x0a;
+}
+
+/** Record a recipient's final outcome (sent, bounced, expired); fsynced on return. */
+export function appendOutcome(path: string, outcome: RecipientOutcome): Promise<void> {
+  const { index, status, dsn, relay, text, time } = outcome;
+  return appendRecord(path, checkedRecord("O", { index, status, dsn, relay, text, time }));
+}
+
+/** Record one delivery attempt's temporary failures and the next attempt time (ms); fsynced. */
+export function appendDeferral(
+  path: string,
+  deferrals: RecipientDeferral[],
+  nextAttempt: number,
+): Promise<void> {
+  const list = deferrals.map(({ index, dsn, relay, text, time }) => ({ index, dsn, relay, text, time }));
+  return appendRecord(path, checkedRecord("D", { next: nextAttempt, list }));
+}
+
+/** Record that the delay warning (delay_warning_time) went out; fsynced. */
+export function appendWarning(path: string, time: number): Promise<void> {
+  return appendRecord(path, checkedRecord("W", { time }));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Move a queue file between queues; a no-op if it already is in `to`. */
+export async function moveQueueFile(
+  queueDir: string,
+  id: string,
+  from: QueueName,
+  to: QueueName,
+): Promise<void> {
+  const source = queuePath(queueDir, from, id);
+  const target = queuePath(queueDir, to, id);
+  if (from === to) return;
+  try {
+    await rename(source, target);
+  } catch (err) {
+    if (!isErrno(err, "ENOENT") || !(await exists(target))) throw err;
+    // Already moved by an earlier, interrupted attempt: still make sure it is durable.
+  }
+  await Promise.all([syncDirectory(join(queueDir, to)), syncDirectory(join(queueDir, from))]);
+}
+
+/** Remove a queue file; a no-op if it is already gone. */
+export async function removeQueueFile(queueDir: string, id: string, queue: QueueName): Promise<void> {
+  try {
+    await unlink(queuePath(queueDir, queue, id));
+  } catch (err) {
+    if (!isErrno(err, "ENOENT")) throw err;
+  }
+}
+
+/** Move an unreadable file to corrupt/ for the administrator (Postfix's corrupt queue). */
+export function markCorrupt(queueDir: string, queue: QueueName, id: string): Promise<void> {
+  return moveQueueFile(queueDir, id, queue, "corrupt");
+}
+
+/** The queue IDs in one queue, in directory order; temporary and foreign files are skipped. */
+export async function* scanQueue(queueDir: string, queue: QueueName): AsyncIterable<string> {
+  const dir = await opendir(join(queueDir, queue));
+  for await (const entry of dir) {
+    if (isQueueId(entry.name) && !entry.isDirectory()) yield entry.name;
+  }
+}
+
+const TEMP_NAME = /^\.[0-9A-Za-z]{16}\.tmp$/;
+
+/**
+ * Remove temporary files ("." + ID + ".tmp") older than maxAgeMs: the remains of writers
+ * that crashed before commit (their clients never got a 250). Returns how many went.
+ */
+export async function removeStaleTemps(
+  queueDir: string,
+  queue: QueueName,
+  maxAgeMs: number,
+): Promise<number> {
+  const dir = join(queueDir, queue);
+  const cutoff = Date.now() - maxAgeMs;
+  let removed = 0;
+  for await (const entry of await opendir(dir)) {
+    if (!TEMP_NAME.test(entry.name)) continue;
+    const path = join(dir, entry.name);
+    try {
+      if ((await stat(path)).mtimeMs >= cutoff) continue;
+      await unlink(path);
+      removed += 1;
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err;
+    }
+  }
+  return removed;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
