@@ -1,0 +1,107 @@
+/*
+ * service — the local delivery agent's side of qmgr's requests (Postfix's local(8)):
+ * one request = one recipient of one queued message. Runs lib/delivery's deliverLocal,
+ * re-queues forwarded copies through cleanup, logs the Postfix delivery line
+ * ("ID: to=<...>, relay=local, delay=..., delays=..., dsn=..., status=sent (delivered to
+ * maildir)") and answers qmgr, which records the outcome in the queue file.
+ * Runs as root in production (deliveries run as the recipient); unprivileged in a sandbox.
+ */
+import { createReadStream } from "node:fs";
+import type { Socket } from "node:net";
+import type { CleanupClient } from "../cleanup/client.js";
+import { type LocalDeliveryConfig, type LocalDeliveryDeps, deliverLocal } from "../delivery/deliver.js";
+import { IpcConnection } from "../ipc/index.js";
+import { errorText, type Logger } from "../log/index.js";
+import type { DeliveryReply, DeliveryRequest } from "../qmgr/agents.js";
+import { formatDelays } from "../qmgr/delays.js";
+
+export interface LocalService {
+  cfg: LocalDeliveryConfig;
+  deps: LocalDeliveryDeps;
+  cleanup: CleanupClient;
+  log: Logger;
+  timeoutMs: number;
+}
+
+function isRequest(m: unknown): m is DeliveryRequest {
+  const r = m as DeliveryRequest;
+  return typeof m === "object" && m !== null && r.op === "deliver" && typeof r.path === "string" && typeof r.recipient === "string";
+}
+
+export async function serveLocal(socket: Socket, svc: LocalService): Promise<void> {
+  const conn = new IpcConnection(socket, { timeoutMs: svc.timeoutMs });
+  socket.resume();
+  for (;;) {
+    let req: unknown;
+    try {
+      req = await conn.nextMessage(svc.timeoutMs);
+    } catch {
+      return;
+    }
+    if (!isRequest(req)) {
+      svc.log.warning("malformed request from qmgr; closing connection");
+      return;
+    }
+    conn.send(await deliverOne(req, svc));
+  }
+}
+
+export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promise<DeliveryReply> {
+  const start = Date.now();
+  const openContent = () =>
+    req.contentLength === 0
+      ? createReadStream("/dev/null")
+      : createReadStream(req.path, { start: req.contentOffset, end: req.contentOffset + req.contentLength - 1 });
+  let reply: DeliveryReply;
+  try {
+    const outcome = await deliverLocal(
+      {
+        queueId: req.queueId,
+        sender: req.sender,
+        recipient: req.recipient,
+        ...(req.orcpt ? { originalRecipient: req.orcpt } : {}),
+        arrival: new Date(req.arrival),
+        deliveryId: `${Math.floor(req.arrival / 1000)}.P${req.queueId}_${req.index}`,
+        openContent,
+      },
+      svc.cfg,
+      svc.deps,
+    );
+    if (outcome.detail) svc.log.warning(`${req.queueId}: ${outcome.detail}`);
+    let text = outcome.text;
+    if (outcome.status === "sent" && outcome.forwards && outcome.forwards.length > 0) {
+      const id = await forward(req, outcome.forwards, outcome.forwardHeaders ?? "", openContent, svc);
+      text = outcome.text.startsWith("delivered") ? `${outcome.text}, forwarded as ${id}` : `forwarded as ${id}`;
+    }
+    reply = { status: outcome.status, dsn: outcome.dsn, relay: "local", text };
+  } catch (err) {
+    svc.log.warning(`${req.queueId}: local delivery to ${req.recipient}: ${errorText(err)}`);
+    reply = { status: "deferred", dsn: "4.3.0", relay: "local", text: "mail system internal error" };
+  }
+  const delays = formatDelays(req.arrival, req.activeTime, start, start);
+  const orig = req.orcpt && req.orcpt.toLowerCase() !== req.recipient.toLowerCase() ? `, orig_to=<${req.orcpt}>` : "";
+  svc.log.info(`${req.queueId}: to=<${req.recipient}>${orig}, relay=local, ${delays}, dsn=${reply.dsn}, status=${reply.status} (${reply.text})`);
+  return reply;
+}
+
+/** Re-queue a copy for forward destinations (aliases, .forward) with the original sender. */
+async function forward(
+  req: DeliveryRequest,
+  to: string[],
+  headers: string,
+  openContent: () => NodeJS.ReadableStream,
+  svc: LocalService,
+): Promise<string> {
+  const h = await svc.cleanup.open({
+    envelope: { sender: req.sender, recipients: to.map((address) => ({ address })), attrs: { origin: "local", forwarded_from: req.queueId } },
+    inputIsCrlf: false,
+  });
+  try {
+    if (headers) await h.write(Buffer.from(headers));
+    for await (const chunk of openContent()) await h.write(chunk as Buffer);
+    return (await h.finish()).id;
+  } catch (err) {
+    await h.abort();
+    throw err;
+  }
+}
