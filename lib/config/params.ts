@@ -95,6 +95,7 @@ export const P = {
   smtpd_forbid_unauth_pipelining: def({ name: "smtpd_forbid_unauth_pipelining", kind: "bool", default: "yes", doc: "Disconnect clients that send commands ahead of the greeting or pipeline without PIPELINING." }),
   disable_vrfy_command: def({ name: "disable_vrfy_command", kind: "bool", default: "yes", doc: "Refuse the SMTP VRFY command." }),
   smtpd_helo_required: def({ name: "smtpd_helo_required", kind: "bool", default: "no", doc: "Require HELO or EHLO before MAIL FROM." }),
+  smtpd_peername_lookup: def({ name: "smtpd_peername_lookup", kind: "bool", default: "yes", doc: "Look up the client's host name (reverse, then forward-confirmed); otherwise every client is \"unknown\"." }),
   smtpd_client_restrictions: def({ name: "smtpd_client_restrictions", kind: "list", default: "", doc: "Restrictions applied when a client connects." }),
   smtpd_helo_restrictions: def({ name: "smtpd_helo_restrictions", kind: "list", default: "", doc: "Restrictions applied to the HELO/EHLO name." }),
   smtpd_sender_restrictions: def({ name: "smtpd_sender_restrictions", kind: "list", default: "", doc: "Restrictions applied to the MAIL FROM address." }),

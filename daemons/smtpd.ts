@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/*
+ * smtpd — the SMTP server (Postfix's smtpd(8)): RFC 5321 with PIPELINING, SIZE, 8BITMIME,
+ * ENHANCEDSTATUSCODES, SMTPUTF8, CHUNKING and DSN; restriction lists; hands each message
+ * to cleanup and answers 250 only once it is queued durably. See lib/smtp and lib/smtpd.
+ */
+import { CleanupClient } from "../lib/cleanup/client.js";
+import { P } from "../lib/config/params.js";
+import { runServer } from "../lib/server/index.js";
+import { makePolicy } from "../lib/smtpd/policy-hooks.js";
+import { type SmtpdShared, serveSmtp } from "../lib/smtpd/session.js";
+
+await runServer("smtpd", ({ config, log }) => {
+  const forbid = config.get(P.smtpd_forbid_bare_newline);
+  const shared: SmtpdShared = {
+    settings: {
+      hostname: config.get(P.myhostname),
+      timeoutMs: config.get(P.smtpd_timeout) * 1000,
+      connectionLimit: config.get(P.smtpd_client_connection_count_limit),
+      peerLookup: config.get(P.smtpd_peername_lookup),
+      engine: {
+        greeting: config.get(P.smtpd_banner),
+        hostname: config.get(P.myhostname),
+        messageSizeLimit: config.get(P.message_size_limit),
+        recipientLimit: config.get(P.smtpd_recipient_limit),
+        lineLengthLimit: config.get(P.line_length_limit),
+        hardErrorLimit: config.get(P.smtpd_hard_error_limit),
+        softErrorLimit: config.get(P.smtpd_soft_error_limit),
+        forbidBareNewline: forbid === "reject" || forbid === "no" ? forbid : "normalize",
+        disableVrfy: config.get(P.disable_vrfy_command),
+        heloRequired: config.get(P.smtpd_helo_required),
+        extensions: { starttls: false, auth: null, dsn: true, chunking: true, smtputf8: true, pipelining: true },
+      },
+    },
+    policy: makePolicy(config, (m) => log.warning(m)),
+    cleanup: new CleanupClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000),
+    log,
+    perIp: new Map(),
+  };
+  return { onConnection: (socket) => serveSmtp(socket, shared) };
+});

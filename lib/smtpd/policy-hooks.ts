@@ -1,0 +1,110 @@
+/*
+ * policy-hooks — smtpd's restriction checks as engine hooks: which restriction lists run
+ * at which command (Postfix's smtpd_delay_reject semantics: client, helo and sender
+ * restrictions are applied at RCPT TO by default), the implicit reject_unlisted_recipient,
+ * and local_recipient_maps lookups behind it. Every table is opened once at startup, so a
+ * bad restriction name or table type is a configuration error before any client connects.
+ */
+import type { MainCf } from "../config/index.js";
+import { P, type ParamDef, paramByName } from "../config/params.js";
+import { openMap, type LookupTable } from "../maps/index.js";
+import { splitAddress, stripExtension } from "../smtp/address.js";
+import {
+  type PolicyContext,
+  type PolicyEnv,
+  type PolicyResult,
+  type Restriction,
+  buildStageLists,
+  evaluate,
+  evaluateAll,
+  parseRestrictions,
+} from "../smtp/policy/index.js";
+import type { StageLists } from "../smtp/policy/engine.js";
+import type { SmtpEnvelope, SmtpReply, SmtpSessionInfo } from "../smtp/server-engine.js";
+
+export interface SmtpdPolicy {
+  helo(s: SmtpSessionInfo, name: string): Promise<SmtpReply | null>;
+  mailFrom(s: SmtpSessionInfo, env: SmtpEnvelope): Promise<SmtpReply | null>;
+  rcptTo(s: SmtpSessionInfo, env: SmtpEnvelope, rcpt: string): Promise<SmtpReply | null>;
+  data(s: SmtpSessionInfo, env: SmtpEnvelope): Promise<SmtpReply | null>;
+}
+
+function localDomainSet(main: MainCf): Set<string> {
+  return new Set(main.get(P.mydestination).map((d) => d.toLowerCase().replace(/\.$/, "")));
+}
+
+/** local_recipient_maps: is this address in a local domain known to any table? */
+export function localRecipientLookup(main: MainCf, onWarning: (m: string) => void) {
+  const domains = localDomainSet(main);
+  const specs = main.get(P.local_recipient_maps);
+  const tables: LookupTable[] = specs.map((spec) => openMap(spec, { configDir: main.configDir, onWarning }));
+  const delimiter = main.get(P.recipient_delimiter);
+  return async (addr: string): Promise<boolean | "unknown-domain"> => {
+    const { localPart, domain } = splitAddress(addr);
+    if (domain !== "" && !domains.has(domain)) return "unknown-domain";
+    if (tables.length === 0) return true;
+    const user = localPart.toLowerCase();
+    const base = delimiter ? stripExtension(user, delimiter) : user;
+    const keys = [...new Set([`${user}@${domain}`, `${base}@${domain}`, user, base])].filter((k) => !k.endsWith("@"));
+    for (const t of tables) for (const k of keys) if ((await t.lookup(k)) !== undefined) return true;
+    return false;
+  };
+}
+
+function replyOf(r: PolicyResult): SmtpReply | null {
+  return r.action === "reject" ? { code: r.reply.code, enhanced: r.reply.enhanced, text: r.reply.text } : null;
+}
+
+export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdPolicy {
+  const open = (spec: string) => openMap(spec, { configDir: main.configDir, onWarning });
+  const listParam = (param: string): string[] => {
+    const def = paramByName(param);
+    if (def?.kind !== "list") throw new Error(`${param}: not a list parameter`);
+    return main.get(def as ParamDef<"list">);
+  };
+  const lists: StageLists = buildStageLists(listParam, { openMap: open });
+  const unlisted: Restriction[] = main.get(P.smtpd_reject_unlisted_recipient)
+    ? parseRestrictions(["reject_unlisted_recipient"], "smtpd_recipient_restrictions")
+    : [];
+  const delayReject = main.get(P.smtpd_delay_reject);
+  const env: PolicyEnv = {
+    mynetworks: main.get(P.mynetworks),
+    mydestination: main.get(P.mydestination),
+    relayDomains: main.get(P.relay_domains),
+    localRecipient: localRecipientLookup(main, onWarning),
+    openMap: open,
+    unknownLocalRecipientRejectCode: main.get(P.unknown_local_recipient_reject_code),
+    timeoutMs: 20_000,
+    recipientDelimiter: main.get(P.recipient_delimiter),
+    onWarning,
+  };
+  const ctx = (s: SmtpSessionInfo, stage: PolicyContext["stage"], helo: string, sender?: string, recipient?: string): PolicyContext => ({
+    clientIp: s.clientIp,
+    clientName: s.clientName,
+    helo,
+    stage,
+    ...(sender !== undefined ? { sender } : {}),
+    ...(recipient !== undefined ? { recipient } : {}),
+    ...(s.authUser ? { saslUser: s.authUser } : {}),
+  });
+  return {
+    async helo(s, name) {
+      if (delayReject) return null;
+      return replyOf(await evaluateAll([lists.client, lists.helo], ctx(s, "HELO", name), env));
+    },
+    async mailFrom(s, e) {
+      if (delayReject) return null;
+      return replyOf(await evaluateAll([lists.client, lists.helo, lists.sender], ctx(s, "MAIL", e.heloName, e.sender), env));
+    },
+    async rcptTo(s, e, rcpt) {
+      const c = ctx(s, "RCPT", e.heloName, e.sender, rcpt);
+      const chain = delayReject ? [lists.client, lists.helo, lists.sender, lists.relay, lists.recipient] : [lists.relay, lists.recipient];
+      const r = await evaluateAll(chain, c, env);
+      if (r.action === "reject" || unlisted.length === 0) return replyOf(r);
+      return replyOf(await evaluate(unlisted, c, env));
+    },
+    async data(s, e) {
+      return replyOf(await evaluate(lists.data, ctx(s, "DATA", e.heloName, e.sender), env));
+    },
+  };
+}
