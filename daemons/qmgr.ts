@@ -25,6 +25,7 @@ await runServer("qmgr", async ({ config, log }, poke) => {
       queueRunDelayMs: config.get(P.queue_run_delay) * 1000,
       maximalQueueLifetimeMs: config.get(P.maximal_queue_lifetime) * 1000,
       bounceQueueLifetimeMs: config.get(P.bounce_queue_lifetime) * 1000,
+      staleTempMs: config.get(P.ipc_timeout) * 1000,
     },
     agents,
     log,

@@ -13,6 +13,8 @@ export class CleanupError extends Error {
     readonly code: number,
     readonly enhanced: string,
     text: string,
+    /** What went wrong inside, for the maillog only: never shown to a client. */
+    readonly detail = "",
   ) {
     super(text);
   }
@@ -36,17 +38,18 @@ export class CleanupClient {
   ) {}
 
   async open(begin: Omit<CleanupBegin, "op">): Promise<CleanupHandle> {
-    // A pooled connection may have been closed by a retiring cleanup: retry once fresh.
-    const pooled = this.idle.pop();
-    if (pooled && !pooled.closed) {
+    // A pooled connection may have been closed by a retiring or crashed cleanup; a fresh
+    // one may land on a process that is just dying: try a few times before giving up.
+    for (let attempt = 0; ; attempt++) {
+      const pooled = this.idle.pop();
+      const conn = pooled && !pooled.closed ? pooled : await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
       try {
-        return await this.start(pooled, begin);
-      } catch {
-        pooled.destroy();
+        return await this.start(conn, begin);
+      } catch (err) {
+        conn.destroy();
+        if (err instanceof CleanupError || attempt >= 2) throw err;
       }
     }
-    const conn = await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
-    return this.start(conn, begin);
   }
 
   close(): void {
@@ -74,7 +77,7 @@ export class CleanupClient {
         conn.sendEnd();
         const r = await conn.nextMessage<CleanupReply>(this.timeoutMs).catch((err: unknown) => {
           conn.destroy();
-          throw new CleanupError(451, "4.3.0", `Error: queue file write error (${err instanceof Error ? err.message : String(err)})`);
+          throw new CleanupError(451, "4.3.0", "Error: queue file write error", err instanceof Error ? err.message : String(err));
         });
         if (!r.ok) {
           conn.destroy();

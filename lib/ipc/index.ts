@@ -111,6 +111,11 @@ export class IpcConnection {
 
   private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
+      // The peer may already be gone: then no 'drain' or 'close' event will come.
+      if (this.failure || this.socket.destroyed) {
+        reject(this.failure ?? new IpcError("connection closed"));
+        return;
+      }
       const onDrain = () => {
         this.socket.off("close", onClose);
         resolve();

@@ -42,7 +42,9 @@ export async function serveLocal(socket: Socket, svc: LocalService): Promise<voi
       svc.log.warning("malformed request from qmgr; closing connection");
       return;
     }
-    conn.send(await deliverOne(req, svc));
+    const reply = await deliverOne(req, svc);
+    if (conn.closed) return; // qmgr went away; it will redo this recipient (deliveryId prevents a duplicate)
+    conn.send(reply);
   }
 }
 

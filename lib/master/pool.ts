@@ -135,15 +135,30 @@ export class Pool {
     return best;
   }
 
-  private handOver(w: WorkerState, socket: Socket, listener: string): void {
+  /**
+   * Pass the socket to a worker. A worker that died a moment ago may still be in the pool
+   * until its exit event: then the connection goes to another worker instead of being lost.
+   */
+  private handOver(w: WorkerState, socket: Socket, listener: string, attempt = 0): void {
     w.load++;
     const msg: MasterToWorker = { t: "conn", listener };
+    const retry = () => {
+      w.retiring = true;
+      if (attempt >= 3 || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      const next = this.pick();
+      if (next) this.handOver(next, socket, listener, attempt + 1);
+      else this.pending.push({ socket, listener });
+    };
     try {
+      if (!w.child.connected) return retry();
       w.child.send(msg, socket, { keepOpen: false }, (err) => {
-        if (err) socket.destroy();
+        if (err) retry();
       });
     } catch {
-      socket.destroy();
+      retry();
     }
   }
 

@@ -23,6 +23,7 @@ import {
   queuePath,
   readQueueFile,
   removeQueueFile,
+  removeStaleTemps,
   scanQueue,
 } from "../queue/index.js";
 import { type AgentPool, type DeliveryReply } from "./agents.js";
@@ -41,6 +42,8 @@ export interface QmgrSettings {
   queueRunDelayMs: number;
   maximalQueueLifetimeMs: number;
   bounceQueueLifetimeMs: number;
+  /** Temp files older than this belong to no live writer (ipc_timeout) and are removed. */
+  staleTempMs: number;
 }
 
 interface ActiveMessage {
@@ -123,6 +126,7 @@ export class Scheduler {
     if (deferredDue && (flush || /[DATW]/.test(request) || this.lastDeferredScan === 0)) {
       this.lastDeferredScan = Date.now();
       await this.scan("deferred", flush);
+      await this.sweepTemps();
     }
   }
 
@@ -137,6 +141,12 @@ export class Scheduler {
     } catch (err) {
       this.log.warning(`scan ${queue}: ${errorText(err)}`);
     }
+  }
+
+  /** Remove what writers that died before commit left in incoming/ (their clients got no 250). */
+  private async sweepTemps(): Promise<void> {
+    const n = await removeStaleTemps(this.s.queueDir, "incoming", this.s.staleTempMs).catch(() => 0);
+    if (n > 0) this.log.info(`removed ${n} stale temporary file${n === 1 ? "" : "s"} from incoming`);
   }
 
   private async due(id: string): Promise<boolean> {

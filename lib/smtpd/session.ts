@@ -87,7 +87,10 @@ async function openSink(sh: SmtpdShared, s: SmtpSessionInfo, env: SmtpEnvelope, 
         const r = await h.finish();
         return { code: 250, enhanced: "2.0.0", text: `Ok: queued as ${r.id}` };
       } catch (err) {
-        if (err instanceof CleanupError) return { code: err.code, enhanced: err.enhanced, text: err.message };
+        if (err instanceof CleanupError) {
+          if (err.detail) sh.log.warning(`${h.id}: cleanup: ${err.detail}`);
+          return { code: err.code, enhanced: err.enhanced, text: err.message };
+        }
         sh.log.warning(`${h.id}: ${errorText(err)}`);
         return { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
       }
