@@ -1,11 +1,11 @@
 #!/usr/bin/env node
+import { QmgrWaker, qmgrTriggerPath, serveCleanup } from "../lib/cleanup/service.js";
 /*
  * cleanup — makes queue files (Postfix's cleanup(8)): adds Received, Message-ID, Date and
  * From as needed, writes the file durably, wakes qmgr. Serves smtpd, pickup and bounce on
  * queue_directory/public/cleanup. See lib/cleanup.
  */
 import { P } from "../lib/config/params.js";
-import { QmgrWaker, qmgrTriggerPath, serveCleanup } from "../lib/cleanup/service.js";
 import { runServer } from "../lib/server/index.js";
 
 await runServer("cleanup", ({ config, log }) => {

@@ -7,8 +7,7 @@
 import { readPasswdFile } from "../lib/auth/passwd-file.js";
 import { CleanupClient } from "../lib/cleanup/client.js";
 import { P } from "../lib/config/params.js";
-import { readSystemPasswd } from "../lib/delivery/users.js";
-import { createUserResolver } from "../lib/delivery/users.js";
+import { createUserResolver, readSystemPasswd } from "../lib/delivery/users.js";
 import { serveLocal } from "../lib/local/service.js";
 import { openMap } from "../lib/maps/index.js";
 import { runServer } from "../lib/server/index.js";
@@ -30,7 +29,10 @@ await runServer("local", async ({ config, log }) => {
       homeMailbox: config.get(P.home_mailbox),
       mailSpoolDirectory: config.get(P.mail_spool_directory),
       mailboxCommand: config.get(P.mailbox_command),
-      forwardPath: config.get(P.forward_path).split(/[\s,]+/).filter(Boolean),
+      forwardPath: config
+        .get(P.forward_path)
+        .split(/[\s,]+/)
+        .filter(Boolean),
       allowMailToCommands: config.get(P.allow_mail_to_commands),
       allowMailToFiles: config.get(P.allow_mail_to_files),
       defaultPrivs: privsUser ? { uid: privsUser.uid, gid: privsUser.gid, home: privsUser.home } : self,

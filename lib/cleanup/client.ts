@@ -5,7 +5,7 @@
  * finish() resolves only when cleanup has made the queue file durable.
  */
 import { join } from "node:path";
-import { type IpcConnection, connectIpc } from "../ipc/index.js";
+import { connectIpc, type IpcConnection } from "../ipc/index.js";
 import type { CleanupBegin, CleanupReply } from "./protocol.js";
 
 export class CleanupError extends Error {
@@ -42,7 +42,10 @@ export class CleanupClient {
     // one may land on a process that is just dying: try a few times before giving up.
     for (let attempt = 0; ; attempt++) {
       const pooled = this.idle.pop();
-      const conn = pooled && !pooled.closed ? pooled : await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
+      const conn =
+        pooled && !pooled.closed
+          ? pooled
+          : await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
       try {
         return await this.start(conn, begin);
       } catch (err) {
@@ -77,7 +80,12 @@ export class CleanupClient {
         conn.sendEnd();
         const r = await conn.nextMessage<CleanupReply>(this.timeoutMs).catch((err: unknown) => {
           conn.destroy();
-          throw new CleanupError(451, "4.3.0", "Error: queue file write error", err instanceof Error ? err.message : String(err));
+          throw new CleanupError(
+            451,
+            "4.3.0",
+            "Error: queue file write error",
+            err instanceof Error ? err.message : String(err),
+          );
         });
         if (!r.ok) {
           conn.destroy();

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { IpcConnection, trigger } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
 import type { CleanupBegin, CleanupReply } from "./protocol.js";
-import { CleanupSession, type CleanupRequest } from "./session.js";
+import { type CleanupRequest, CleanupSession } from "./session.js";
 
 export interface CleanupSettings {
   queueDir: string;
@@ -47,10 +47,21 @@ export class QmgrWaker {
 
 function isBegin(m: unknown): m is CleanupBegin {
   const b = m as CleanupBegin;
-  return typeof m === "object" && m !== null && b.op === "begin" && typeof b.envelope === "object" && Array.isArray(b.envelope?.recipients);
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    b.op === "begin" &&
+    typeof b.envelope === "object" &&
+    Array.isArray(b.envelope?.recipients)
+  );
 }
 
-export async function serveCleanup(socket: Socket, s: CleanupSettings, log: Logger, waker: QmgrWaker): Promise<void> {
+export async function serveCleanup(
+  socket: Socket,
+  s: CleanupSettings,
+  log: Logger,
+  waker: QmgrWaker,
+): Promise<void> {
   const conn = new IpcConnection(socket, { timeoutMs: s.timeoutMs });
   socket.resume();
   for (;;) {
@@ -69,7 +80,13 @@ export async function serveCleanup(socket: Socket, s: CleanupSettings, log: Logg
   }
 }
 
-async function oneMessage(conn: IpcConnection, begin: CleanupBegin, s: CleanupSettings, log: Logger, waker: QmgrWaker): Promise<boolean> {
+async function oneMessage(
+  conn: IpcConnection,
+  begin: CleanupBegin,
+  s: CleanupSettings,
+  log: Logger,
+  waker: QmgrWaker,
+): Promise<boolean> {
   const req: CleanupRequest = {
     envelope: begin.envelope,
     myhostname: s.myhostname,
@@ -102,7 +119,13 @@ async function oneMessage(conn: IpcConnection, begin: CleanupBegin, s: CleanupSe
     }
     const r = await session.finish();
     if (r.messageId) log.info(`${r.id}: message-id=${r.messageId}`);
-    conn.send({ ok: true, id: r.id, messageId: r.messageId, size: r.size, nrcpt: r.nrcpt } satisfies CleanupReply);
+    conn.send({
+      ok: true,
+      id: r.id,
+      messageId: r.messageId,
+      size: r.size,
+      nrcpt: r.nrcpt,
+    } satisfies CleanupReply);
     waker.wake();
     return true;
   } catch (err) {
@@ -113,7 +136,11 @@ async function oneMessage(conn: IpcConnection, begin: CleanupBegin, s: CleanupSe
     }
     log.warning(`${session.id}: queue file write error: ${errorText(err)}`);
     const full = /ENOSPC|EDQUOT/.test(errorText(err));
-    conn.send(full ? tempFail("4.3.1", "Error: insufficient system storage") : tempFail("4.3.0", "Error: queue file write error"));
+    conn.send(
+      full
+        ? tempFail("4.3.1", "Error: insufficient system storage")
+        : tempFail("4.3.0", "Error: queue file write error"),
+    );
     return false;
   }
 }

@@ -20,13 +20,16 @@ export const checkCommand: CliCommand = {
     const main = loadMainCf(ctx.configDir);
     for (const name of main.unknownNames()) {
       const line = main.explicit.get(name)?.line;
-      ctx.warn(`${main.file}${line ? `, line ${line}` : ""}: unused parameter: ${name}=${main.raw(name) ?? ""}`);
+      ctx.warn(
+        `${main.file}${line ? `, line ${line}` : ""}: unused parameter: ${name}=${main.raw(name) ?? ""}`,
+      );
     }
     for (const p of Object.values(P)) main.get(p); // every value converts, or this throws naming file and line
     const services = loadMasterCf(main);
     for (const svc of services) {
       const prog = daemonProgram(main, svc.command);
-      if (!existsSync(prog)) throw new CliFatal(`${main.configDir}/master.cf, line ${svc.line}: no such daemon program: ${prog}`);
+      if (!existsSync(prog))
+        throw new CliFatal(`${main.configDir}/master.cf, line ${svc.line}: no such daemon program: ${prog}`);
     }
     const queueDir = main.get(P.queue_directory);
     mkdirSync(queueDir, { recursive: true });

@@ -4,8 +4,8 @@
  * (-h); edit main.cf in place keeping comments (-e, -X); print master.cf entries (-M).
  */
 import { parseArgs } from "node:util";
-import { loadMainCf, loadMasterCf } from "../config/index.js";
 import { editMainCf, removeFromMainCf } from "../config/edit.js";
+import { loadMainCf, loadMasterCf } from "../config/index.js";
 import { ALL_PARAMS, paramByName } from "../config/params.js";
 import { type CliCommand, type CliContext, UsageError } from "./context.js";
 
@@ -32,7 +32,8 @@ function printMaster(ctx: CliContext, selected: string[]): number {
 
 export const confCommand: CliCommand = {
   name: "conf",
-  usage: "conf [-d | -n] [-x] [-h] [name ...] | -e 'name = value' ... | -X name ... | -M [service[/type] ...]",
+  usage:
+    "conf [-d | -n] [-x] [-h] [name ...] | -e 'name = value' ... | -X name ... | -M [service[/type] ...]",
   summary: "show or edit main.cf parameters, show master.cf entries (like postconf)",
   async run(ctx, argv) {
     const { values, positionals } = parseArgs({

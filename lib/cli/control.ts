@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { loadMainCf } from "../config/index.js";
 import { P } from "../config/params.js";
 import { masterRunning } from "../master/pidfile.js";
-import { runMasterProcess, type MasterReadyMessage } from "../master/run.js";
+import { type MasterReadyMessage, runMasterProcess } from "../master/run.js";
 import { type CliCommand, type CliContext, CliFatal } from "./context.js";
 
 function pidPath(ctx: CliContext): { path: string; name: string; timeout: number } {
@@ -35,10 +35,16 @@ const start: CliCommand = {
     say(ctx, `starting the ${name} mail system`);
     const masterJs = fileURLToPath(new URL("../../daemons/master.js", import.meta.url));
     const args = ["-c", ctx.configDir, ...(ctx.verbose ? ["-v"] : [])];
-    const child = fork(masterJs, args, { detached: true, stdio: ["ignore", "ignore", "ignore", "ipc"], execArgv: [] });
+    const child = fork(masterJs, args, {
+      detached: true,
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+      execArgv: [],
+    });
     const result = await new Promise<MasterReadyMessage>((resolve) => {
       child.once("message", (m) => resolve(m as MasterReadyMessage));
-      child.once("exit", (code) => resolve({ t: "master-failed", pid: 0, text: `master exited with status ${code}` }));
+      child.once("exit", (code) =>
+        resolve({ t: "master-failed", pid: 0, text: `master exited with status ${code}` }),
+      );
     });
     child.removeAllListeners("exit");
     if (child.connected) child.disconnect();

@@ -6,7 +6,7 @@
 import { ConfigError } from "../config/index.js";
 import { checkCommand } from "./check.js";
 import { confCommand } from "./conf.js";
-import { type CliCommand, CliFatal, UsageError, makeContext } from "./context.js";
+import { type CliCommand, CliFatal, makeContext, UsageError } from "./context.js";
 import { controlCommands } from "./control.js";
 import { initCommand } from "./init.js";
 import { aliasesCommand, mapCommand } from "./maps.js";
@@ -51,13 +51,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(ctx, argv.slice(i + 1));
   } catch (err) {
-    if (err instanceof UsageError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
+    if (
+      err instanceof UsageError ||
+      (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
       process.stderr.write(`postern: ${err.message}\nusage: postern ${cmd.usage}\n`);
       return 2;
     }
     if (err instanceof CliFatal || err instanceof ConfigError || err instanceof Error) {
       process.stderr.write(`postern: fatal: ${err.message}\n`);
-      if (verbose && !(err instanceof CliFatal) && !(err instanceof ConfigError)) process.stderr.write(`${err.stack ?? ""}\n`);
+      if (verbose && !(err instanceof CliFatal) && !(err instanceof ConfigError))
+        process.stderr.write(`${err.stack ?? ""}\n`);
       return 1;
     }
     process.stderr.write(`postern: fatal: ${String(err)}\n`);

@@ -10,8 +10,8 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadMainCf } from "../config/index.js";
-import { daemonProgram } from "../master/master.js";
 import { compileMap } from "../maps/index.js";
+import { daemonProgram } from "../master/master.js";
 import { ensureQueueDirs } from "../queue/index.js";
 import { type CliCommand, CliFatal, UsageError } from "./context.js";
 
@@ -62,7 +62,12 @@ function masterCf(base: number, have: (cmd: string) => boolean): string {
 #               (yes)   (yes)   (no)    (never) (100)
 # ==========================================================================
 `;
-  return head + SANDBOX_SERVICES.filter((s) => have(s.command)).map((s) => `${s.line(base)}\n`).join("");
+  return (
+    head +
+    SANDBOX_SERVICES.filter((s) => have(s.command))
+      .map((s) => `${s.line(base)}\n`)
+      .join("")
+  );
 }
 
 export const initCommand: CliCommand = {
@@ -73,26 +78,47 @@ export const initCommand: CliCommand = {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { dev: { type: "boolean" }, "port-base": { type: "string" }, user: { type: "string" }, "if-missing": { type: "boolean" } },
+      options: {
+        dev: { type: "boolean" },
+        "port-base": { type: "string" },
+        user: { type: "string" },
+        "if-missing": { type: "boolean" },
+      },
     });
     const target = positionals[0];
-    if (!values.dev || !target || positionals.length > 1) throw new UsageError("init --dev DIR [--port-base N]");
+    if (!values.dev || !target || positionals.length > 1)
+      throw new UsageError("init --dev DIR [--port-base N]");
     const dir = resolve(target);
     if (values["if-missing"] && existsSync(`${dir}/main.cf`)) return 0;
     const base = Number.parseInt(values["port-base"] ?? "2000", 10);
-    if (!Number.isInteger(base) || base < 1 || base + 995 > 65535) throw new CliFatal(`bad --port-base: ${values["port-base"]}`);
+    if (!Number.isInteger(base) || base < 1 || base + 995 > 65535)
+      throw new CliFatal(`bad --port-base: ${values["port-base"]}`);
     const user = values.user ?? userInfo().username;
-    for (const sub of ["", "/spool", "/data", "/mail", `/mail/${user}`]) mkdirSync(dir + sub, { recursive: true, mode: 0o755 });
+    for (const sub of ["", "/spool", "/data", "/mail", `/mail/${user}`])
+      mkdirSync(dir + sub, { recursive: true, mode: 0o755 });
     writeFileSync(`${dir}/main.cf`, mainCf(dir, user));
     const main = loadMainCf(dir);
-    writeFileSync(`${dir}/master.cf`, masterCf(base, (cmd) => existsSync(daemonProgram(main, cmd))));
-    if (!existsSync(`${dir}/users`)) writeFileSync(`${dir}/users`, `# user:password:uid:gid:gecos:home:shell:extra (Dovecot passwd-file)\n${user}:*::::${dir}/mail/${user}::\n`, { mode: 0o640 });
+    writeFileSync(
+      `${dir}/master.cf`,
+      masterCf(base, (cmd) => existsSync(daemonProgram(main, cmd))),
+    );
+    if (!existsSync(`${dir}/users`))
+      writeFileSync(
+        `${dir}/users`,
+        `# user:password:uid:gid:gecos:home:shell:extra (Dovecot passwd-file)\n${user}:*::::${dir}/mail/${user}::\n`,
+        { mode: 0o640 },
+      );
     if (!existsSync(`${dir}/aliases`)) {
-      writeFileSync(`${dir}/aliases`, `# See aliases(5). Run \`postern -c ${dir} aliases\` after editing.\npostmaster: ${user}\nroot: ${user}\nMAILER-DAEMON: postmaster\n`);
+      writeFileSync(
+        `${dir}/aliases`,
+        `# See aliases(5). Run \`postern -c ${dir} aliases\` after editing.\npostmaster: ${user}\nroot: ${user}\nMAILER-DAEMON: postmaster\n`,
+      );
     }
     await compileMap(`hash:${dir}/aliases`, { format: "aliases" });
     ensureQueueDirs(`${dir}/spool`);
-    ctx.err(`postern: sandbox written to ${dir}; SMTP on 127.0.0.1:${base + 25}; mail for ${user}@localhost goes to ${dir}/mail/${user}/Maildir`);
+    ctx.err(
+      `postern: sandbox written to ${dir}; SMTP on 127.0.0.1:${base + 25}; mail for ${user}@localhost goes to ${dir}/mail/${user}/Maildir`,
+    );
     return 0;
   },
 };

@@ -16,7 +16,10 @@ import { type CliCommand, type CliContext, CliFatal, UsageError } from "./contex
 const USER_RE = /^[A-Za-z0-9._+-]+(@[A-Za-z0-9.-]+)?$/;
 
 export function hashPassword(password: string): string {
-  const salt = randomBytes(12).toString("base64").replace(/[^A-Za-z0-9./]/g, ".").slice(0, 16);
+  const salt = randomBytes(12)
+    .toString("base64")
+    .replace(/[^A-Za-z0-9./]/g, ".")
+    .slice(0, 16);
   return `{SHA512-CRYPT}${encrypt(password, `$6$${salt}`)}`;
 }
 
@@ -61,10 +64,16 @@ async function add(ctx: CliContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { home: { type: "string" }, uid: { type: "string" }, gid: { type: "string" }, "no-password": { type: "boolean" } },
+    options: {
+      home: { type: "string" },
+      uid: { type: "string" },
+      gid: { type: "string" },
+      "no-password": { type: "boolean" },
+    },
   });
   const name = positionals[0];
-  if (!name || positionals.length > 1) throw new UsageError("user add NAME [--home DIR] [--uid N] [--gid N] [--no-password] < password");
+  if (!name || positionals.length > 1)
+    throw new UsageError("user add NAME [--home DIR] [--uid N] [--gid N] [--no-password] < password");
   if (!USER_RE.test(name)) throw new CliFatal(`bad user name: ${name}`);
   const { file, homeTemplate } = passdbPath(ctx);
   const lines = readLines(file);

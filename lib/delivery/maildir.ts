@@ -87,7 +87,11 @@ async function ensureMaildir(dir: string, owner: Privs | undefined): Promise<voi
 }
 
 /** The tmp/ file of a repeatable delivery: a leftover from a crashed attempt is overwritten. */
-async function openNamedTmp(dir: string, host: string, deliveryId: string): Promise<{ fh: FileHandle; base: string }> {
+async function openNamedTmp(
+  dir: string,
+  host: string,
+  deliveryId: string,
+): Promise<{ fh: FileHandle; base: string }> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
   const base = `${deliveryId}.${escapeMaildirHost(host)}`;
   return { fh: await open(join(dir, "tmp", base), flags, 0o600), base };
@@ -154,7 +158,9 @@ export async function deliverToMaildir(
   const owner = ownerFor(opts.uid, opts.gid);
   await ensureMaildir(dir, owner);
   const host = opts.hostname ?? hostname();
-  const { fh, base } = opts.deliveryId ? await openNamedTmp(dir, host, opts.deliveryId) : await openUniqueTmp(dir, host);
+  const { fh, base } = opts.deliveryId
+    ? await openNamedTmp(dir, host, opts.deliveryId)
+    : await openUniqueTmp(dir, host);
   const tmpPath = join(dir, "tmp", base);
   let published = false;
   try {

@@ -27,7 +27,9 @@ export class IpcConnection {
   readonly socket: Socket;
   private buf: Buffer = Buffer.alloc(0);
   private frames: Frame[] = [];
-  private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private waiter:
+    | { resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+    | undefined;
   private failure: Error | undefined;
   private timeoutMs: number;
 

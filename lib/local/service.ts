@@ -9,7 +9,7 @@
 import { createReadStream } from "node:fs";
 import type { Socket } from "node:net";
 import type { CleanupClient } from "../cleanup/client.js";
-import { type LocalDeliveryConfig, type LocalDeliveryDeps, deliverLocal } from "../delivery/deliver.js";
+import { deliverLocal, type LocalDeliveryConfig, type LocalDeliveryDeps } from "../delivery/deliver.js";
 import { IpcConnection } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
 import type { DeliveryReply, DeliveryRequest } from "../qmgr/agents.js";
@@ -25,7 +25,13 @@ export interface LocalService {
 
 function isRequest(m: unknown): m is DeliveryRequest {
   const r = m as DeliveryRequest;
-  return typeof m === "object" && m !== null && r.op === "deliver" && typeof r.path === "string" && typeof r.recipient === "string";
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    r.op === "deliver" &&
+    typeof r.path === "string" &&
+    typeof r.recipient === "string"
+  );
 }
 
 export async function serveLocal(socket: Socket, svc: LocalService): Promise<void> {
@@ -53,7 +59,10 @@ export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promi
   const openContent = () =>
     req.contentLength === 0
       ? createReadStream("/dev/null")
-      : createReadStream(req.path, { start: req.contentOffset, end: req.contentOffset + req.contentLength - 1 });
+      : createReadStream(req.path, {
+          start: req.contentOffset,
+          end: req.contentOffset + req.contentLength - 1,
+        });
   let reply: DeliveryReply;
   try {
     const outcome = await deliverLocal(
@@ -73,7 +82,9 @@ export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promi
     let text = outcome.text;
     if (outcome.status === "sent" && outcome.forwards && outcome.forwards.length > 0) {
       const id = await forward(req, outcome.forwards, outcome.forwardHeaders ?? "", openContent, svc);
-      text = outcome.text.startsWith("delivered") ? `${outcome.text}, forwarded as ${id}` : `forwarded as ${id}`;
+      text = outcome.text.startsWith("delivered")
+        ? `${outcome.text}, forwarded as ${id}`
+        : `forwarded as ${id}`;
     }
     reply = { status: outcome.status, dsn: outcome.dsn, relay: "local", text };
   } catch (err) {
@@ -81,8 +92,11 @@ export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promi
     reply = { status: "deferred", dsn: "4.3.0", relay: "local", text: "mail system internal error" };
   }
   const delays = formatDelays(req.arrival, req.activeTime, start, start);
-  const orig = req.orcpt && req.orcpt.toLowerCase() !== req.recipient.toLowerCase() ? `, orig_to=<${req.orcpt}>` : "";
-  svc.log.info(`${req.queueId}: to=<${req.recipient}>${orig}, relay=local, ${delays}, dsn=${reply.dsn}, status=${reply.status} (${reply.text})`);
+  const orig =
+    req.orcpt && req.orcpt.toLowerCase() !== req.recipient.toLowerCase() ? `, orig_to=<${req.orcpt}>` : "";
+  svc.log.info(
+    `${req.queueId}: to=<${req.recipient}>${orig}, relay=local, ${delays}, dsn=${reply.dsn}, status=${reply.status} (${reply.text})`,
+  );
   return reply;
 }
 
@@ -95,7 +109,11 @@ async function forward(
   svc: LocalService,
 ): Promise<string> {
   const h = await svc.cleanup.open({
-    envelope: { sender: req.sender, recipients: to.map((address) => ({ address })), attrs: { origin: "local", forwarded_from: req.queueId } },
+    envelope: {
+      sender: req.sender,
+      recipients: to.map((address) => ({ address })),
+      attrs: { origin: "local", forwarded_from: req.queueId },
+    },
     inputIsCrlf: false,
   });
   try {

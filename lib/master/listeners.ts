@@ -9,9 +9,9 @@
  * Binding is all or nothing: if one endpoint fails, every socket opened so far is closed.
  */
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
-import { type Server, type Socket, createServer } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { type MainCf, type MasterService, inetEndpoints } from "../config/index.js";
+import { inetEndpoints, type MainCf, type MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
 
 export interface Listener {
@@ -26,7 +26,9 @@ export class BindError extends Error {}
 /** The addresses a service listens on, as comparable strings (for reload). */
 export function serviceAddresses(svc: MasterService, main: MainCf): string[] {
   if (svc.type === "inet") {
-    return inetEndpoints(svc, main).map((e) => (e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`));
+    return inetEndpoints(svc, main).map((e) =>
+      e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`,
+    );
   }
   if (svc.type === "pass") return [];
   return [unixSocketPath(svc, main)];
@@ -47,7 +49,11 @@ export async function openListeners(
       for (const ep of inetEndpoints(svc, main)) {
         const address = ep.family === 6 ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
         const server = createServer({ pauseOnConnect: true }, (s) => onConnection(s, address));
-        await listen(server, { host: ep.host, port: ep.port, ipv6Only: ep.family === 6 }, `bind ${ep.host} port ${ep.port}`);
+        await listen(
+          server,
+          { host: ep.host, port: ep.port, ipv6Only: ep.family === 6 },
+          `bind ${ep.host} port ${ep.port}`,
+        );
         opened.push({ address, server });
       }
     } else if (svc.type === "unix" || svc.type === "fifo") {
@@ -66,10 +72,19 @@ export async function openListeners(
   return opened;
 }
 
-function listen(server: Server, opts: { host?: string; port?: number; path?: string; ipv6Only?: boolean }, what: string): Promise<void> {
+function listen(
+  server: Server,
+  opts: { host?: string; port?: number; path?: string; ipv6Only?: boolean },
+  what: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) => {
-      const why = e.code === "EADDRINUSE" ? "Address already in use" : e.code === "EACCES" ? "Permission denied" : e.message;
+      const why =
+        e.code === "EADDRINUSE"
+          ? "Address already in use"
+          : e.code === "EACCES"
+            ? "Permission denied"
+            : e.message;
       reject(new BindError(`${what}: ${why}`));
     });
     server.listen({ ...opts, backlog: 511 }, () => {
@@ -80,14 +95,14 @@ function listen(server: Server, opts: { host?: string; port?: number; path?: str
   });
 }
 
+/**
+ * Stop accepting: the listening socket is closed at once. server.close()'s callback would
+ * also wait for every connection master ever accepted to end, but those belong to workers,
+ * which finish them on their own schedule: master does not wait for it.
+ */
 export async function closeListeners(list: readonly Listener[]): Promise<void> {
-  await Promise.all(
-    list.map(
-      (l) =>
-        new Promise<void>((resolve) => {
-          l.server.close(() => resolve());
-          if (l.path) rmSync(l.path, { force: true });
-        }),
-    ),
-  );
+  for (const l of list) {
+    l.server.close(() => undefined);
+    if (l.path) rmSync(l.path, { force: true });
+  }
 }

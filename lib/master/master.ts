@@ -14,13 +14,13 @@ import { existsSync, mkdirSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type MainCf, type MasterService, loadMainCf, loadMasterCf } from "../config/index.js";
+import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
-import { type Logger, errorText, initLog } from "../log/index.js";
+import { errorText, initLog, type Logger } from "../log/index.js";
 import { ensureQueueDirs } from "../queue/index.js";
 import { logHost, logTag } from "../server/index.js";
-import { type Listener, closeListeners, openListeners, serviceAddresses } from "./listeners.js";
-import { type MasterLock, acquireMasterLock } from "./pidfile.js";
+import { closeListeners, type Listener, openListeners, serviceAddresses } from "./listeners.js";
+import { acquireMasterLock, type MasterLock } from "./pidfile.js";
 import { Pool } from "./pool.js";
 
 interface ServiceState {
@@ -45,6 +45,8 @@ export class Master {
   private log!: Logger;
   private lock: MasterLock | undefined;
   private stopping = false;
+  /** Reload and stop run one at a time: a stop during a reload waits for it to finish. */
+  private serial: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly configDir: string,
@@ -77,7 +79,17 @@ export class Master {
   }
 
   /** SIGHUP: re-read everything; on a configuration error keep running as before. */
-  async reload(): Promise<void> {
+  reload(): Promise<void> {
+    this.serial = this.serial.then(() => this.doReload());
+    return this.serial;
+  }
+
+  stop(signal = "SIGTERM"): Promise<void> {
+    this.serial = this.serial.then(() => this.doStop(signal));
+    return this.serial;
+  }
+
+  private async doReload(): Promise<void> {
     if (this.stopping) return;
     let loaded: { main: MainCf; services: MasterService[] };
     try {
@@ -118,14 +130,21 @@ export class Master {
     this.log.info(`reload -- version ${main.get(P.mail_version)}, configuration ${this.configDir}`);
   }
 
-  async stop(signal = "SIGTERM"): Promise<void> {
+  private async doStop(signal: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.log.info(`terminating on signal ${signal === "SIGTERM" ? 15 : signal}`);
     const timeout = this.main.get(P.shutdown_timeout) * 1000;
-    await Promise.all([...this.services.values()].map((st) => this.closeService(st, timeout)));
-    this.services.clear();
-    await this.lock?.release();
+    // Workers are killed at the timeout; this referenced timer also keeps master alive until then.
+    const deadline = setTimeout(() => this.log.warning("stop: workers did not finish in time"), timeout + 5000);
+    try {
+      const results = await Promise.allSettled([...this.services.values()].map((st) => this.closeService(st, timeout)));
+      for (const r of results) if (r.status === "rejected") this.log.warning(`stop: ${errorText(r.reason)}`);
+      this.services.clear();
+    } finally {
+      clearTimeout(deadline);
+      await this.lock?.release();
+    }
   }
 
   abort(): void {
@@ -155,7 +174,9 @@ export class Master {
     for (const svc of services) {
       const prog = daemonProgram(main, svc.command);
       if (!existsSync(prog)) {
-        throw new MasterError(`${main.configDir}/master.cf, line ${svc.line}: ${svc.name}/${svc.type}: no such daemon program: ${prog}`);
+        throw new MasterError(
+          `${main.configDir}/master.cf, line ${svc.line}: ${svc.name}/${svc.type}: no such daemon program: ${prog}`,
+        );
       }
     }
     return { main, services };
@@ -166,7 +187,13 @@ export class Master {
       this.log.warning(`${svc.name}/pass: pass services are not supported; entry ignored`);
       return undefined;
     }
-    const st: ServiceState = { svc, pool: this.makePool(main, svc), listeners: [], addresses: serviceAddresses(svc, main), timer: undefined };
+    const st: ServiceState = {
+      svc,
+      pool: this.makePool(main, svc),
+      listeners: [],
+      addresses: serviceAddresses(svc, main),
+      timer: undefined,
+    };
     st.listeners = await openListeners(svc, main, (sock, addr) => this.onConnection(st, sock, addr));
     return st;
   }
@@ -219,7 +246,10 @@ export class Master {
     void st.pool.stop(this.main.get(P.shutdown_timeout) * 1000);
   }
 
-  private async closeService(st: ServiceState, timeoutMs = this.main.get(P.shutdown_timeout) * 1000): Promise<void> {
+  private async closeService(
+    st: ServiceState,
+    timeoutMs = this.main.get(P.shutdown_timeout) * 1000,
+  ): Promise<void> {
     if (st.timer) clearInterval(st.timer);
     await closeListeners(st.listeners);
     await st.pool.stop(timeoutMs);

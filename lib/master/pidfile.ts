@@ -19,7 +19,9 @@ export async function acquireMasterLock(path: string, mailName: string): Promise
   } catch {
     await fh.close();
     const pid = await readPid(path);
-    throw new AlreadyRunningError(`the ${mailName} mail system is already running${pid ? ` (pid ${pid})` : ""}`);
+    throw new AlreadyRunningError(
+      `the ${mailName} mail system is already running${pid ? ` (pid ${pid})` : ""}`,
+    );
   }
   await fh.truncate(0);
   await fh.write(`${String(process.pid).padStart(10, " ")}\n`, 0);

@@ -13,7 +13,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import type { MasterService } from "../config/index.js";
 import type { Logger } from "../log/index.js";
-import { type MasterToWorker, formatWorkerArgs, isWorkerToMaster } from "./protocol.js";
+import { formatWorkerArgs, isWorkerToMaster, type MasterToWorker } from "./protocol.js";
 
 export interface PoolOptions {
   service: MasterService;
@@ -33,6 +33,9 @@ interface WorkerState {
   retiring: boolean;
   started: number;
   stopping: boolean;
+  /** Until the worker says "ready" its message listener may not exist yet: hold what we send. */
+  ready: boolean;
+  held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
 }
 
 const PENDING_LIMIT = 1000;
@@ -141,6 +144,10 @@ export class Pool {
    */
   private handOver(w: WorkerState, socket: Socket, listener: string, attempt = 0): void {
     w.load++;
+    if (!w.ready) {
+      w.held.push({ msg: { t: "conn", listener }, socket, listener });
+      return;
+    }
     const msg: MasterToWorker = { t: "conn", listener };
     const retry = () => {
       w.retiring = true;
@@ -153,7 +160,10 @@ export class Pool {
       else this.pending.push({ socket, listener });
     };
     try {
-      if (!w.child.connected) return retry();
+      if (!w.child.connected) {
+        retry();
+        return;
+      }
       w.child.send(msg, socket, { keepOpen: false }, (err) => {
         if (err) retry();
       });
@@ -163,6 +173,10 @@ export class Pool {
   }
 
   private send(w: WorkerState, m: MasterToWorker): void {
+    if (!w.ready) {
+      w.held.push({ msg: m });
+      return;
+    }
     try {
       if (w.child.connected) w.child.send(m);
     } catch {
@@ -188,7 +202,7 @@ export class Pool {
       this.throttle();
       return undefined;
     }
-    const w: WorkerState = { child, load: 0, retiring: false, started: Date.now(), stopping: false };
+    const w: WorkerState = { child, load: 0, retiring: false, started: Date.now(), stopping: false, ready: false, held: [] };
     this.workers.add(w);
     child.on("message", (m: unknown) => this.onWorkerMessage(w, m));
     child.on("exit", (code, signal) => this.onExit(w, code, signal));
@@ -208,15 +222,30 @@ export class Pool {
       this.send(w, { t: "retire-ok" });
     } else if (m.t === "ready") {
       this.earlyDeaths = 0;
+      w.ready = true;
+      const held = w.held;
+      w.held = [];
+      for (const h of held) {
+        if (h.socket && h.listener !== undefined) {
+          w.load--;
+          this.handOver(w, h.socket, h.listener);
+        } else this.send(w, h.msg);
+      }
     }
   }
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
+    // Connections held for a worker that died before it was ready go to another one.
+    for (const h of w.held) if (h.socket && h.listener !== undefined) this.pending.push({ socket: h.socket, listener: h.listener });
+    w.held = [];
     const expected = w.stopping || (w.retiring && code === 0);
     if (!expected) {
       const pid = w.child.pid ?? 0;
-      if (signal) this.opts.log.warning(`process ${this.opts.program} pid ${pid} killed by signal ${signalNumber(signal)}`);
+      if (signal)
+        this.opts.log.warning(
+          `process ${this.opts.program} pid ${pid} killed by signal ${signalNumber(signal)}`,
+        );
       else this.opts.log.warning(`process ${this.opts.program} pid ${pid} exit status ${code ?? 0}`);
       if (Date.now() - w.started < EARLY_DEATH_MS && !signal) {
         this.earlyDeaths++;
@@ -254,7 +283,17 @@ export class Pool {
   }
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
 
 function signalNumber(sig: NodeJS.Signals): string {
   return String(SIGNALS[sig] ?? sig);

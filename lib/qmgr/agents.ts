@@ -5,7 +5,7 @@
  * recipient of one message; the agent answers with the outcome and logs the delivery.
  */
 import { join } from "node:path";
-import { type IpcConnection, connectIpc } from "../ipc/index.js";
+import { connectIpc, type IpcConnection } from "../ipc/index.js";
 
 export interface DeliveryRequest {
   op: "deliver";

@@ -13,7 +13,13 @@ function fmt(seconds: number): string {
 }
 
 /** All times in ms since the epoch: arrival, entry into active, agent start, connection ready, done. */
-export function formatDelays(arrival: number, active: number, start: number, connected: number, done = Date.now()): string {
+export function formatDelays(
+  arrival: number,
+  active: number,
+  start: number,
+  connected: number,
+  done = Date.now(),
+): string {
   const total = (done - arrival) / 1000;
   const a = (active - arrival) / 1000;
   const b = (start - active) / 1000;

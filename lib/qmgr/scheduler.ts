@@ -12,21 +12,21 @@
 import { utimes } from "node:fs/promises";
 import { errorText, type Logger } from "../log/index.js";
 import {
-  type QueueFileInfo,
-  QueueFileError,
-  type QueueName,
-  type RecipientDeferral,
   appendDeferral,
   appendOutcome,
   markCorrupt,
   moveQueueFile,
+  QueueFileError,
+  type QueueFileInfo,
+  type QueueName,
   queuePath,
+  type RecipientDeferral,
   readQueueFile,
   removeQueueFile,
   removeStaleTemps,
   scanQueue,
 } from "../queue/index.js";
-import { type AgentPool, type DeliveryReply } from "./agents.js";
+import type { AgentPool, DeliveryReply } from "./agents.js";
 import { formatDelays } from "./delays.js";
 import { type Resolved, resolveRecipient, transportAvailable } from "./transport.js";
 
@@ -121,7 +121,8 @@ export class Scheduler {
 
   private async runScans(request: string): Promise<void> {
     const flush = request.includes("F");
-    const deferredDue = flush || request.includes("D") || Date.now() - this.lastDeferredScan >= this.s.queueRunDelayMs;
+    const deferredDue =
+      flush || request.includes("D") || Date.now() - this.lastDeferredScan >= this.s.queueRunDelayMs;
     await this.scan("incoming", false);
     if (deferredDue && (flush || /[DATW]/.test(request) || this.lastDeferredScan === 0)) {
       this.lastDeferredScan = Date.now();
@@ -177,29 +178,48 @@ export class Scheduler {
       return;
     }
     const env = info.envelope;
-    this.log.info(`${id}: from=<${env.sender}>, size=${info.contentLength}, nrcpt=${env.recipients.length} (queue active)`);
-    const msg: ActiveMessage = { info, activeTime: Date.now(), pending: 0, deferrals: [], appends: Promise.resolve() };
+    this.log.info(
+      `${id}: from=<${env.sender}>, size=${info.contentLength}, nrcpt=${env.recipients.length} (queue active)`,
+    );
+    const msg: ActiveMessage = {
+      info,
+      activeTime: Date.now(),
+      pending: 0,
+      deferrals: [],
+      appends: Promise.resolve(),
+    };
     this.active.set(id, msg);
     const expired = this.expired(info);
-    env.recipients.forEach((r, index) => {
-      if (info.done.has(index)) return;
-      if (expired) return this.expire(msg, index);
+    for (const [index, r] of env.recipients.entries()) {
+      if (info.done.has(index)) continue;
+      if (expired) {
+        this.expire(msg, index);
+        continue;
+      }
       msg.pending++;
       this.enqueue({ msg, index, resolved: resolveRecipient(r.address, this.s.localDomains) });
-    });
+    }
     if (expired) this.log.info(`${id}: from=<${env.sender}>, status=expired, returned to sender`);
     if (msg.pending === 0) await this.finish(msg);
   }
 
   private expired(info: QueueFileInfo): boolean {
     if (info.attempts === 0) return false;
-    const lifetime = info.envelope.sender === "" ? this.s.bounceQueueLifetimeMs : this.s.maximalQueueLifetimeMs;
+    const lifetime =
+      info.envelope.sender === "" ? this.s.bounceQueueLifetimeMs : this.s.maximalQueueLifetimeMs;
     return Date.now() - info.envelope.arrivalTime > lifetime;
   }
 
   private expire(msg: ActiveMessage, index: number): void {
     const last = msg.info.deferred.get(index);
-    const outcome = { index, status: "expired" as const, dsn: last?.dsn.replace(/^4/, "5") ?? "5.4.7", relay: last?.relay ?? "none", text: last?.text ?? "delivery time expired", time: Date.now() };
+    const outcome = {
+      index,
+      status: "expired" as const,
+      dsn: last?.dsn.replace(/^4/, "5") ?? "5.4.7",
+      relay: last?.relay ?? "none",
+      text: last?.text ?? "delivery time expired",
+      time: Date.now(),
+    };
     msg.info.done.set(index, outcome);
     this.record(msg, () => appendOutcome(msg.info.path, outcome));
   }
@@ -252,18 +272,36 @@ export class Scheduler {
     if (!rcpt) return;
     let reply: DeliveryReply;
     if (!transportAvailable(this.s.queueDir, resolved.transport)) {
-      reply = { status: "deferred", dsn: "4.3.0", relay: "none", text: `mail transport unavailable: no ${resolved.transport} service in master.cf` };
+      reply = {
+        status: "deferred",
+        dsn: "4.3.0",
+        relay: "none",
+        text: `mail transport unavailable: no ${resolved.transport} service in master.cf`,
+      };
       this.logDeferredHere(msg, index, reply);
     } else {
       reply = await this.agents
         .deliver(resolved.transport, {
-          op: "deliver", queueId: info.id, path: info.path, index, recipient: rcpt.address,
+          op: "deliver",
+          queueId: info.id,
+          path: info.path,
+          index,
+          recipient: rcpt.address,
           ...(rcpt.orcpt ? { orcpt: rcpt.orcpt } : {}),
-          sender: info.envelope.sender, arrival: info.envelope.arrivalTime, activeTime: msg.activeTime,
-          attrs: info.envelope.attrs, contentOffset: info.contentOffset, contentLength: info.contentLength,
+          sender: info.envelope.sender,
+          arrival: info.envelope.arrivalTime,
+          activeTime: msg.activeTime,
+          attrs: info.envelope.attrs,
+          contentOffset: info.contentOffset,
+          contentLength: info.contentLength,
         })
         .catch((err: unknown) => {
-          const r: DeliveryReply = { status: "deferred", dsn: "4.3.0", relay: "none", text: `unknown mail transport error: ${errorText(err)}` };
+          const r: DeliveryReply = {
+            status: "deferred",
+            dsn: "4.3.0",
+            relay: "none",
+            text: `unknown mail transport error: ${errorText(err)}`,
+          };
           this.logDeferredHere(msg, index, r);
           return r;
         });
@@ -276,8 +314,16 @@ export class Scheduler {
   /** Deferrals decided by qmgr itself are logged by qmgr, as Postfix's qmgr does. */
   private logDeferredHere(msg: ActiveMessage, index: number, r: DeliveryReply): void {
     const rcpt = msg.info.envelope.recipients[index];
-    const delays = formatDelays(msg.info.envelope.arrivalTime, msg.activeTime, Date.now(), Date.now(), Date.now());
-    this.log.info(`${msg.info.id}: to=<${rcpt?.address ?? ""}>, relay=${r.relay}, ${delays}, dsn=${r.dsn}, status=deferred (${r.text})`);
+    const delays = formatDelays(
+      msg.info.envelope.arrivalTime,
+      msg.activeTime,
+      Date.now(),
+      Date.now(),
+      Date.now(),
+    );
+    this.log.info(
+      `${msg.info.id}: to=<${rcpt?.address ?? ""}>, relay=${r.relay}, ${delays}, dsn=${r.dsn}, status=deferred (${r.text})`,
+    );
   }
 
   private async recordReply(msg: ActiveMessage, index: number, r: DeliveryReply): Promise<void> {
@@ -293,7 +339,11 @@ export class Scheduler {
 
   /** Appends to one queue file run one after another. */
   private record(msg: ActiveMessage, op: () => Promise<void>): Promise<void> {
-    msg.appends = msg.appends.then(op).catch((err: unknown) => this.log.warning(`${msg.info.id}: cannot update queue file: ${errorText(err)}`));
+    msg.appends = msg.appends
+      .then(op)
+      .catch((err: unknown) =>
+        this.log.warning(`${msg.info.id}: cannot update queue file: ${errorText(err)}`),
+      );
     return msg.appends;
   }
 

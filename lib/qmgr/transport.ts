@@ -16,12 +16,18 @@ export interface Resolved {
 
 export function domainOf(address: string): string {
   const at = address.lastIndexOf("@");
-  return at < 0 ? "" : address.slice(at + 1).toLowerCase().replace(/\.$/, "");
+  return at < 0
+    ? ""
+    : address
+        .slice(at + 1)
+        .toLowerCase()
+        .replace(/\.$/, "");
 }
 
 export function resolveRecipient(address: string, localDomains: ReadonlySet<string>): Resolved {
   const domain = domainOf(address);
-  if (domain === "" || localDomains.has(domain)) return { transport: "local", destination: address.toLowerCase() };
+  if (domain === "" || localDomains.has(domain))
+    return { transport: "local", destination: address.toLowerCase() };
   return { transport: "smtp", destination: domain };
 }
 

@@ -10,10 +10,15 @@
  * Workers never open listening sockets: master owns them.
  */
 import type { Socket } from "node:net";
-import { type MainCf, loadMainCf } from "../config/index.js";
+import { loadMainCf, type MainCf } from "../config/index.js";
 import { P } from "../config/params.js";
-import { type Logger, errorText, initLog } from "../log/index.js";
-import { type WorkerArgs, type WorkerToMaster, isMasterToWorker, parseWorkerArgs } from "../master/protocol.js";
+import { errorText, initLog, type Logger } from "../log/index.js";
+import {
+  isMasterToWorker,
+  parseWorkerArgs,
+  type WorkerArgs,
+  type WorkerToMaster,
+} from "../master/protocol.js";
 
 export interface ServiceContext {
   readonly config: MainCf;
@@ -112,7 +117,8 @@ class Worker {
         if (!socket.destroyed) socket.destroy();
         this.active--;
         this.send({ t: "load", n: this.active });
-        if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring) this.send({ t: "retire", reason: "use" });
+        if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring)
+          this.send({ t: "retire", reason: "use" });
         this.armIdle();
         this.maybeExit();
       });

@@ -7,19 +7,19 @@
  */
 import type { MainCf } from "../config/index.js";
 import { P, type ParamDef, paramByName } from "../config/params.js";
-import { openMap, type LookupTable } from "../maps/index.js";
+import { type LookupTable, openMap } from "../maps/index.js";
 import { splitAddress, stripExtension } from "../smtp/address.js";
+import type { StageLists } from "../smtp/policy/engine.js";
 import {
-  type PolicyContext,
-  type PolicyEnv,
-  type PolicyResult,
-  type Restriction,
   buildStageLists,
   evaluate,
   evaluateAll,
+  type PolicyContext,
+  type PolicyEnv,
+  type PolicyResult,
   parseRestrictions,
+  type Restriction,
 } from "../smtp/policy/index.js";
-import type { StageLists } from "../smtp/policy/engine.js";
 import type { SmtpEnvelope, SmtpReply, SmtpSessionInfo } from "../smtp/server-engine.js";
 
 export interface SmtpdPolicy {
@@ -45,14 +45,18 @@ export function localRecipientLookup(main: MainCf, onWarning: (m: string) => voi
     if (tables.length === 0) return true;
     const user = localPart.toLowerCase();
     const base = delimiter ? stripExtension(user, delimiter) : user;
-    const keys = [...new Set([`${user}@${domain}`, `${base}@${domain}`, user, base])].filter((k) => !k.endsWith("@"));
+    const keys = [...new Set([`${user}@${domain}`, `${base}@${domain}`, user, base])].filter(
+      (k) => !k.endsWith("@"),
+    );
     for (const t of tables) for (const k of keys) if ((await t.lookup(k)) !== undefined) return true;
     return false;
   };
 }
 
 function replyOf(r: PolicyResult): SmtpReply | null {
-  return r.action === "reject" ? { code: r.reply.code, enhanced: r.reply.enhanced, text: r.reply.text } : null;
+  return r.action === "reject"
+    ? { code: r.reply.code, enhanced: r.reply.enhanced, text: r.reply.text }
+    : null;
 }
 
 export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdPolicy {
@@ -78,7 +82,13 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
     recipientDelimiter: main.get(P.recipient_delimiter),
     onWarning,
   };
-  const ctx = (s: SmtpSessionInfo, stage: PolicyContext["stage"], helo: string, sender?: string, recipient?: string): PolicyContext => ({
+  const ctx = (
+    s: SmtpSessionInfo,
+    stage: PolicyContext["stage"],
+    helo: string,
+    sender?: string,
+    recipient?: string,
+  ): PolicyContext => ({
     clientIp: s.clientIp,
     clientName: s.clientName,
     helo,
@@ -94,11 +104,19 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
     },
     async mailFrom(s, e) {
       if (delayReject) return null;
-      return replyOf(await evaluateAll([lists.client, lists.helo, lists.sender], ctx(s, "MAIL", e.heloName, e.sender), env));
+      return replyOf(
+        await evaluateAll(
+          [lists.client, lists.helo, lists.sender],
+          ctx(s, "MAIL", e.heloName, e.sender),
+          env,
+        ),
+      );
     },
     async rcptTo(s, e, rcpt) {
       const c = ctx(s, "RCPT", e.heloName, e.sender, rcpt);
-      const chain = delayReject ? [lists.client, lists.helo, lists.sender, lists.relay, lists.recipient] : [lists.relay, lists.recipient];
+      const chain = delayReject
+        ? [lists.client, lists.helo, lists.sender, lists.relay, lists.recipient]
+        : [lists.relay, lists.recipient];
       const r = await evaluateAll(chain, c, env);
       if (r.action === "reject" || unlisted.length === 0) return replyOf(r);
       return replyOf(await evaluate(unlisted, c, env));

@@ -7,7 +7,7 @@
  * Input is untrusted; nothing a client sends can throw out of here.
  */
 import type { Socket } from "node:net";
-import { CleanupClient, CleanupError } from "../cleanup/client.js";
+import { type CleanupClient, CleanupError } from "../cleanup/client.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
   type MessageSink,
@@ -18,7 +18,15 @@ import {
   SmtpServerEngine,
   type SmtpSessionInfo,
 } from "../smtp/server-engine.js";
-import { clientLine, connectLine, disconnectLine, lostConnectionLine, protocolWarningLine, rejectLine, timeoutLine } from "../smtp/session-log.js";
+import {
+  clientLine,
+  connectLine,
+  disconnectLine,
+  lostConnectionLine,
+  protocolWarningLine,
+  rejectLine,
+  timeoutLine,
+} from "../smtp/session-log.js";
 import { plainIp, verifiedName } from "./peer.js";
 import type { SmtpdPolicy } from "./policy-hooks.js";
 
@@ -65,7 +73,12 @@ function queueEnvelope(env: SmtpEnvelope, s: SmtpSessionInfo) {
   };
 }
 
-async function openSink(sh: SmtpdShared, s: SmtpSessionInfo, env: SmtpEnvelope, onId: (id: string) => void): Promise<MessageSink> {
+async function openSink(
+  sh: SmtpdShared,
+  s: SmtpSessionInfo,
+  env: SmtpEnvelope,
+  onId: (id: string) => void,
+): Promise<MessageSink> {
   const h = await sh.cleanup.open({
     envelope: queueEnvelope(env, s),
     received: {
@@ -74,7 +87,9 @@ async function openSink(sh: SmtpdShared, s: SmtpSessionInfo, env: SmtpEnvelope, 
       clientIp: s.clientIp,
       protocol: protocolOf(env, s),
       ...(s.authUser ? { saslUser: s.authUser } : {}),
-      ...(env.recipients.length === 1 && env.recipients[0] ? { forRecipient: env.recipients[0].address } : {}),
+      ...(env.recipients.length === 1 && env.recipients[0]
+        ? { forRecipient: env.recipients[0].address }
+        : {}),
     },
     inputIsCrlf: true,
   });
@@ -115,7 +130,13 @@ export async function serveSmtp(socket: Socket, sh: SmtpdShared): Promise<void> 
 async function session(socket: Socket, sh: SmtpdShared, ip: string, count: number): Promise<void> {
   const { settings, log } = sh;
   const name = settings.peerLookup ? await verifiedName(ip) : "unknown";
-  const info: SmtpSessionInfo = { clientIp: ip, clientPort: socket.remotePort ?? 0, clientName: name, serverName: settings.hostname, tls: false };
+  const info: SmtpSessionInfo = {
+    clientIp: ip,
+    clientPort: socket.remotePort ?? 0,
+    clientName: name,
+    serverName: settings.hostname,
+    tls: false,
+  };
   log.info(connectLine(name, ip));
   if (settings.connectionLimit > 0 && count > settings.connectionLimit) {
     log.warning(`Connection concurrency limit exceeded: ${count} from ${name}[${ip}] for service smtp`);
@@ -146,7 +167,19 @@ async function session(socket: Socket, sh: SmtpdShared, ip: string, count: numbe
         socket.resume();
         break;
       case "reject":
-        log.info(rejectLine({ ...(queueId ? { queueId } : {}), stage: e.stage, host: name, ip, reply: e.reply, proto: e.helo === undefined ? "SMTP" : "ESMTP", ...(e.sender !== undefined ? { sender: e.sender } : {}), ...(e.recipient !== undefined ? { recipient: e.recipient } : {}), ...(e.helo !== undefined ? { helo: e.helo } : {}) }));
+        log.info(
+          rejectLine({
+            ...(queueId ? { queueId } : {}),
+            stage: e.stage,
+            host: name,
+            ip,
+            reply: e.reply,
+            proto: e.helo === undefined ? "SMTP" : "ESMTP",
+            ...(e.sender !== undefined ? { sender: e.sender } : {}),
+            ...(e.recipient !== undefined ? { recipient: e.recipient } : {}),
+            ...(e.helo !== undefined ? { helo: e.helo } : {}),
+          }),
+        );
         break;
       case "queued":
         queueId = undefined;
@@ -159,13 +192,18 @@ async function session(socket: Socket, sh: SmtpdShared, ip: string, count: numbe
         break;
     }
   };
-  const engine = new SmtpServerEngine(info, settings.engine, {
-    helo: (s, h) => sh.policy.helo(s, h),
-    mailFrom: (s, env) => sh.policy.mailFrom(s, env),
-    rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
-    data: (s, env) => sh.policy.data(s, env),
-    openMessage: (s, env) => openSink(sh, s, env, (id) => (queueId = id)),
-  }, emit);
+  const engine = new SmtpServerEngine(
+    info,
+    settings.engine,
+    {
+      helo: (s, h) => sh.policy.helo(s, h),
+      mailFrom: (s, env) => sh.policy.mailFrom(s, env),
+      rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
+      data: (s, env) => sh.policy.data(s, env),
+      openMessage: (s, env) => openSink(sh, s, env, (id) => (queueId = id)),
+    },
+    emit,
+  );
   socket.on("data", (d: Buffer) => {
     arm();
     engine.feed(d);

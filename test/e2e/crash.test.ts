@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Sandbox, processesOf, sleep } from "../helpers/sandbox.js";
+import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpLoad } from "../helpers/smtp.js";
 
 const USER = "carol";
@@ -32,7 +32,13 @@ describe("crash safety while mail flows", () => {
 
   before(async () => {
     sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli(["conf", "-e", "minimal_backoff_time = 1s", "maximal_backoff_time = 2s", "queue_run_delay = 1s"]);
+    const r = await sb.cli([
+      "conf",
+      "-e",
+      "minimal_backoff_time = 1s",
+      "maximal_backoff_time = 2s",
+      "queue_run_delay = 1s",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     await sb.start();
   });
@@ -42,7 +48,13 @@ describe("crash safety while mail flows", () => {
 
   it("keeps every accepted message, delivered exactly once, across kill -9 of cleanup, qmgr and local", async () => {
     const total = 1200;
-    const load = smtpLoad(sb.smtpPort, { total, conns: 10, rcpt: `${USER}@localhost`, tag: "crash", deadlineS: 90 });
+    const load = smtpLoad(sb.smtpPort, {
+      total,
+      conns: 10,
+      rcpt: `${USER}@localhost`,
+      tag: "crash",
+      deadlineS: 90,
+    });
     let loadDone = false;
     void load.finally(() => (loadDone = true));
     const kills: string[] = [];
@@ -63,11 +75,21 @@ describe("crash safety while mail flows", () => {
     assert.ok(kills.length >= 3, `killed: ${kills.join(" ")}`);
     assert.ok(accepted.length > total / 2, `accepted ${accepted.length} of ${total}`);
     const maildir = join(sb.dir, "mail", USER, "Maildir");
-    await sb.waitFor(() => queueCount(sb.dir, "incoming") + queueCount(sb.dir, "active") + queueCount(sb.dir, "deferred") === 0, "the queue to drain", 60_000);
+    await sb.waitFor(
+      () =>
+        queueCount(sb.dir, "incoming") + queueCount(sb.dir, "active") + queueCount(sb.dir, "deferred") === 0,
+      "the queue to drain",
+      60_000,
+    );
     const counts = seqCounts(maildirMessages(maildir));
     const lost = accepted.filter((i) => counts.get(`crash-${i}`) !== 1);
-    assert.deepEqual(lost.map((i) => `crash-${i}:${counts.get(`crash-${i}`) ?? 0}`), [], "every accepted message delivered exactly once");
-    for (const i of failed) assert.ok((counts.get(`crash-${i}`) ?? 0) <= 1, `refused message crash-${i} delivered at most once`);
+    assert.deepEqual(
+      lost.map((i) => `crash-${i}:${counts.get(`crash-${i}`) ?? 0}`),
+      [],
+      "every accepted message delivered exactly once",
+    );
+    for (const i of failed)
+      assert.ok((counts.get(`crash-${i}`) ?? 0) <= 1, `refused message crash-${i} delivered at most once`);
     assert.equal(queueCount(sb.dir, "corrupt"), 0);
     for (const k of kills.slice(0, 3)) {
       const pid = k.split(":")[1];

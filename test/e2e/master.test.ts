@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Sandbox, processesOf, sleep } from "../helpers/sandbox.js";
+import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
 
 function fetchBanner(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -101,13 +101,14 @@ describe("master end to end", () => {
   });
 
   it("stop leaves no process and no socket", async () => {
-    assert.equal((await sb.cli(["stop"])).code, 0);
+    const stopped = await sb.cli(["stop"]);
+    assert.equal(stopped.code, 0, `stop: ${stopped.stderr}\n${sb.maillog().slice(-2500)}`);
     assert.deepEqual(processesOf(sb.dir), []);
     for (const sub of ["private", "public"]) {
       const left = readdirSync(join(sb.dir, "spool", sub));
       assert.deepEqual(left, [], `${sub}/ is empty`);
     }
-    assert.equal(existsSync(join(sb.dir, "spool", "pid", "master.pid")), false);
+    assert.equal(existsSync(join(sb.dir, "spool", "pid", "master.pid")), false, `master.pid left behind; maillog:\n${sb.maillog().slice(-1500)}`);
     assert.equal((await sb.cli(["status"])).code, 1);
   });
 
@@ -117,7 +118,10 @@ describe("master end to end", () => {
     try {
       const r = await sb.cli(["start"]);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`fatal: bind 127\\.0\\.0\\.1 port ${showqPort}: Address already in use`));
+      assert.match(
+        r.stderr,
+        new RegExp(`fatal: bind 127\\.0\\.0\\.1 port ${showqPort}: Address already in use`),
+      );
       await sleep(200);
       assert.deepEqual(processesOf(sb.dir), []);
       assert.equal((await sb.cli(["status"])).code, 1);

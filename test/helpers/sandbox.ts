@@ -4,7 +4,7 @@
  * it, and waits on the real maillog. Nothing is mocked.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,12 +19,20 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  args: string[],
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [POSTERN, ...args], { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      process.execPath,
+      [POSTERN, ...args],
+      { env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
   });
@@ -57,7 +65,14 @@ export class Sandbox {
   static async create(opts: { user?: string } = {}): Promise<Sandbox> {
     const dir = mkdtempSync(join(tmpdir(), "postern-e2e-"));
     const base = await freePortBase();
-    const r = await run(["init", "--dev", dir, "--port-base", String(base), ...(opts.user ? ["--user", opts.user] : [])]);
+    const r = await run([
+      "init",
+      "--dev",
+      dir,
+      "--port-base",
+      String(base),
+      ...(opts.user ? ["--user", opts.user] : []),
+    ]);
     if (r.code !== 0) throw new Error(`init failed: ${r.stderr}`);
     return new Sandbox(dir, base);
   }
@@ -90,7 +105,8 @@ export class Sandbox {
     for (;;) {
       const m = this.maillog().match(re);
       if (m) return m;
-      if (Date.now() > deadline) throw new Error(`timeout waiting for ${re} in maillog:\n${this.maillog().slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timeout waiting for ${re} in maillog:\n${this.maillog().slice(-3000)}`);
       await sleep(50);
     }
   }
@@ -100,7 +116,8 @@ export class Sandbox {
     for (;;) {
       const v = probe();
       if (v !== undefined && v !== false) return v;
-      if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}\n${this.maillog().slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timeout waiting for ${what}\n${this.maillog().slice(-3000)}`);
       await sleep(50);
     }
   }
@@ -131,7 +148,11 @@ export function processesOf(dir: string): number[] {
 }
 
 /** Run a program, collecting output (for swaks, python3). */
-export function runProgram(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runProgram(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

@@ -9,7 +9,11 @@ import { join } from "node:path";
 import { REPO, runProgram } from "./sandbox.js";
 
 /** Send each command (after the greeting) and collect each complete reply. */
-export function smtpDialog(port: number, commands: string[], opts: { timeoutMs?: number } = {}): Promise<string[]> {
+export function smtpDialog(
+  port: number,
+  commands: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const s = connect(port, "127.0.0.1");
     const replies: string[] = [];
@@ -51,9 +55,25 @@ export interface LoadResult {
   failed: number[];
 }
 
-export async function smtpLoad(port: number, opts: { total: number; conns: number; rcpt: string; tag: string; deadlineS?: number }): Promise<LoadResult> {
+export async function smtpLoad(
+  port: number,
+  opts: { total: number; conns: number; rcpt: string; tag: string; deadlineS?: number },
+): Promise<LoadResult> {
   const script = join(REPO, "test/fixtures/e2e/smtp_load.py");
-  const r = await runProgram("python3", [script, "127.0.0.1", String(port), String(opts.total), String(opts.conns), opts.rcpt, opts.tag, String(opts.deadlineS ?? 120)], { timeoutMs: ((opts.deadlineS ?? 120) + 30) * 1000 });
+  const r = await runProgram(
+    "python3",
+    [
+      script,
+      "127.0.0.1",
+      String(port),
+      String(opts.total),
+      String(opts.conns),
+      opts.rcpt,
+      opts.tag,
+      String(opts.deadlineS ?? 120),
+    ],
+    { timeoutMs: ((opts.deadlineS ?? 120) + 30) * 1000 },
+  );
   if (r.code !== 0) throw new Error(`smtp_load.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as LoadResult;
 }
@@ -83,5 +103,7 @@ export function seqCounts(messages: string[]): Map<string, number> {
 export function mboxMessages(path: string): string[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, "latin1");
-  return text.split(/^(?=From \S+ {1,2}\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$)/m).filter((m) => m.startsWith("From "));
+  return text
+    .split(/^(?=From \S+ {1,2}\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$)/m)
+    .filter((m) => m.startsWith("From "));
 }
