@@ -136,9 +136,14 @@ export class Master {
     this.log.info(`terminating on signal ${signal === "SIGTERM" ? 15 : signal}`);
     const timeout = this.main.get(P.shutdown_timeout) * 1000;
     // Workers are killed at the timeout; this referenced timer also keeps master alive until then.
-    const deadline = setTimeout(() => this.log.warning("stop: workers did not finish in time"), timeout + 5000);
+    const deadline = setTimeout(
+      () => this.log.warning("stop: workers did not finish in time"),
+      timeout + 5000,
+    );
     try {
-      const results = await Promise.allSettled([...this.services.values()].map((st) => this.closeService(st, timeout)));
+      const results = await Promise.allSettled(
+        [...this.services.values()].map((st) => this.closeService(st, timeout)),
+      );
       for (const r of results) if (r.status === "rejected") this.log.warning(`stop: ${errorText(r.reason)}`);
       this.services.clear();
     } finally {

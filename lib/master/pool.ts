@@ -202,7 +202,15 @@ export class Pool {
       this.throttle();
       return undefined;
     }
-    const w: WorkerState = { child, load: 0, retiring: false, started: Date.now(), stopping: false, ready: false, held: [] };
+    const w: WorkerState = {
+      child,
+      load: 0,
+      retiring: false,
+      started: Date.now(),
+      stopping: false,
+      ready: false,
+      held: [],
+    };
     this.workers.add(w);
     child.on("message", (m: unknown) => this.onWorkerMessage(w, m));
     child.on("exit", (code, signal) => this.onExit(w, code, signal));
@@ -237,7 +245,8 @@ export class Pool {
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
     // Connections held for a worker that died before it was ready go to another one.
-    for (const h of w.held) if (h.socket && h.listener !== undefined) this.pending.push({ socket: h.socket, listener: h.listener });
+    for (const h of w.held)
+      if (h.socket && h.listener !== undefined) this.pending.push({ socket: h.socket, listener: h.listener });
     w.held = [];
     const expected = w.stopping || (w.retiring && code === 0);
     if (!expected) {

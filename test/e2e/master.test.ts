@@ -108,7 +108,11 @@ describe("master end to end", () => {
       const left = readdirSync(join(sb.dir, "spool", sub));
       assert.deepEqual(left, [], `${sub}/ is empty`);
     }
-    assert.equal(existsSync(join(sb.dir, "spool", "pid", "master.pid")), false, `master.pid left behind; maillog:\n${sb.maillog().slice(-1500)}`);
+    assert.equal(
+      existsSync(join(sb.dir, "spool", "pid", "master.pid")),
+      false,
+      `master.pid left behind; maillog:\n${sb.maillog().slice(-1500)}`,
+    );
     assert.equal((await sb.cli(["status"])).code, 1);
   });
 
