@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { editMainCf, removeFromMainCf } from "../config/edit.js";
-import { loadMainCf, loadMasterCf } from "../config/index.js";
+import { loadMainCf, loadMasterCf, type MasterService } from "../config/index.js";
 import { ALL_PARAMS, paramByName } from "../config/params.js";
 import { type CliCommand, type CliContext, UsageError } from "./context.js";
 
@@ -25,9 +25,27 @@ function printMaster(ctx: CliContext, selected: string[]): number {
   const main = loadMainCf(ctx.configDir);
   for (const svc of loadMasterCf(main)) {
     if (selected.length > 0 && !selected.includes(svc.key) && !selected.includes(svc.name)) continue;
-    ctx.out(svc.text);
+    ctx.out(formatMasterEntry(svc));
   }
   return 0;
+}
+
+/** One master.cf entry in postconf -M's column layout, defaults resolved. */
+export function formatMasterEntry(svc: MasterService): string {
+  const yn = (b: boolean) => (b ? "y" : "n");
+  const wakeup = svc.wakeup > 0 ? `${svc.wakeup}${svc.wakeupConditional ? "?" : ""}` : "-";
+  const cols = [
+    svc.name.padEnd(10),
+    svc.type.padEnd(5),
+    yn(svc.private).padEnd(7),
+    yn(svc.unpriv).padEnd(7),
+    yn(svc.chroot).padEnd(7),
+    wakeup.padEnd(7),
+    String(svc.maxproc).padEnd(7),
+    svc.command,
+  ];
+  const opts = Object.entries(svc.overrides).map(([k, v]) => `\n  -o ${k}=${v}`);
+  return [cols.join(" "), ...svc.args].join(" ") + opts.join("");
 }
 
 export const confCommand: CliCommand = {
