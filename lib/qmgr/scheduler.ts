@@ -5,7 +5,8 @@
  * records every outcome in the queue file (fsynced) as it arrives, and then removes the
  * message or defers it with exponential backoff. A deferred file's mtime is its next
  * attempt time (as in Postfix), so a scan needs one stat per file, not a read.
- * qmgr is the only writer of queue files in active/; appends to one file are serialized.
+ * qmgr is the only writer of queue files in active/; it appends outcomes and deferrals in
+ * one go when it is done with a file for now.
  * On start, whatever a crash left in active/ goes back to incoming/ and is redone; the
  * recipients already recorded as done are not delivered again.
  */
@@ -21,6 +22,7 @@ import {
   type QueueName,
   queuePath,
   type RecipientDeferral,
+  type RecipientOutcome,
   readQueueFile,
   removeQueueFile,
   removeStaleTemps,
@@ -51,7 +53,13 @@ interface ActiveMessage {
   activeTime: number;
   pending: number;
   deferrals: RecipientDeferral[];
-  appends: Promise<void>;
+  /**
+   * Outcomes not yet in the queue file. They are written when qmgr is done with the file
+   * for now: a message whose recipients are all done is removed instead, so its outcomes
+   * need no fsync at all. A crash before that redoes them; Maildir delivery recognises
+   * its own earlier copy by the delivery name, so nothing is delivered twice there.
+   */
+  unrecorded: RecipientOutcome[];
 }
 
 interface Job {
@@ -87,8 +95,8 @@ export class Scheduler {
   /** Crash recovery, then a full scan. */
   async start(): Promise<void> {
     for await (const id of scanQueue(this.s.queueDir, "active")) {
-      await moveQueueFile(this.s.queueDir, id, "active", "incoming").catch((err: unknown) =>
-        this.log.warning(`${id}: cannot requeue from active: ${errorText(err)}`),
+      await moveQueueFile(this.s.queueDir, id, "active", "incoming", { durable: false }).catch(
+        (err: unknown) => this.log.warning(`${id}: cannot requeue from active: ${errorText(err)}`),
       );
     }
     this.wakeup("A");
@@ -162,7 +170,7 @@ export class Scheduler {
 
   private async activate(from: QueueName, id: string): Promise<void> {
     try {
-      await moveQueueFile(this.s.queueDir, id, from, "active");
+      await moveQueueFile(this.s.queueDir, id, from, "active", { durable: false });
     } catch (err) {
       this.log.warning(`${id}: cannot move to active: ${errorText(err)}`);
       return;
@@ -186,7 +194,7 @@ export class Scheduler {
       activeTime: Date.now(),
       pending: 0,
       deferrals: [],
-      appends: Promise.resolve(),
+      unrecorded: [],
     };
     this.active.set(id, msg);
     const expired = this.expired(info);
@@ -221,7 +229,7 @@ export class Scheduler {
       time: Date.now(),
     };
     msg.info.done.set(index, outcome);
-    this.record(msg, () => appendOutcome(msg.info.path, outcome));
+    msg.unrecorded.push(outcome);
   }
 
   private enqueue(job: Job): void {
@@ -334,21 +342,10 @@ export class Scheduler {
     }
     const outcome = { index, status: r.status, dsn: r.dsn, relay: r.relay, text: r.text, time: now };
     msg.info.done.set(index, outcome);
-    await this.record(msg, () => appendOutcome(msg.info.path, outcome));
-  }
-
-  /** Appends to one queue file run one after another. */
-  private record(msg: ActiveMessage, op: () => Promise<void>): Promise<void> {
-    msg.appends = msg.appends
-      .then(op)
-      .catch((err: unknown) =>
-        this.log.warning(`${msg.info.id}: cannot update queue file: ${errorText(err)}`),
-      );
-    return msg.appends;
+    msg.unrecorded.push(outcome);
   }
 
   private async finish(msg: ActiveMessage): Promise<void> {
-    await msg.appends;
     const { info } = msg;
     try {
       if (info.done.size >= info.envelope.recipients.length) {
@@ -357,7 +354,7 @@ export class Scheduler {
       } else {
         const next = Date.now() + this.backoff(info.attempts + 1);
         await appendDeferral(info.path, msg.deferrals, next);
-        await moveQueueFile(this.s.queueDir, info.id, "active", "deferred");
+        await moveQueueFile(this.s.queueDir, info.id, "active", "deferred", { durable: false });
         await utimes(queuePath(this.s.queueDir, "deferred", info.id), next / 1000, next / 1000);
       }
     } catch (err) {

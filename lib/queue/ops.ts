@@ -80,12 +80,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Move a queue file between queues; a no-op if it already is in `to`. */
+/**
+ * Move a queue file between queues; a no-op if it already is in `to`. With durable false
+ * the directories are not fsynced: for moves whose loss in a crash is harmless (qmgr's
+ * incoming → active → deferred: the file is then simply found in its old queue and redone),
+ * as Postfix's qmgr does. Moves an operator asks for (hold, release) stay durable.
+ */
 export async function moveQueueFile(
   queueDir: string,
   id: string,
   from: QueueName,
   to: QueueName,
+  opts: { durable?: boolean } = {},
 ): Promise<void> {
   const source = queuePath(queueDir, from, id);
   const target = queuePath(queueDir, to, id);
@@ -96,6 +102,7 @@ export async function moveQueueFile(
     if (!isErrno(err, "ENOENT") || !(await exists(target))) throw err;
     // Already moved by an earlier, interrupted attempt: still make sure it is durable.
   }
+  if (opts.durable === false) return;
   await Promise.all([syncDirectory(join(queueDir, to)), syncDirectory(join(queueDir, from))]);
 }
 

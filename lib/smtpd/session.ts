@@ -216,6 +216,8 @@ async function session(socket: Socket, sh: SmtpdShared, ip: string, count: numbe
     done();
   });
   arm();
+  // Replies are small and each waits for the client: never let Nagle hold one back.
+  socket.setNoDelay(true);
   engine.start();
   socket.resume();
   await finished;
