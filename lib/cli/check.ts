@@ -10,6 +10,7 @@ import { loadMainCf, loadMasterCf } from "../config/index.js";
 import { P } from "../config/params.js";
 import { daemonProgram } from "../master/master.js";
 import { ensureQueueDirs } from "../queue/index.js";
+import { makePolicy } from "../smtpd/policy-hooks.js";
 import { type CliCommand, CliFatal } from "./context.js";
 
 export const checkCommand: CliCommand = {
@@ -25,6 +26,12 @@ export const checkCommand: CliCommand = {
       );
     }
     for (const p of Object.values(P)) main.get(p); // every value converts, or this throws naming file and line
+    // Restriction lists and their tables, exactly as smtpd will build them at start.
+    try {
+      makePolicy(main, (m) => ctx.warn(m));
+    } catch (err) {
+      throw new CliFatal(`${main.file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     const services = loadMasterCf(main);
     for (const svc of services) {
       const prog = daemonProgram(main, svc.command);

@@ -87,6 +87,16 @@ describe("postern command", () => {
       typed.stderr,
       new RegExp(`fatal: ${file}, line ${lines}: bad numerical configuration: message_size_limit = lots`),
     );
+    writeFileSync(
+      file,
+      `${original}smtpd_recipient_restrictions = permit_mynetwork, reject_unauth_destination\n`,
+    );
+    const restriction = await sb.cli(["check"]);
+    assert.equal(restriction.code, 1);
+    assert.match(
+      restriction.stderr,
+      /fatal: .*main\.cf: smtpd_recipient_restrictions: unknown restriction: permit_mynetwork/,
+    );
     writeFileSync(file, original);
   });
 
