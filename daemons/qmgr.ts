@@ -26,6 +26,7 @@ await runServer("qmgr", async ({ config, log }, poke) => {
       maximalQueueLifetimeMs: config.get(P.maximal_queue_lifetime) * 1000,
       bounceQueueLifetimeMs: config.get(P.bounce_queue_lifetime) * 1000,
       staleTempMs: config.get(P.ipc_timeout) * 1000,
+      delayWarningMs: config.get(P.delay_warning_time) * 1000,
     },
     agents,
     log,

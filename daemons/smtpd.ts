@@ -9,6 +9,7 @@ import { P } from "../lib/config/params.js";
 import { runServer } from "../lib/server/index.js";
 import { makePolicy } from "../lib/smtpd/policy-hooks.js";
 import { type SmtpdShared, serveSmtp } from "../lib/smtpd/session.js";
+import { loadServerContext, tlsLevel } from "../lib/smtpd/tls.js";
 
 await runServer("smtpd", ({ config, log }) => {
   const forbid = config.get(P.smtpd_forbid_bare_newline);
@@ -18,6 +19,16 @@ await runServer("smtpd", ({ config, log }) => {
       timeoutMs: config.get(P.smtpd_timeout) * 1000,
       connectionLimit: config.get(P.smtpd_client_connection_count_limit),
       peerLookup: config.get(P.smtpd_peername_lookup),
+      tls: {
+        context: loadServerContext(
+          config.get(P.smtpd_tls_cert_file),
+          config.get(P.smtpd_tls_key_file),
+          config.get(P.smtpd_tls_protocols),
+          (m) => log.warning(m),
+        ),
+        level: tlsLevel(config.get(P.smtpd_tls_security_level)),
+        wrapper: config.get(P.smtpd_tls_wrappermode),
+      },
       engine: {
         greeting: config.get(P.smtpd_banner),
         hostname: config.get(P.myhostname),

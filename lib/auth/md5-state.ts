@@ -46,7 +46,7 @@ export function md5Compress(state: Md5State, block: Buffer, offset = 0): Md5Stat
 /** The state as 16 bytes, each word little-endian (Dovecot's CDPUT order; also the digest). */
 export function md5StateBytes(state: Md5State): Buffer {
   const out = Buffer.alloc(16);
-  state.forEach((word, i) => out.writeUInt32LE(word, i * 4));
+  for (let i = 0; i < 4; i++) out.writeUInt32LE(state[i] ?? 0, i * 4);
   return out;
 }
 

@@ -4,12 +4,18 @@
  * configuration and runtime errors print "postern: fatal: ..." and exit 1.
  */
 import { ConfigError } from "../config/index.js";
+import { authTestCommand } from "./auth-test.js";
+import { catCommand } from "./cat.js";
 import { checkCommand } from "./check.js";
 import { confCommand } from "./conf.js";
 import { type CliCommand, CliFatal, makeContext, UsageError } from "./context.js";
 import { controlCommands } from "./control.js";
 import { initCommand } from "./init.js";
 import { aliasesCommand, mapCommand } from "./maps.js";
+import { pwCommand } from "./pw.js";
+import { queueCommand } from "./queue.js";
+import { sendmailCommand } from "./sendmail.js";
+import { superCommand } from "./super.js";
 import { userCommand } from "./user.js";
 
 export const COMMANDS: readonly CliCommand[] = [
@@ -20,6 +26,12 @@ export const COMMANDS: readonly CliCommand[] = [
   userCommand,
   mapCommand,
   aliasesCommand,
+  queueCommand,
+  superCommand,
+  catCommand,
+  sendmailCommand,
+  pwCommand,
+  authTestCommand,
 ];
 
 export function usageText(): string {

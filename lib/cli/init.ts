@@ -5,8 +5,9 @@
  * (each listed only once its daemon exists), a passwd-file with one user, and aliases.
  * USER@localhost and USER@<hostname> reach DIR/mail/USER/Maildir.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadMainCf } from "../config/index.js";
@@ -52,6 +53,9 @@ local_system_users = no
 local_recipient_maps = passwd-file:$user_passdb $alias_maps
 mail_owner = ${user}
 default_privs = ${user}
+smtpd_tls_cert_file = ${dir}/tls/cert.pem
+smtpd_tls_key_file = ${dir}/tls/key.pem
+smtpd_tls_security_level = may
 `;
 }
 
@@ -68,6 +72,45 @@ function masterCf(base: number, have: (cmd: string) => boolean): string {
       .map((s) => `${s.line(base)}\n`)
       .join("")
   );
+}
+
+/**
+ * A self-signed certificate whose names cover localhost, 127.0.0.1, ::1 and this host, so
+ * clients that check host names (mbsync, fetchmail sslcertck) accept it once trusted.
+ */
+export function selfSignedCertificate(dir: string, warn: (m: string) => void): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const host = hostname();
+  const names = [...new Set(["localhost", host, host.split(".")[0] ?? host])].map((n) => `DNS:${n}`);
+  const san = [...names, "IP:127.0.0.1", "IP:::1"].join(",");
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        `subjectAltName=${san}`,
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+      ],
+      { stdio: "ignore" },
+    );
+    chmodSync(`${dir}/key.pem`, 0o600);
+  } catch (err) {
+    warn(
+      `cannot create a TLS certificate with openssl (${err instanceof Error ? err.message : String(err)}); TLS stays off`,
+    );
+  }
 }
 
 export const initCommand: CliCommand = {
@@ -115,6 +158,7 @@ export const initCommand: CliCommand = {
       );
     }
     await compileMap(`hash:${dir}/aliases`, { format: "aliases" });
+    if (!existsSync(`${dir}/tls/cert.pem`)) selfSignedCertificate(`${dir}/tls`, (m) => ctx.warn(m));
     ensureQueueDirs(`${dir}/spool`);
     ctx.err(
       `postern: sandbox written to ${dir}; SMTP on 127.0.0.1:${base + 25}; mail for ${user}@localhost goes to ${dir}/mail/${user}/Maildir`,

@@ -4,24 +4,15 @@
  * the file is rewritten atomically (temp + fsync + rename) with its comments and the other
  * lines kept byte for byte, and mode 0640: it holds password hashes.
  */
-import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { encrypt } from "unixcrypt";
 import { expandUserVars } from "../auth/passwd-file.js";
+import { hashPassword } from "../auth/schemes.js";
 import { loadMainCf } from "../config/index.js";
 import { P } from "../config/params.js";
 import { type CliCommand, type CliContext, CliFatal, UsageError } from "./context.js";
 
 const USER_RE = /^[A-Za-z0-9._+-]+(@[A-Za-z0-9.-]+)?$/;
-
-export function hashPassword(password: string): string {
-  const salt = randomBytes(12)
-    .toString("base64")
-    .replace(/[^A-Za-z0-9./]/g, ".")
-    .slice(0, 16);
-  return `{SHA512-CRYPT}${encrypt(password, `$6$${salt}`)}`;
-}
 
 function readLines(file: string): string[] {
   if (!existsSync(file)) return [];
@@ -78,7 +69,7 @@ async function add(ctx: CliContext, argv: string[]): Promise<number> {
   const { file, homeTemplate } = passdbPath(ctx);
   const lines = readLines(file);
   if (lines.some((l) => userOf(l) === name)) throw new CliFatal(`user ${name} already exists in ${file}`);
-  const password = values["no-password"] ? "*" : hashPassword(await readPassword(ctx));
+  const password = values["no-password"] ? "*" : await hashPassword(await readPassword(ctx), "SHA512-CRYPT");
   const home = values.home ?? expandUserVars(homeTemplate, name);
   lines.push(`${name}:${password}:${values.uid ?? ""}:${values.gid ?? ""}::${home}::`);
   writeLines(file, lines);
@@ -104,7 +95,7 @@ async function passwd(ctx: CliContext, argv: string[]): Promise<number> {
   const i = lines.findIndex((l) => userOf(l) === name);
   if (i < 0) throw new CliFatal(`no such user: ${name}`);
   const fields = (lines[i] ?? "").split(":");
-  fields[1] = hashPassword(await readPassword(ctx));
+  fields[1] = await hashPassword(await readPassword(ctx), "SHA512-CRYPT");
   lines[i] = fields.join(":");
   writeLines(file, lines);
   return 0;

@@ -14,6 +14,7 @@ export interface DeliveryRequest {
   index: number;
   recipient: string;
   orcpt?: string;
+  notify?: string;
   sender: string;
   arrival: number;
   activeTime: number;
@@ -37,10 +38,15 @@ export class AgentPool {
     private readonly timeoutMs: number,
   ) {}
 
-  async deliver(transport: string, req: DeliveryRequest): Promise<DeliveryReply> {
+  deliver(transport: string, req: DeliveryRequest): Promise<DeliveryReply> {
+    return this.call<DeliveryReply>(transport, req);
+  }
+
+  /** One request/reply with the service on private/<transport> (delivery agents, bounce). */
+  async call<T>(transport: string, req: unknown): Promise<T> {
     const conn = await this.acquire(transport);
     try {
-      const reply = await conn.request<DeliveryReply>(req, this.timeoutMs);
+      const reply = await conn.request<T>(req, this.timeoutMs);
       this.release(transport, conn);
       return reply;
     } catch (err) {

@@ -11,10 +11,12 @@
  * recipients already recorded as done are not delivered again.
  */
 import { utimes } from "node:fs/promises";
+import { removeReportLog } from "../bounce/select.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
   appendDeferral,
   appendOutcome,
+  appendWarning,
   markCorrupt,
   moveQueueFile,
   QueueFileError,
@@ -46,6 +48,8 @@ export interface QmgrSettings {
   bounceQueueLifetimeMs: number;
   /** Temp files older than this belong to no live writer (ipc_timeout) and are removed. */
   staleTempMs: number;
+  /** delay_warning_time in ms; 0: no delay notices. */
+  delayWarningMs: number;
 }
 
 interface ActiveMessage {
@@ -60,6 +64,8 @@ interface ActiveMessage {
    * its own earlier copy by the delivery name, so nothing is delivered twice there.
    */
   unrecorded: RecipientOutcome[];
+  /** Every recipient was already done when the file was activated: a notice still owed. */
+  noticeOwed: boolean;
 }
 
 interface Job {
@@ -195,6 +201,7 @@ export class Scheduler {
       pending: 0,
       deferrals: [],
       unrecorded: [],
+      noticeOwed: info.done.size >= env.recipients.length,
     };
     this.active.set(id, msg);
     const expired = this.expired(info);
@@ -296,6 +303,7 @@ export class Scheduler {
           index,
           recipient: rcpt.address,
           ...(rcpt.orcpt ? { orcpt: rcpt.orcpt } : {}),
+          ...(rcpt.notify ? { notify: rcpt.notify } : {}),
           sender: info.envelope.sender,
           arrival: info.envelope.arrivalTime,
           activeTime: msg.activeTime,
@@ -348,10 +356,18 @@ export class Scheduler {
   private async finish(msg: ActiveMessage): Promise<void> {
     const { info } = msg;
     try {
-      if (info.done.size >= info.envelope.recipients.length) {
+      const allDone = info.done.size >= info.envelope.recipients.length;
+      const failed = [...info.done.values()].some((o) => o.status !== "sent");
+      const newlyFailed = msg.unrecorded.some((o) => o.status !== "sent") || msg.noticeOwed;
+      // The bounce service reads outcomes from the file: write them before asking for a notice.
+      if (!allDone || (failed && newlyFailed)) await this.writeOutcomes(msg);
+      const noticeSent = failed && newlyFailed ? await this.notice(info, "failure") : true;
+      if (allDone && noticeSent) {
         await removeQueueFile(this.s.queueDir, info.id, "active");
+        await removeReportLog(this.s.queueDir, info.id).catch(() => undefined);
         this.log.info(`${info.id}: removed`);
       } else {
+        if (!allDone) await this.maybeWarn(info);
         const next = Date.now() + this.backoff(info.attempts + 1);
         await appendDeferral(info.path, msg.deferrals, next);
         await moveQueueFile(this.s.queueDir, info.id, "active", "deferred", { durable: false });
@@ -363,6 +379,39 @@ export class Scheduler {
     this.active.delete(info.id);
     if (!this.busy) this.onIdle();
     if (this.active.size < this.s.activeLimit && !this.stopped) this.wakeup("I");
+  }
+
+  private async writeOutcomes(msg: ActiveMessage): Promise<void> {
+    for (const o of msg.unrecorded) await appendOutcome(msg.info.path, o);
+    msg.unrecorded = [];
+  }
+
+  /** Ask the bounce service for a notice; false keeps the message queued to ask again. */
+  private async notice(info: QueueFileInfo, kind: "failure" | "delay"): Promise<boolean> {
+    if (!transportAvailable(this.s.queueDir, "bounce")) {
+      this.log.warning(`${info.id}: no bounce service in master.cf: sender not notified`);
+      return true;
+    }
+    try {
+      const r = await this.agents.call<{ ok: boolean; text?: string }>("bounce", {
+        op: "bounce",
+        kind,
+        queueId: info.id,
+        path: info.path,
+      });
+      if (!r.ok) this.log.warning(`${info.id}: ${kind} notice failed: ${r.text ?? "unknown error"}`);
+      return r.ok;
+    } catch (err) {
+      this.log.warning(`${info.id}: ${kind} notice failed: ${errorText(err)}`);
+      return false;
+    }
+  }
+
+  /** delay_warning_time: one delay notice per message once it has waited that long. */
+  private async maybeWarn(info: QueueFileInfo): Promise<void> {
+    if (this.s.delayWarningMs <= 0 || info.warned || info.envelope.sender === "") return;
+    if (Date.now() - info.envelope.arrivalTime < this.s.delayWarningMs) return;
+    if (await this.notice(info, "delay")) await appendWarning(info.path, Date.now());
   }
 
   private backoff(attempts: number): number {

@@ -11,7 +11,7 @@
  *   bounce defer trace  per-message delivery logs; saved  files kept by `postern queue save`
  *   private public  Unix sockets;  pid  pid and lock files
  *
- * Modes are 0700 (only mail_owner) except maildrop 0730 and public 0710: as in Postfix,
+ * Modes are 0700 (only mail_owner) except maildrop and public (see DIR_MODES); as in Postfix,
  * those two are group postdrop so the setgid submission program can drop files into
  * maildrop (write + search, no listing) and reach the public sockets. The modes are set
  * with chmod on creation only, so the umask does not strip group bits and an operator's
@@ -41,7 +41,13 @@ export const QUEUE_DIRS: readonly string[] = [
   "pid",
 ];
 
-const DIR_MODES: Readonly<Record<string, number>> = { maildrop: 0o730, public: 0o710 };
+/**
+ * maildrop 03733: any local user may create a file (sendmail needs no setgid helper) but not
+ * list the directory, nor remove or rename another user's file (sticky); files take the
+ * directory's group (setgid) so pickup, as mail_owner, can read them. public 0711: anyone can
+ * reach the (0666) trigger sockets, so a submission wakes pickup at once.
+ */
+const DIR_MODES: Readonly<Record<string, number>> = { maildrop: 0o3733, public: 0o711 };
 
 /** mkdir -p the queue root and every queue directory, with Postfix's modes on creation. */
 export function ensureQueueDirs(queueDir: string): void {

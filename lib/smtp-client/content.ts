@@ -14,75 +14,64 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const CRLF = Buffer.from("\r\n", "latin1");
+const DOT_BUF = Buffer.from(".", "latin1");
 
-/** Converts LF to CRLF and dot-stuffs; flush() adds a final CRLF when the content lacks one. */
-export class DataEncoder extends Transform {
+/** The encoding state machine, usable without streams. */
+export class DataStuffer {
   private atLineStart = true;
   private lastByte = -1;
-  private bytesOut = 0;
 
-  /** Bytes written so far (the message size on the wire, without the final "."). */
-  get size(): number {
-    return this.bytesOut;
+  /** Encode one chunk; the state carries over to the next. */
+  push(buf: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let from = 0;
+    for (let i = 0; i < buf.length; i++) {
+      const byte = buf[i] ?? 0;
+      if (this.atLineStart && byte === DOT) {
+        out.push(buf.subarray(from, i), DOT_BUF);
+        from = i;
+      }
+      if (byte === LF && this.lastByte !== CR) {
+        out.push(buf.subarray(from, i), CRLF);
+        from = i + 1;
+      }
+      this.atLineStart = byte === LF;
+      this.lastByte = byte;
+    }
+    out.push(buf.subarray(from));
+    return Buffer.concat(out);
   }
 
+  /** What must follow the last chunk: CRLF unless the content is empty or already ends a line. */
+  end(): Buffer {
+    return this.lastByte === -1 || this.atLineStart ? Buffer.alloc(0) : CRLF;
+  }
+}
+
+/** Streaming form of DataStuffer; size counts the bytes written (the size on the wire, without the final "."). */
+export class DataEncoder extends Transform {
+  private readonly stuffer = new DataStuffer();
+  size = 0;
+
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback): void {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
-    this.emit_(encodeChunk(buf, this));
+    this.out(this.stuffer.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk));
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.lastByte !== -1 && !this.atLineStart) this.emit_(CRLF);
+    this.out(this.stuffer.end());
     done();
   }
 
-  private emit_(data: Buffer): void {
+  private out(data: Buffer): void {
     if (data.length === 0) return;
-    this.bytesOut += data.length;
+    this.size += data.length;
     this.push(data);
   }
-
-  /** State shared with encodeChunk. */
-  get state(): { atLineStart: boolean; lastByte: number } {
-    return { atLineStart: this.atLineStart, lastByte: this.lastByte };
-  }
-
-  set state(s: { atLineStart: boolean; lastByte: number }) {
-    this.atLineStart = s.atLineStart;
-    this.lastByte = s.lastByte;
-  }
-}
-
-/** Encode one chunk given the state left by the previous one; updates the state. */
-function encodeChunk(buf: Buffer, enc: DataEncoder): Buffer {
-  let { atLineStart, lastByte } = enc.state;
-  const out: Buffer[] = [];
-  let from = 0;
-  for (let i = 0; i < buf.length; i++) {
-    const byte = buf[i] ?? 0;
-    if (atLineStart && byte === DOT) {
-      out.push(buf.subarray(from, i), Buffer.from(".", "latin1"));
-      from = i;
-    }
-    if (byte === LF && lastByte !== CR) {
-      out.push(buf.subarray(from, i), CRLF);
-      from = i + 1;
-    }
-    atLineStart = byte === LF;
-    lastByte = byte;
-  }
-  out.push(buf.subarray(from));
-  enc.state = { atLineStart, lastByte };
-  return Buffer.concat(out);
 }
 
 /** Encode a whole message at once (tests, small messages). */
 export function encodeData(content: Buffer): Buffer {
-  const enc = new DataEncoder();
-  const parts: Buffer[] = [];
-  enc.on("data", (d: Buffer) => parts.push(d));
-  enc.write(content);
-  enc.end();
-  return Buffer.concat(parts);
+  const stuffer = new DataStuffer();
+  return Buffer.concat([stuffer.push(content), stuffer.end()]);
 }

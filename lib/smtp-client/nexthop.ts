@@ -70,7 +70,7 @@ export function parseNexthop(spec: string, defaultPort: number): NexthopSpec | n
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   const plain = /^([^[\]:\s]+)(?::(\d+))?$/.exec(text);
   const m = bracketed ?? plain;
-  if (!m || !m[1]) return null;
+  if (!m?.[1]) return null;
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
   const host = m[1].replace(/^ipv6:/i, "");

@@ -7,6 +7,7 @@
  * Input is untrusted; nothing a client sends can throw out of here.
  */
 import type { Socket } from "node:net";
+import type { SecureContext, TLSSocket } from "node:tls";
 import { type CleanupClient, CleanupError } from "../cleanup/client.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
@@ -29,6 +30,7 @@ import {
 } from "../smtp/session-log.js";
 import { plainIp, verifiedName } from "./peer.js";
 import type { SmtpdPolicy } from "./policy-hooks.js";
+import { describeTls, type TlsLevel, upgradeToTls } from "./tls.js";
 
 export interface SmtpdSettings {
   engine: SmtpEngineOptions;
@@ -36,6 +38,7 @@ export interface SmtpdSettings {
   timeoutMs: number;
   connectionLimit: number;
   peerLookup: boolean;
+  tls: { context: SecureContext | undefined; level: TlsLevel; wrapper: boolean };
 }
 
 export interface SmtpdShared {
@@ -61,6 +64,9 @@ function queueEnvelope(env: SmtpEnvelope, s: SmtpSessionInfo) {
   };
   if (env.mailParams["RET"]) attrs["ret"] = env.mailParams["RET"];
   if (env.mailParams["ENVID"]) attrs["envid"] = env.mailParams["ENVID"];
+  // The smtp agent relays these onward: BODY=8BITMIME, and SMTPUTF8 or a bounce if the next hop lacks it.
+  if (env.mailParams["BODY"]) attrs["body"] = env.mailParams["BODY"].toUpperCase();
+  if ("SMTPUTF8" in env.mailParams) attrs["smtputf8"] = "yes";
   if (s.authUser) attrs["sasl_username"] = s.authUser;
   return {
     sender: env.sender,
@@ -77,6 +83,7 @@ async function openSink(
   sh: SmtpdShared,
   s: SmtpSessionInfo,
   env: SmtpEnvelope,
+  tls: string | undefined,
   onId: (id: string) => void,
 ): Promise<MessageSink> {
   const h = await sh.cleanup.open({
@@ -86,6 +93,7 @@ async function openSink(
       clientName: s.clientName,
       clientIp: s.clientIp,
       protocol: protocolOf(env, s),
+      ...(tls ? { tls } : {}),
       ...(s.authUser ? { saslUser: s.authUser } : {}),
       ...(env.recipients.length === 1 && env.recipients[0]
         ? { forRecipient: env.recipients[0].address }
@@ -119,7 +127,16 @@ export async function serveSmtp(socket: Socket, sh: SmtpdShared): Promise<void> 
   const count = (sh.perIp.get(ip) ?? 0) + 1;
   sh.perIp.set(ip, count);
   try {
-    await session(socket, sh, ip, count);
+    const name = sh.settings.peerLookup ? await verifiedName(ip) : "unknown";
+    sh.log.info(connectLine(name, ip));
+    const limit = sh.settings.connectionLimit;
+    if (limit > 0 && count > limit) {
+      sh.log.warning(`Connection concurrency limit exceeded: ${count} from ${name}[${ip}] for service smtp`);
+      socket.end(`421 4.7.0 ${sh.settings.hostname} Error: too many connections from ${ip}\r\n`);
+      sh.log.info(`disconnect from ${name}[${ip}] commands=0/0`);
+      return;
+    }
+    await new SmtpdConnection(socket, sh, ip, name).run();
   } finally {
     const n = (sh.perIp.get(ip) ?? 1) - 1;
     if (n <= 0) sh.perIp.delete(ip);
@@ -127,52 +144,135 @@ export async function serveSmtp(socket: Socket, sh: SmtpdShared): Promise<void> 
   }
 }
 
-async function session(socket: Socket, sh: SmtpdShared, ip: string, count: number): Promise<void> {
-  const { settings, log } = sh;
-  const name = settings.peerLookup ? await verifiedName(ip) : "unknown";
-  const info: SmtpSessionInfo = {
-    clientIp: ip,
-    clientPort: socket.remotePort ?? 0,
-    clientName: name,
-    serverName: settings.hostname,
-    tls: false,
-  };
-  log.info(connectLine(name, ip));
-  if (settings.connectionLimit > 0 && count > settings.connectionLimit) {
-    log.warning(`Connection concurrency limit exceeded: ${count} from ${name}[${ip}] for service smtp`);
-    socket.end(`421 4.7.0 ${settings.hostname} Error: too many connections from ${ip}\r\n`);
-    log.info(`disconnect from ${name}[${ip}] commands=0/0`);
-    return;
+const mustStartTls: SmtpReply = { code: 530, enhanced: "5.7.0", text: "Must issue a STARTTLS command first" };
+
+/** One client connection: its transport (plain, then maybe TLS), timer, engine and log lines. */
+class SmtpdConnection {
+  private stream: Socket | TLSSocket;
+  private readonly engine: SmtpServerEngine;
+  private readonly info: SmtpSessionInfo;
+  private timer: NodeJS.Timeout | undefined;
+  private queueId: string | undefined;
+  private tlsText: string | undefined;
+  private finished!: () => void;
+  private readonly done = new Promise<void>((r) => (this.finished = r));
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly sh: SmtpdShared,
+    private readonly ip: string,
+    private readonly name: string,
+  ) {
+    this.stream = socket;
+    this.info = {
+      clientIp: ip,
+      clientPort: socket.remotePort ?? 0,
+      clientName: name,
+      serverName: sh.settings.hostname,
+      tls: false,
+    };
+    const { tls } = sh.settings;
+    const encrypt = tls.level === "encrypt";
+    this.engine = new SmtpServerEngine(
+      this.info,
+      {
+        ...sh.settings.engine,
+        extensions: {
+          ...sh.settings.engine.extensions,
+          starttls: tls.context !== undefined && tls.level !== "none" && !tls.wrapper,
+        },
+      },
+      {
+        helo: (s, h) => sh.policy.helo(s, h),
+        mailFrom: async (s, env) => (encrypt && !s.tls ? mustStartTls : sh.policy.mailFrom(s, env)),
+        rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
+        data: (s, env) => sh.policy.data(s, env),
+        openMessage: (s, env) => openSink(sh, s, env, this.tlsText, (id) => (this.queueId = id)),
+        ...(tls.context ? { startTls: () => this.startTls() } : {}),
+      },
+      (e) => this.onEvent(e),
+    );
   }
-  let queueId: string | undefined;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => engine.timeout(), settings.timeoutMs);
-  };
-  const emit = (e: SmtpEngineEvent): void => {
+
+  async run(): Promise<void> {
+    // Replies are small and each waits for the client: never let Nagle hold one back.
+    this.socket.setNoDelay(true);
+    this.socket.on("close", () => this.closed());
+    this.socket.on("error", () => this.engine.end());
+    const { tls } = this.sh.settings;
+    if (tls.wrapper && tls.context) {
+      try {
+        await this.startTls();
+        this.info.tls = true;
+      } catch (err) {
+        this.sh.log.warning(`TLS handshake failed from ${this.name}[${this.ip}]: ${errorText(err)}`);
+        this.socket.destroy();
+        await this.done;
+        return;
+      }
+    } else this.listen(this.socket);
+    this.arm();
+    this.engine.start();
+    this.socket.resume();
+    await this.done;
+    this.sh.log.info(disconnectLine(this.name, this.ip, this.engine.stats));
+  }
+
+  private listen(s: Socket | TLSSocket): void {
+    s.on("data", (d: Buffer) => {
+      this.arm();
+      this.engine.feed(d);
+    });
+    s.on("end", () => this.engine.end());
+  }
+
+  /** STARTTLS (engine hook) and smtps: the handshake on the raw socket, then read from TLS. */
+  private async startTls(): Promise<void> {
+    const context = this.sh.settings.tls.context;
+    if (!context) throw new Error("TLS is not configured");
+    this.socket.removeAllListeners("data");
+    this.socket.removeAllListeners("end");
+    const tls = await upgradeToTls(this.socket, context, this.sh.settings.timeoutMs);
+    tls.on("error", () => this.engine.end());
+    this.stream = tls;
+    this.tlsText = describeTls(tls);
+    this.sh.log.info(`Anonymous TLS connection established from ${this.name}[${this.ip}]: ${this.tlsText}`);
+    this.listen(tls);
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.engine.timeout(), this.sh.settings.timeoutMs);
+  }
+
+  private closed(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.engine.end();
+    this.finished();
+  }
+
+  private onEvent(e: SmtpEngineEvent): void {
+    const { log } = this.sh;
     switch (e.type) {
       case "reply":
-        if (!socket.destroyed) socket.write(e.bytes);
+        if (!this.stream.destroyed) this.stream.write(e.bytes);
         break;
       case "close":
-        socket.end();
+        this.stream.end();
         break;
       case "pause":
-        socket.pause();
+        this.stream.pause();
         break;
       case "resume":
-        socket.resume();
+        this.stream.resume();
         break;
       case "reject":
         log.info(
           rejectLine({
-            ...(queueId ? { queueId } : {}),
+            ...(this.queueId ? { queueId: this.queueId } : {}),
             stage: e.stage,
-            host: name,
-            ip,
+            host: this.name,
+            ip: this.ip,
             reply: e.reply,
             proto: e.helo === undefined ? "SMTP" : "ESMTP",
             ...(e.sender !== undefined ? { sender: e.sender } : {}),
@@ -182,44 +282,18 @@ async function session(socket: Socket, sh: SmtpdShared, ip: string, count: numbe
         );
         break;
       case "queued":
-        queueId = undefined;
+        this.queueId = undefined;
         break;
       case "lost":
-        log.info(e.timedOut ? timeoutLine(name, ip, e.after) : lostConnectionLine(name, ip, e.after));
+        log.info(
+          e.timedOut
+            ? timeoutLine(this.name, this.ip, e.after)
+            : lostConnectionLine(this.name, this.ip, e.after),
+        );
         break;
       case "protocol-error":
-        log.warning(protocolWarningLine(name, ip, e.detail).replace(/^warning: /, ""));
+        log.warning(protocolWarningLine(this.name, this.ip, e.detail).replace(/^warning: /, ""));
         break;
     }
-  };
-  const engine = new SmtpServerEngine(
-    info,
-    settings.engine,
-    {
-      helo: (s, h) => sh.policy.helo(s, h),
-      mailFrom: (s, env) => sh.policy.mailFrom(s, env),
-      rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
-      data: (s, env) => sh.policy.data(s, env),
-      openMessage: (s, env) => openSink(sh, s, env, (id) => (queueId = id)),
-    },
-    emit,
-  );
-  socket.on("data", (d: Buffer) => {
-    arm();
-    engine.feed(d);
-  });
-  socket.on("end", () => engine.end());
-  socket.on("error", () => engine.end());
-  socket.on("close", () => {
-    if (timer) clearTimeout(timer);
-    engine.end();
-    done();
-  });
-  arm();
-  // Replies are small and each waits for the client: never let Nagle hold one back.
-  socket.setNoDelay(true);
-  engine.start();
-  socket.resume();
-  await finished;
-  log.info(disconnectLine(name, ip, engine.stats));
+  }
 }

@@ -23,14 +23,14 @@ async function ids(dir: string, queue: "incoming" | "active" | "corrupt" | "mail
   return out.sort();
 }
 
-test("ensureQueueDirs creates every queue directory with Postfix's modes", () => {
+test("ensureQueueDirs creates every queue directory with its mode: private, except maildrop (sticky, setgid, writable by all, not listable) and public", () => {
   const { dir, cleanup } = withQueueDir();
   try {
     assert.deepEqual(readdirSync(dir).sort(), [...QUEUE_DIRS].sort());
-    const mode = (name: string) => statSync(join(dir, name)).mode & 0o777;
+    const mode = (name: string) => statSync(join(dir, name)).mode & 0o7777;
     assert.equal(mode("incoming"), 0o700);
-    assert.equal(mode("maildrop"), 0o730);
-    assert.equal(mode("public"), 0o710);
+    assert.equal(mode("maildrop"), 0o3733);
+    assert.equal(mode("public"), 0o711);
   } finally {
     cleanup();
   }

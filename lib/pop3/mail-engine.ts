@@ -1,0 +1,327 @@
+/*
+ * mail-engine — the authenticated half of POP3 (what the pop3 process runs): the
+ * TRANSACTION state on a mailbox snapshot and the UPDATE state at QUIT.
+ *
+ * RFC 1939 STAT, LIST [n], RETR, DELE, NOOP, RSET, TOP, UIDL [n], QUIT; RFC 2449 CAPA,
+ * response codes [IN-USE] and [SYS/TEMP]. The message list is fixed when the session
+ * starts; DELE only marks, and marks are applied by Pop3Store.commitDeletes at QUIT —
+ * a connection that ends any other way deletes nothing. Sizes are the store's CRLF octet
+ * counts; bodies are dot-stuffed as they stream, with backpressure through Pop3Output.
+ * Talks to: the injected Pop3Store (mailbox storage) and Pop3Output (the client).
+ * Security: runs as the mail owner; store errors become "-ERR [SYS/TEMP] ..." without
+ * detail, reported through onEvent for maillog.
+ */
+import { DotStuffer } from "./dot-stuff.js";
+import {
+  capaLines,
+  DEFAULT_LINE_LIMIT,
+  DEFAULT_MAX_BAD_COMMANDS,
+  err,
+  LineBuffer,
+  multiline,
+  ok,
+  type Pop3Command,
+  type Pop3Output,
+  parseCommand,
+} from "./protocol.js";
+
+export interface Pop3Store {
+  /** Sizes are octets of the CRLF form. */
+  list(): Promise<{ uidl: string; size: number }[]>;
+  /** The message in CRLF form (the engine dot-stuffs). */
+  retrieve(n: number): Promise<AsyncIterable<Buffer>>;
+  /** Header, the blank line, and the first `lines` body lines, CRLF form. */
+  top(n: number, lines: number): Promise<AsyncIterable<Buffer>>;
+  /** 1-based numbers of the session's list. */
+  commitDeletes(ns: number[]): Promise<void>;
+  /** Release locks; called once when the session ends for any reason. */
+  close?(): Promise<void>;
+}
+
+/** A store error that says what kind it is (protocol-neutral MailError shape). */
+export interface Pop3StoreError {
+  kind: string;
+}
+
+function errorKind(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "kind" in e && typeof e.kind === "string"
+    ? e.kind
+    : undefined;
+}
+
+export interface Pop3MailOptions {
+  user: string;
+  lineLimit?: number;
+  maxBadCommands?: number;
+  implementation?: string;
+}
+
+export type Pop3MailEvent =
+  | { type: "opened"; messages: number; octets: number }
+  | { type: "store-error"; command: string; error: unknown }
+  | {
+      type: "closed";
+      reason: "quit" | "bad-commands" | "line-too-long" | "open-failed" | "disconnected";
+      deleted: number;
+      retrieved: number;
+    };
+
+interface Message {
+  uidl: string;
+  size: number;
+  deleted: boolean;
+}
+
+type Handler = (cmd: Pop3Command) => Promise<void>;
+
+export class Pop3MailEngine {
+  private readonly input: LineBuffer;
+  private messages: Message[] = [];
+  private state: "starting" | "transaction" | "done" = "starting";
+  private busy = false;
+  private idleWaiters: Array<() => void> = [];
+  private badCommands = 0;
+  private retrieved = 0;
+  private readonly handlers: ReadonlyMap<string, Handler>;
+
+  constructor(
+    private readonly openStore: () => Promise<Pop3Store>,
+    private readonly opts: Pop3MailOptions,
+    private readonly out: Pop3Output,
+    private readonly onEvent: (e: Pop3MailEvent) => void = () => {},
+  ) {
+    this.input = new LineBuffer(opts.lineLimit ?? DEFAULT_LINE_LIMIT);
+    this.handlers = new Map<string, Handler>([
+      ["CAPA", () => this.capa()],
+      ["STAT", (c) => this.stat(c)],
+      ["LIST", (c) => this.list(c)],
+      ["UIDL", (c) => this.uidl(c)],
+      ["RETR", (c) => this.retr(c)],
+      ["TOP", (c) => this.top(c)],
+      ["DELE", (c) => this.dele(c)],
+      ["NOOP", (c) => this.noArgs(c, () => ok())],
+      ["RSET", (c) => this.noArgs(c, () => this.rset())],
+      ["QUIT", () => this.quit()],
+    ]);
+  }
+
+  private store: Pop3Store | undefined;
+
+  /** Open the mailbox, answer "+OK Logged in." (or [IN-USE]/[SYS/TEMP]), then run `pipelined`. */
+  async start(pipelined: Buffer = Buffer.alloc(0)): Promise<void> {
+    this.busy = true;
+    try {
+      this.store = await this.openStore();
+      const list = await this.store.list();
+      this.messages = list.map((m) => ({ uidl: m.uidl, size: m.size, deleted: false }));
+    } catch (e: unknown) {
+      this.busy = false;
+      const inUse = errorKind(e) === "in-use";
+      this.onEvent({ type: "store-error", command: "open", error: e });
+      return this.end(
+        inUse
+          ? err("Mailbox is locked by another POP3 session.", "IN-USE")
+          : err("Couldn't open INBOX.", "SYS/TEMP"),
+        "open-failed",
+      );
+    }
+    this.state = "transaction";
+    this.onEvent({ type: "opened", messages: this.messages.length, octets: this.totalOctets() });
+    await this.out.write(ok("Logged in."));
+    this.busy = false;
+    this.push(pipelined);
+    await this.idle();
+  }
+
+  push(bytes: Buffer): void {
+    if (this.state === "done") return;
+    this.input.push(bytes);
+    if (this.state === "transaction") void this.pump();
+  }
+
+  /** The client vanished or timed out: nothing is deleted. */
+  async disconnected(): Promise<void> {
+    if (this.state === "done") return;
+    this.state = "done";
+    this.input.clear();
+    await this.closeStore();
+    this.onEvent({ type: "closed", reason: "disconnected", deleted: 0, retrieved: this.retrieved });
+  }
+
+  idle(): Promise<void> {
+    return this.busy ? new Promise((resolve) => this.idleWaiters.push(resolve)) : Promise.resolve();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.state === "transaction") {
+        const line = this.input.next();
+        if (line.kind === "none") break;
+        if (line.kind === "too-long") {
+          await this.end(err("Input line too long."), "line-too-long");
+          break;
+        }
+        await this.dispatch(parseCommand(line.text));
+      }
+    } finally {
+      this.busy = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async dispatch(cmd: Pop3Command): Promise<void> {
+    const handler = this.handlers.get(cmd.verb);
+    if (handler === undefined) return this.bad(err("Unknown command."));
+    try {
+      await handler(cmd);
+    } catch (e: unknown) {
+      this.onEvent({ type: "store-error", command: cmd.verb, error: e });
+      await this.end(
+        err("Internal error occurred. Refer to server log for more information.", "SYS/TEMP"),
+        "quit",
+      );
+    }
+  }
+
+  private async end(
+    reply: Buffer,
+    reason: "quit" | "bad-commands" | "line-too-long" | "open-failed",
+    deleted = 0,
+  ): Promise<void> {
+    this.state = "done";
+    this.input.clear();
+    await this.out.write(reply);
+    this.out.end();
+    await this.closeStore();
+    this.onEvent({ type: "closed", reason, deleted, retrieved: this.retrieved });
+  }
+
+  private async closeStore(): Promise<void> {
+    const store = this.store;
+    this.store = undefined;
+    await store
+      ?.close?.()
+      .catch((e: unknown) => this.onEvent({ type: "store-error", command: "close", error: e }));
+  }
+
+  private async bad(reply: Buffer): Promise<void> {
+    this.badCommands++;
+    if (this.badCommands >= (this.opts.maxBadCommands ?? DEFAULT_MAX_BAD_COMMANDS))
+      return this.end(err("Too many bad commands."), "bad-commands");
+    await this.out.write(reply);
+  }
+
+  private totalOctets(): number {
+    return this.messages.reduce((sum, m) => (m.deleted ? sum : sum + m.size), 0);
+  }
+
+  /** A message number argument: decimal, in range, not deleted; otherwise the error reply. */
+  private message(arg: string | undefined): number | Buffer {
+    if (arg === undefined) return err("Message number argument missing.");
+    if (!/^\d{1,10}$/.test(arg))
+      return err(`Invalid message number: ${arg.slice(0, 20).replace(/[^\x21-\x7e]/g, "?")}`);
+    const n = Number(arg);
+    const m = this.messages[n - 1];
+    if (n < 1 || m === undefined) return err(`There's no message ${n}.`);
+    return m.deleted ? err("Message is deleted.") : n;
+  }
+
+  private async argCount(cmd: Pop3Command, min: number, max: number): Promise<boolean> {
+    if (cmd.args.length >= min && cmd.args.length <= max) return true;
+    await this.bad(err(cmd.args.length < min ? "Missing argument." : "Too many arguments."));
+    return false;
+  }
+
+  private async noArgs(cmd: Pop3Command, reply: () => Buffer): Promise<void> {
+    if (await this.argCount(cmd, 0, 0)) await this.out.write(reply());
+  }
+
+  private async capa(): Promise<void> {
+    const lines = capaLines({
+      stage: "mail",
+      stls: false,
+      user: false,
+      saslMechanisms: [],
+      implementation: this.opts.implementation ?? "postern",
+    });
+    await this.out.write(multiline(ok(), lines));
+  }
+
+  private async stat(cmd: Pop3Command): Promise<void> {
+    const live = this.messages.filter((m) => !m.deleted).length;
+    await this.noArgs(cmd, () => ok(`${live} ${this.totalOctets()}`));
+  }
+
+  private async listing(cmd: Pop3Command, field: (m: Message) => string, header: string): Promise<void> {
+    if (!(await this.argCount(cmd, 0, 1))) return;
+    if (cmd.args.length === 0) {
+      const lines = this.messages.flatMap((m, i) => (m.deleted ? [] : [`${i + 1} ${field(m)}`]));
+      return void (await this.out.write(multiline(ok(header), lines)));
+    }
+    const n = this.message(cmd.args[0]);
+    if (typeof n !== "number") return this.bad(n);
+    await this.out.write(ok(`${n} ${field(this.messages[n - 1] as Message)}`));
+  }
+
+  private list(cmd: Pop3Command): Promise<void> {
+    const live = this.messages.filter((m) => !m.deleted).length;
+    return this.listing(cmd, (m) => String(m.size), `${live} messages:`);
+  }
+
+  private uidl(cmd: Pop3Command): Promise<void> {
+    return this.listing(cmd, (m) => m.uidl, "");
+  }
+
+  private async streamBody(first: Buffer, body: AsyncIterable<Buffer>): Promise<void> {
+    await this.out.write(first);
+    const stuffer = new DotStuffer();
+    for await (const chunk of body) await this.out.write(stuffer.stuff(chunk));
+    await this.out.write(stuffer.finish());
+  }
+
+  private async retr(cmd: Pop3Command): Promise<void> {
+    if (!(await this.argCount(cmd, 1, 1))) return;
+    const n = this.message(cmd.args[0]);
+    if (typeof n !== "number") return this.bad(n);
+    const body = await (this.store as Pop3Store).retrieve(n);
+    await this.streamBody(ok(`${(this.messages[n - 1] as Message).size} octets`), body);
+    this.retrieved++;
+  }
+
+  private async top(cmd: Pop3Command): Promise<void> {
+    if (!(await this.argCount(cmd, 2, 2))) return;
+    const n = this.message(cmd.args[0]);
+    if (typeof n !== "number") return this.bad(n);
+    const lines = cmd.args[1] ?? "";
+    if (!/^\d{1,9}$/.test(lines)) return this.bad(err("Invalid number of lines."));
+    await this.streamBody(ok(), await (this.store as Pop3Store).top(n, Number(lines)));
+  }
+
+  private async dele(cmd: Pop3Command): Promise<void> {
+    if (!(await this.argCount(cmd, 1, 1))) return;
+    const n = this.message(cmd.args[0]);
+    if (typeof n !== "number") return this.bad(n);
+    (this.messages[n - 1] as Message).deleted = true;
+    await this.out.write(ok("Marked to be deleted."));
+  }
+
+  private rset(): Buffer {
+    for (const m of this.messages) m.deleted = false;
+    return ok();
+  }
+
+  /** UPDATE state: apply the marks, then say goodbye. */
+  private async quit(): Promise<void> {
+    const ns = this.messages.flatMap((m, i) => (m.deleted ? [i + 1] : []));
+    if (ns.length === 0) return this.end(ok("Logging out."), "quit");
+    try {
+      await (this.store as Pop3Store).commitDeletes(ns);
+    } catch (e: unknown) {
+      this.onEvent({ type: "store-error", command: "QUIT", error: e });
+      return this.end(err("Some deleted messages were not removed.", "SYS/TEMP"), "quit");
+    }
+    await this.end(ok("Logging out, messages deleted."), "quit", ns.length);
+  }
+}
