@@ -4,6 +4,7 @@
  * ENHANCEDSTATUSCODES, SMTPUTF8, CHUNKING and DSN; restriction lists; hands each message
  * to cleanup and answers 250 only once it is queued durably. See lib/smtp and lib/smtpd.
  */
+import { AuthClient } from "../lib/auth/client.js";
 import { CleanupClient } from "../lib/cleanup/client.js";
 import { P } from "../lib/config/params.js";
 import { runServer } from "../lib/server/index.js";
@@ -28,6 +29,12 @@ await runServer("smtpd", ({ config, log }) => {
         ),
         level: tlsLevel(config.get(P.smtpd_tls_security_level)),
         wrapper: config.get(P.smtpd_tls_wrappermode),
+      },
+      sasl: {
+        mechanisms: config.get(P.smtpd_sasl_auth_enable)
+          ? config.get(P.auth_mechanisms).map((m) => m.toUpperCase())
+          : [],
+        tlsOnly: config.get(P.smtpd_tls_auth_only),
       },
       engine: {
         greeting: config.get(P.smtpd_banner),
@@ -54,6 +61,9 @@ await runServer("smtpd", ({ config, log }) => {
     cleanup: new CleanupClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000),
     log,
     perIp: new Map(),
+    auth: config.get(P.smtpd_sasl_auth_enable)
+      ? new AuthClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000)
+      : undefined,
   };
   return { onConnection: (socket) => serveSmtp(socket, shared) };
 });

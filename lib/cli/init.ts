@@ -18,12 +18,44 @@ import { type CliCommand, CliFatal, UsageError } from "./context.js";
 
 interface ServiceLine {
   command: string;
+  /** Other daemons the entry needs (submission needs auth). */
+  needs?: string[];
   line: (base: number) => string;
 }
+
+/** Postfix's submission/smtps entries: TLS and authentication required, authenticated users relay. */
+const SUBMISSION_OPTIONS = [
+  "  -o smtpd_sasl_auth_enable=yes",
+  "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject",
+  "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+];
 
 /** Postfix's master.cf columns; private/unpriv/chroot as Postfix ships them, chroot off. */
 const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "smtpd", line: (b) => `127.0.0.1:${b + 25} inet n       -       n       -       -       smtpd` },
+  {
+    command: "smtpd",
+    needs: ["auth"],
+    line: (b) =>
+      [
+        `127.0.0.1:${b + 587} inet n       -       n       -       -       smtpd`,
+        "  -o syslog_name=postern/submission",
+        "  -o smtpd_tls_security_level=encrypt",
+        "  -o smtpd_tls_auth_only=yes",
+        ...SUBMISSION_OPTIONS,
+      ].join("\n"),
+  },
+  {
+    command: "smtpd",
+    needs: ["auth"],
+    line: (b) =>
+      [
+        `127.0.0.1:${b + 465} inet n       -       n       -       -       smtpd`,
+        "  -o syslog_name=postern/smtps",
+        "  -o smtpd_tls_wrappermode=yes",
+        ...SUBMISSION_OPTIONS,
+      ].join("\n"),
+  },
   { command: "cleanup", line: () => "cleanup   unix  n       -       n       -       0       cleanup" },
   { command: "qmgr", line: () => "qmgr      fifo  n       -       n       300     1       qmgr" },
   { command: "local", line: () => "local     unix  -       n       n       -       -       local" },
@@ -31,6 +63,7 @@ const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "smtp", line: () => "smtp      unix  -       -       n       -       -       smtp" },
   { command: "pickup", line: () => "pickup    fifo  n       -       n       60      1       pickup" },
   { command: "showq", line: () => "showq     unix  n       -       n       -       -       showq" },
+  { command: "auth", line: () => "auth      unix  -       -       n       -       1       auth" },
 ];
 
 function mainCf(dir: string, user: string): string {
@@ -66,9 +99,10 @@ function masterCf(base: number, have: (cmd: string) => boolean): string {
 #               (yes)   (yes)   (no)    (never) (100)
 # ==========================================================================
 `;
+  const usable = (s: ServiceLine) => have(s.command) && (s.needs ?? []).every(have);
   return (
     head +
-    SANDBOX_SERVICES.filter((s) => have(s.command))
+    SANDBOX_SERVICES.filter(usable)
       .map((s) => `${s.line(base)}\n`)
       .join("")
   );

@@ -8,10 +8,13 @@
  */
 import type { Socket } from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
+import type { AuthClient } from "../auth/client.js";
 import { type CleanupClient, CleanupError } from "../cleanup/client.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
   type MessageSink,
+  type SmtpAuthExchange,
+  type SmtpAuthResult,
   type SmtpEngineEvent,
   type SmtpEngineOptions,
   type SmtpEnvelope,
@@ -30,6 +33,7 @@ import {
 } from "../smtp/session-log.js";
 import { plainIp, verifiedName } from "./peer.js";
 import type { SmtpdPolicy } from "./policy-hooks.js";
+import { smtpAuth } from "./sasl.js";
 import { describeTls, type TlsLevel, upgradeToTls } from "./tls.js";
 
 export interface SmtpdSettings {
@@ -39,6 +43,8 @@ export interface SmtpdSettings {
   connectionLimit: number;
   peerLookup: boolean;
   tls: { context: SecureContext | undefined; level: TlsLevel; wrapper: boolean };
+  /** SMTP AUTH: mechanisms offered (empty: AUTH off), and only after TLS when tlsOnly. */
+  sasl: { mechanisms: string[]; tlsOnly: boolean };
 }
 
 export interface SmtpdShared {
@@ -47,6 +53,7 @@ export interface SmtpdShared {
   cleanup: CleanupClient;
   log: Logger;
   perIp: Map<string, number>;
+  auth: AuthClient | undefined;
 }
 
 function protocolOf(env: SmtpEnvelope, s: SmtpSessionInfo): string {
@@ -83,7 +90,7 @@ async function openSink(
   sh: SmtpdShared,
   s: SmtpSessionInfo,
   env: SmtpEnvelope,
-  tls: string | undefined,
+  extra: { tls: string | undefined; saslMethod: string | undefined },
   onId: (id: string) => void,
 ): Promise<MessageSink> {
   const h = await sh.cleanup.open({
@@ -93,7 +100,7 @@ async function openSink(
       clientName: s.clientName,
       clientIp: s.clientIp,
       protocol: protocolOf(env, s),
-      ...(tls ? { tls } : {}),
+      ...(extra.tls ? { tls: extra.tls } : {}),
       ...(s.authUser ? { saslUser: s.authUser } : {}),
       ...(env.recipients.length === 1 && env.recipients[0]
         ? { forRecipient: env.recipients[0].address }
@@ -102,7 +109,9 @@ async function openSink(
     inputIsCrlf: true,
   });
   onId(h.id);
-  sh.log.info(clientLine({ queueId: h.id, host: s.clientName, ip: s.clientIp }));
+  const sasl =
+    s.authUser && extra.saslMethod ? { saslMethod: extra.saslMethod, saslUsername: s.authUser } : {};
+  sh.log.info(clientLine({ queueId: h.id, host: s.clientName, ip: s.clientIp, ...sasl }));
   return {
     write: (chunk) => h.write(chunk),
     async end(): Promise<SmtpReply> {
@@ -154,6 +163,7 @@ class SmtpdConnection {
   private timer: NodeJS.Timeout | undefined;
   private queueId: string | undefined;
   private tlsText: string | undefined;
+  private saslMethod: string | undefined;
   private finished!: () => void;
   private readonly done = new Promise<void>((r) => (this.finished = r));
 
@@ -171,14 +181,17 @@ class SmtpdConnection {
       serverName: sh.settings.hostname,
       tls: false,
     };
-    const { tls } = sh.settings;
+    const { tls, sasl } = sh.settings;
     const encrypt = tls.level === "encrypt";
+    const authNow =
+      sh.auth && sasl.mechanisms.length > 0 && (!sasl.tlsOnly || tls.wrapper) ? sasl.mechanisms : null;
     this.engine = new SmtpServerEngine(
       this.info,
       {
         ...sh.settings.engine,
         extensions: {
           ...sh.settings.engine.extensions,
+          auth: authNow,
           starttls: tls.context !== undefined && tls.level !== "none" && !tls.wrapper,
         },
       },
@@ -187,7 +200,15 @@ class SmtpdConnection {
         mailFrom: async (s, env) => (encrypt && !s.tls ? mustStartTls : sh.policy.mailFrom(s, env)),
         rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
         data: (s, env) => sh.policy.data(s, env),
-        openMessage: (s, env) => openSink(sh, s, env, this.tlsText, (id) => (this.queueId = id)),
+        openMessage: (s, env) =>
+          openSink(
+            sh,
+            s,
+            env,
+            { tls: this.tlsText, saslMethod: this.saslMethod },
+            (id) => (this.queueId = id),
+          ),
+        ...(sh.auth ? { auth: (s, mech, ir, io) => this.authenticate(s, mech, ir, io) } : {}),
         ...(tls.context ? { startTls: () => this.startTls() } : {}),
       },
       (e) => this.onEvent(e),
@@ -237,7 +258,29 @@ class SmtpdConnection {
     this.stream = tls;
     this.tlsText = describeTls(tls);
     this.sh.log.info(`Anonymous TLS connection established from ${this.name}[${this.ip}]: ${this.tlsText}`);
+    const { sasl } = this.sh.settings;
+    if (this.sh.auth && sasl.mechanisms.length > 0) this.engine.setExtensions({ auth: sasl.mechanisms });
     this.listen(tls);
+  }
+
+  private async authenticate(
+    s: SmtpSessionInfo,
+    mech: string,
+    ir: string | null,
+    io: SmtpAuthExchange,
+  ): Promise<SmtpAuthResult> {
+    const client = this.sh.auth;
+    if (!client) return { code: 503, enhanced: "5.5.1", text: "Error: authentication not enabled" };
+    const localIp = plainIp(this.socket.localAddress ?? "");
+    const r = await smtpAuth(
+      { client, log: this.sh.log, hostname: this.sh.settings.hostname, localIp },
+      s,
+      mech,
+      ir,
+      io,
+    );
+    if ("user" in r) this.saslMethod = r.method;
+    return r;
   }
 
   private arm(): void {

@@ -1,0 +1,37 @@
+/*
+ * protocol — requests to the auth service (queue_directory/private/auth) over lib/ipc.
+ * Login processes and smtpd send the credentials a client gave; auth answers with the
+ * user's identity or a failure, after the brute-force penalty delay. Password data never
+ * leaves the auth process.
+ */
+import type { SaslCredentials } from "./sasl.js";
+
+export type AuthCredentials =
+  | SaslCredentials
+  | { type: "apop"; user: string; timestamp: string; digest: string };
+
+export interface PassdbRequest {
+  op: "passdb";
+  /** "pop3", "imap", "smtp": for the log lines. */
+  service: string;
+  mechanism: string;
+  credentials: AuthCredentials;
+  rip: string;
+  lip: string;
+  secured: boolean;
+}
+
+export interface UserdbRequest {
+  op: "userdb";
+  user: string;
+}
+
+export interface AuthUser {
+  user: string;
+  uid?: number;
+  gid?: number;
+  home: string;
+  extra: Record<string, string>;
+}
+
+export type AuthReply = { ok: true; user: AuthUser } | { ok: false; temporary: boolean; reason: string };

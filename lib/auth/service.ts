@@ -1,0 +1,120 @@
+/*
+ * service — the auth daemon's request handler (Dovecot's auth process): passdb lookups
+ * with password verification (lib/auth/schemes, off the event loop for slow schemes),
+ * SASL CRAM-MD5 and APOP checks, userdb lookups for the mail processes, and the failure
+ * penalty: a failed login is answered only after a delay that doubles per failure from the
+ * same IP. Log lines follow Dovecot's auth lines ("passwd-file(user,ip): unknown user").
+ * The only process that reads password data; requests come from postern processes only
+ * (private socket), but every field is still checked.
+ */
+import type { Socket } from "node:net";
+import { IpcConnection } from "../ipc/index.js";
+import { errorText, type Logger } from "../log/index.js";
+import { lookupPassdb, type PassdbEntry } from "./passdb.js";
+import { type AuthPenalty, formatPassdbFailure, sanitizeLogValue } from "./penalty.js";
+import type { AuthCredentials, AuthReply, AuthUser, PassdbRequest, UserdbRequest } from "./protocol.js";
+import { verifyApop, verifyCramMd5 } from "./sasl.js";
+import { verifyPassword } from "./schemes.js";
+
+export interface AuthSettings {
+  passwdFile: string;
+  systemUsers: boolean;
+  maxDelayMs: number;
+  timeoutMs: number;
+}
+
+export interface AuthService {
+  settings: AuthSettings;
+  log: Logger;
+  penalty: AuthPenalty;
+}
+
+function isRequest(m: unknown): m is PassdbRequest | UserdbRequest {
+  const r = m as { op?: unknown };
+  return typeof m === "object" && m !== null && (r.op === "passdb" || r.op === "userdb");
+}
+
+export async function serveAuth(socket: Socket, svc: AuthService): Promise<void> {
+  const conn = new IpcConnection(socket, { timeoutMs: svc.settings.timeoutMs });
+  socket.resume();
+  for (;;) {
+    let req: unknown;
+    try {
+      req = await conn.nextMessage(svc.settings.timeoutMs);
+    } catch {
+      return;
+    }
+    if (!isRequest(req)) {
+      svc.log.warning("malformed auth request; closing connection");
+      return;
+    }
+    const reply = req.op === "passdb" ? await passdb(req, svc) : await userdb(req, svc);
+    if (conn.closed) return;
+    conn.send(reply);
+  }
+}
+
+function identity(e: PassdbEntry): AuthUser {
+  return {
+    user: e.user,
+    ...(e.uid !== undefined ? { uid: e.uid } : {}),
+    ...(e.gid !== undefined ? { gid: e.gid } : {}),
+    home: e.home,
+    extra: e.extra,
+  };
+}
+
+async function lookup(user: string, svc: AuthService): Promise<PassdbEntry | undefined> {
+  return lookupPassdb(user, {
+    passwdFile: svc.settings.passwdFile,
+    systemUsers: svc.settings.systemUsers,
+    onWarning: (m) => svc.log.warning(m),
+  });
+}
+
+async function credentialsMatch(stored: string, c: AuthCredentials): Promise<boolean> {
+  if (stored === "") return false;
+  if (c.type === "password") return verifyPassword(stored, c.password);
+  if (c.type === "cram-md5") return verifyCramMd5(stored, c.challenge, c.response);
+  return verifyApop(stored, c.timestamp, c.digest);
+}
+
+export async function passdb(req: PassdbRequest, svc: AuthService): Promise<AuthReply> {
+  const user = typeof req.credentials?.user === "string" ? req.credentials.user : "";
+  const rip = typeof req.rip === "string" ? req.rip : "unknown";
+  let entry: PassdbEntry | undefined;
+  let reason: "" | "unknown user" | "Password mismatch";
+  try {
+    entry = user === "" ? undefined : await lookup(user, svc);
+    reason = !entry
+      ? "unknown user"
+      : (await credentialsMatch(entry.password, req.credentials))
+        ? ""
+        : "Password mismatch";
+  } catch (err) {
+    svc.log.error(`passdb lookup for ${sanitizeLogValue(user)}: ${errorText(err)}`);
+    return { ok: false, temporary: true, reason: "temporary failure" };
+  }
+  if (entry && reason === "") {
+    svc.penalty.recordSuccess(rip);
+    return { ok: true, user: identity(entry) };
+  }
+  svc.log.info(
+    formatPassdbFailure({
+      driver: entry?.source === "system" ? "shadow" : "passwd-file",
+      user,
+      rip,
+      reason: reason || "Password mismatch",
+    }),
+  );
+  const delay = Math.min(svc.penalty.recordFailure(rip), svc.settings.maxDelayMs);
+  await new Promise((r) => setTimeout(r, delay));
+  return { ok: false, temporary: false, reason: "authentication failed" };
+}
+
+async function userdb(req: UserdbRequest, svc: AuthService): Promise<AuthReply> {
+  const entry = typeof req.user === "string" ? await lookup(req.user, svc).catch(() => undefined) : undefined;
+  return entry
+    ? { ok: true, user: identity(entry) }
+    : { ok: false, temporary: false, reason: "unknown user" };
+}
