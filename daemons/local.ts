@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fileURLToPath } from "node:url";
 /*
  * local — the local delivery agent (Postfix's local(8)): aliases, .forward, Maildir, mbox,
  * commands and files, for recipients in mydestination. Serves qmgr on
@@ -8,6 +9,7 @@ import { readPasswdFile } from "../lib/auth/passwd-file.js";
 import { CleanupClient } from "../lib/cleanup/client.js";
 import { P } from "../lib/config/params.js";
 import { createUserResolver, readSystemPasswd } from "../lib/delivery/users.js";
+import { recipesHook } from "../lib/local/recipes.js";
 import { serveLocal } from "../lib/local/service.js";
 import { openMap } from "../lib/maps/index.js";
 import { runServer } from "../lib/server/index.js";
@@ -40,6 +42,25 @@ await runServer("local", async ({ config, log }) => {
       mailboxSizeLimit: config.get(P.mailbox_size_limit),
       prependDeliveredHeader: config.get(P.prepend_delivered_header),
       hostname: config.get(P.myhostname),
+      recipes: recipesHook({
+        enabled: config.get(P.recipes_enable),
+        siteRc: config.get(P.recipes_site_rc),
+        sendmail: [
+          process.execPath,
+          fileURLToPath(new URL("./postern.js", import.meta.url)),
+          "-c",
+          config.configDir,
+          "sendmail",
+        ],
+        timeoutMs: config.get(P.command_time_limit) * 1000,
+        sizeLimit: config.get(P.mailbox_size_limit),
+        location: {
+          mailLocation: config.get(P.mail_location),
+          homeMailbox: config.get(P.home_mailbox),
+          mailSpoolDirectory: config.get(P.mail_spool_directory),
+        },
+        log,
+      }),
     },
     deps: {
       aliasMaps: config.get(P.alias_maps).map((spec) => openMap(spec, { format: "aliases" })),

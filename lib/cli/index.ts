@@ -4,6 +4,7 @@
  * configuration and runtime errors print "postern: fatal: ..." and exit 1.
  */
 import { ConfigError } from "../config/index.js";
+import { recipeCommand } from "../recipes/cli.js";
 import { authTestCommand } from "./auth-test.js";
 import { catCommand } from "./cat.js";
 import { checkCommand } from "./check.js";
@@ -32,6 +33,7 @@ export const COMMANDS: readonly CliCommand[] = [
   sendmailCommand,
   pwCommand,
   authTestCommand,
+  recipeCommand,
 ];
 
 export function usageText(): string {

@@ -619,6 +619,18 @@ export const P = {
     default: "yes",
     doc: "Treat owner-list aliases as the envelope sender of mail to list.",
   }),
+  recipes_enable: def({
+    name: "recipes_enable",
+    kind: "bool",
+    default: "yes",
+    doc: "Filter local mailbox deliveries through procmail-compatible recipes when recipes_site_rc or the user's ~/.procmailrc exists (and mailbox_command is unset).",
+  }),
+  recipes_site_rc: def({
+    name: "recipes_site_rc",
+    kind: "str",
+    default: "$config_directory/procmailrc",
+    doc: "The site-wide recipe file run before the user's ~/.procmailrc (like /etc/procmailrc).",
+  }),
   prepend_delivered_header: def({
     name: "prepend_delivered_header",
     kind: "list",

@@ -67,6 +67,15 @@ export interface LocalDeliveryConfig {
   readonly lockTimeoutMs?: number;
   /** Host name for Maildir file names (default os.hostname()). */
   readonly hostname?: string;
+  /**
+   * Recipe filtering of mailbox deliveries (procmail-compatible, lib/local/recipes.ts):
+   * an outcome when recipes handled the message, undefined to deliver to the mailbox as usual.
+   */
+  readonly recipes?: (
+    user: UserInfo,
+    extension: string | undefined,
+    req: LocalDeliveryRequest,
+  ) => Promise<DestinationOutcome | undefined>;
 }
 
 export interface LocalDeliveryDeps {
@@ -218,7 +227,7 @@ async function deliverOne(
         const privs = { uid: d.user.uid, gid: d.user.gid };
         return runCommand(cfg.mailboxCommand, { privs, user: d.user, extension: d.extension }, req, cfg);
       }
-      return deliverMailbox(d.user, req, cfg);
+      return (await cfg.recipes?.(d.user, d.extension, req)) ?? deliverMailbox(d.user, req, cfg);
     case "command":
       return runCommand(d.command, { privs: d.privs, user: d.user, extension: undefined }, req, cfg);
     case "file":
