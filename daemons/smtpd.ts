@@ -18,7 +18,6 @@ await runServer("smtpd", ({ config, log }) => {
     settings: {
       hostname: config.get(P.myhostname),
       timeoutMs: config.get(P.smtpd_timeout) * 1000,
-      connectionLimit: config.get(P.smtpd_client_connection_count_limit),
       peerLookup: config.get(P.smtpd_peername_lookup),
       tls: {
         context: loadServerContext(
@@ -60,7 +59,6 @@ await runServer("smtpd", ({ config, log }) => {
     policy: makePolicy(config, (m) => log.warning(m)),
     cleanup: new CleanupClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000),
     log,
-    perIp: new Map(),
     auth: config.get(P.smtpd_sasl_auth_enable)
       ? new AuthClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000)
       : undefined,

@@ -39,6 +39,20 @@ export function daemonProgram(main: MainCf, command: string): string {
   return join(dir, command.endsWith(".js") ? command : `${command}.js`);
 }
 
+/** smtpd_client_connection_count_limit for one smtpd service (its -o override, else main.cf). */
+function smtpdClientLimit(
+  main: MainCf,
+  svc: MasterService,
+): { max: number; refusal: (ip: string) => string } {
+  const override = svc.overrides[P.smtpd_client_connection_count_limit.name];
+  const max =
+    override !== undefined
+      ? Number.parseInt(override, 10) || 0
+      : main.get(P.smtpd_client_connection_count_limit);
+  const host = main.get(P.myhostname);
+  return { max, refusal: (ip) => `421 4.7.0 ${host} Error: too many connections from ${ip}\r\n` };
+}
+
 export class Master {
   private services = new Map<string, ServiceState>();
   private main!: MainCf;
@@ -238,6 +252,7 @@ export class Master {
       throttleMs: main.get(P.service_throttle_time) * 1000,
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,
+      ...(svc.command === "smtpd" && svc.type === "inet" ? { clientLimit: smtpdClientLimit(main, svc) } : {}),
     });
   }
 

@@ -25,6 +25,8 @@ export interface PoolOptions {
   /** Long-running services (those with a wakeup timer) are started at once and restarted when they die. */
   keepAlive: boolean;
   log: Logger;
+  /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
+  clientLimit?: { max: number; refusal: (ip: string) => string };
 }
 
 interface WorkerState {
@@ -36,6 +38,8 @@ interface WorkerState {
   /** Until the worker says "ready" its message listener may not exist yet: hold what we send. */
   ready: boolean;
   held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
+  /** Open sessions per client IP, so a worker's death releases its share of the counts. */
+  clients: Map<string, number>;
 }
 
 const PENDING_LIMIT = 1000;
@@ -49,6 +53,9 @@ export class Pool {
   private earlyDeaths = 0;
   private closed = false;
   private wakeupPending = "";
+  private perIp = new Map<string, number>();
+  private ipOf = new WeakMap<Socket, string>();
+  private sent = new WeakSet<Socket>();
 
   constructor(readonly opts: PoolOptions) {}
 
@@ -70,6 +77,7 @@ export class Pool {
       socket.destroy();
       return;
     }
+    if (!this.admit(socket)) return;
     const w = this.pick();
     if (!w) {
       if (this.pending.length >= PENDING_LIMIT) socket.destroy();
@@ -148,10 +156,12 @@ export class Pool {
       w.held.push({ msg: { t: "conn", listener }, socket, listener });
       return;
     }
-    const msg: MasterToWorker = { t: "conn", listener };
+    const ip = this.ipOf.get(socket);
+    const msg: MasterToWorker = ip === undefined ? { t: "conn", listener } : { t: "conn", listener, ip };
     const retry = () => {
       w.retiring = true;
       if (attempt >= 3 || socket.destroyed) {
+        this.release(socket);
         socket.destroy();
         return;
       }
@@ -166,6 +176,10 @@ export class Pool {
       }
       w.child.send(msg, socket, { keepOpen: false }, (err) => {
         if (err) retry();
+        else {
+          this.sent.add(socket);
+          if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 0) + 1);
+        }
       });
     } catch {
       retry();
@@ -210,6 +224,7 @@ export class Pool {
       stopping: false,
       ready: false,
       held: [],
+      clients: new Map(),
     };
     this.workers.add(w);
     child.on("message", (m: unknown) => this.onWorkerMessage(w, m));
@@ -225,6 +240,7 @@ export class Pool {
   private onWorkerMessage(w: WorkerState, m: unknown): void {
     if (!isWorkerToMaster(m)) return;
     if (m.t === "load") w.load = m.n;
+    else if (m.t === "closed") this.sessionEnded(w, m.ip, 1);
     else if (m.t === "retire") {
       w.retiring = true;
       this.send(w, { t: "retire-ok" });
@@ -244,6 +260,7 @@ export class Pool {
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
+    for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     // Connections held for a worker that died before it was ready go to another one.
     for (const h of w.held)
       if (h.socket && h.listener !== undefined) this.pending.push({ socket: h.socket, listener: h.listener });
@@ -267,6 +284,57 @@ export class Pool {
     else if (this.opts.keepAlive && w.retiring && code === 0 && this.workers.size === 0) {
       /* a retired long-running worker comes back on its next wake-up */
     }
+  }
+
+  /**
+   * Per-client concurrency (smtpd_client_connection_count_limit for smtpd): master sees
+   * every connection of a service, so it counts them across all its workers, as Postfix's
+   * anvil does. A client over the limit gets the service's refusal and is closed.
+   */
+  private admit(socket: Socket): boolean {
+    const limit = this.opts.clientLimit;
+    if (!limit) return true;
+    const raw = socket.remoteAddress ?? "";
+    const ip = raw.startsWith("::ffff:") && raw.includes(".") ? raw.slice(7) : raw;
+    const n = (this.perIp.get(ip) ?? 0) + 1;
+    if (limit.max > 0 && n > limit.max) {
+      this.opts.log.warning(
+        `Connection concurrency limit exceeded: ${n} from ${ip} for service ${this.opts.service.name}`,
+      );
+      socket.on("error", () => undefined);
+      socket.end(limit.refusal(ip));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return false;
+    }
+    this.perIp.set(ip, n);
+    this.ipOf.set(socket, ip);
+    socket.once("close", () => {
+      // Closed before any worker took it (e.g. dropped while throttled): release its count.
+      if (this.ipOf.get(socket) !== undefined && !this.sent.has(socket)) this.release(socket);
+    });
+    return true;
+  }
+
+  private release(socket: Socket): void {
+    const ip = this.ipOf.get(socket);
+    if (ip === undefined) return;
+    this.ipOf.delete(socket);
+    this.decrement(ip, 1);
+  }
+
+  private sessionEnded(w: WorkerState, ip: string, n: number): void {
+    const have = w.clients.get(ip) ?? 0;
+    const take = Math.min(have, n);
+    if (take <= 0) return;
+    if (have - take > 0) w.clients.set(ip, have - take);
+    else w.clients.delete(ip);
+    this.decrement(ip, take);
+  }
+
+  private decrement(ip: string, n: number): void {
+    const left = (this.perIp.get(ip) ?? 0) - n;
+    if (left > 0) this.perIp.set(ip, left);
+    else this.perIp.delete(ip);
   }
 
   private throttle(): void {

@@ -9,7 +9,7 @@
  */
 
 export type MasterToWorker =
-  | { t: "conn"; listener: string }
+  | { t: "conn"; listener: string; ip?: string }
   | { t: "wakeup"; data: string }
   | { t: "stop" }
   | { t: "retire-ok" }
@@ -17,6 +17,7 @@ export type MasterToWorker =
 
 export type WorkerToMaster =
   | { t: "load"; n: number }
+  | { t: "closed"; ip: string }
   | { t: "retire"; reason: "idle" | "use" }
   | { t: "ready" };
 

@@ -81,7 +81,7 @@ class Worker {
     if (!isMasterToWorker(m)) return;
     switch (m.t) {
       case "conn":
-        if (handle) this.serve(handle as Socket, m.listener);
+        if (handle) this.serve(handle as Socket, m.listener, m.ip);
         break;
       case "wakeup":
         this.hooks.onWakeup?.(m.data);
@@ -100,7 +100,7 @@ class Worker {
     }
   }
 
-  private serve(socket: Socket, listener: string): void {
+  private serve(socket: Socket, listener: string, ip: string | undefined): void {
     const hook = this.hooks.onConnection;
     if (!hook) {
       socket.destroy();
@@ -116,6 +116,7 @@ class Worker {
       .finally(() => {
         if (!socket.destroyed) socket.destroy();
         this.active--;
+        if (ip !== undefined) this.send({ t: "closed", ip });
         this.send({ t: "load", n: this.active });
         if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring)
           this.send({ t: "retire", reason: "use" });

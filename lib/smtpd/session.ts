@@ -40,7 +40,6 @@ export interface SmtpdSettings {
   engine: SmtpEngineOptions;
   hostname: string;
   timeoutMs: number;
-  connectionLimit: number;
   peerLookup: boolean;
   tls: { context: SecureContext | undefined; level: TlsLevel; wrapper: boolean };
   /** SMTP AUTH: mechanisms offered (empty: AUTH off), and only after TLS when tlsOnly. */
@@ -52,7 +51,6 @@ export interface SmtpdShared {
   policy: SmtpdPolicy;
   cleanup: CleanupClient;
   log: Logger;
-  perIp: Map<string, number>;
   auth: AuthClient | undefined;
 }
 
@@ -131,26 +129,12 @@ async function openSink(
   };
 }
 
+/** One client connection (the per-client connection limit is master's: see lib/master/pool.ts). */
 export async function serveSmtp(socket: Socket, sh: SmtpdShared): Promise<void> {
   const ip = plainIp(socket.remoteAddress ?? "unknown");
-  const count = (sh.perIp.get(ip) ?? 0) + 1;
-  sh.perIp.set(ip, count);
-  try {
-    const name = sh.settings.peerLookup ? await verifiedName(ip) : "unknown";
-    sh.log.info(connectLine(name, ip));
-    const limit = sh.settings.connectionLimit;
-    if (limit > 0 && count > limit) {
-      sh.log.warning(`Connection concurrency limit exceeded: ${count} from ${name}[${ip}] for service smtp`);
-      socket.end(`421 4.7.0 ${sh.settings.hostname} Error: too many connections from ${ip}\r\n`);
-      sh.log.info(`disconnect from ${name}[${ip}] commands=0/0`);
-      return;
-    }
-    await new SmtpdConnection(socket, sh, ip, name).run();
-  } finally {
-    const n = (sh.perIp.get(ip) ?? 1) - 1;
-    if (n <= 0) sh.perIp.delete(ip);
-    else sh.perIp.set(ip, n);
-  }
+  const name = sh.settings.peerLookup ? await verifiedName(ip) : "unknown";
+  sh.log.info(connectLine(name, ip));
+  await new SmtpdConnection(socket, sh, ip, name).run();
 }
 
 const mustStartTls: SmtpReply = { code: 530, enhanced: "5.7.0", text: "Must issue a STARTTLS command first" };

@@ -1,0 +1,76 @@
+/*
+ * Master's protections, end to end: the per-client connection limit holds across all of a
+ * service's workers (master counts, as Postfix's anvil does), and a daemon that keeps dying
+ * at start is throttled instead of respawned in a storm.
+ */
+import assert from "node:assert/strict";
+import { appendFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Sandbox, sleep } from "../helpers/sandbox.js";
+
+function open(port: number): Promise<{ socket: Socket; greeting: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("data", (d) => resolve({ socket, greeting: d.toString() }));
+    socket.once("error", reject);
+  });
+}
+
+describe("master protections", () => {
+  let sb: Sandbox;
+
+  before(async () => {
+    sb = await Sandbox.create({ user: "lim" });
+    // Two smtpd workers at most one connection each, so the limit must hold across workers.
+    const r = await sb.cli([
+      "conf",
+      "-e",
+      "smtpd_client_connection_count_limit = 2",
+      "worker_connection_limit = 1",
+      "service_throttle_time = 2s",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    appendFileSync(
+      join(sb.dir, "master.cf"),
+      `127.0.0.1:${sb.base + 97} inet n - n - - smtpd\n  -o smtpd_recipient_restrictions=no_such_restriction\n`,
+    );
+    await sb.start();
+  });
+  after(async () => {
+    await sb.destroy();
+  });
+
+  it("refuses a client's connection beyond smtpd_client_connection_count_limit across workers", async () => {
+    const a = await open(sb.smtpPort);
+    const b = await open(sb.smtpPort);
+    assert.match(a.greeting, /^220 /);
+    assert.match(b.greeting, /^220 /);
+    const c = await open(sb.smtpPort);
+    assert.match(c.greeting, /^421 4\.7\.0 \S+ Error: too many connections from 127\.0\.0\.1/);
+    await sb.waitLog(
+      /warning: Connection concurrency limit exceeded: 3 from 127\.0\.0\.1 for service 127\.0\.0\.1:\d+/,
+    );
+    a.socket.end("QUIT\r\n");
+    await sb.waitLog(/disconnect from \S+\[127\.0\.0\.1\]/);
+    await sleep(200);
+    const d = await open(sb.smtpPort);
+    assert.match(d.greeting, /^220 /, "a slot is free again once a session ended");
+    for (const s of [b, c, d]) s.socket.destroy();
+  });
+
+  it("throttles a daemon that keeps dying at start", async () => {
+    for (let i = 0; i < 3; i++) {
+      const s = connect(sb.base + 97, "127.0.0.1");
+      s.on("error", () => undefined);
+      await sleep(700);
+      s.destroy();
+    }
+    await sb.waitLog(/fatal: .*no_such_restriction/);
+    await sb.waitLog(/warning: \S+smtpd\.js: bad command startup -- throttling/);
+    const ok = await open(sb.smtpPort);
+    assert.match(ok.greeting, /^220 /, "other services are unaffected");
+    ok.socket.destroy();
+  });
+});
