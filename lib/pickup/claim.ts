@@ -84,6 +84,13 @@ export async function verifyClaimed(queueDir: string, id: string, now = Date.now
     throw err;
   }
   const claimed = info.envelope.attrs["uid"];
+  // A queue file that postern super -r moved here: written by postern's own processes, so
+  // owned by the uid pickup runs as, which no other user can give a file in the sticky maildrop.
+  if (st.uid === process.getuid?.() && claimed !== String(st.uid)) {
+    const pending = info.envelope.recipients.filter((_r, i) => !info.done.has(i));
+    if (pending.length === 0) return { ok: false, reason: "requeued file with no pending recipient", uid: st.uid };
+    return { ok: true, info, uid: st.uid, envelope: requeuedEnvelope(info.envelope, pending, id) };
+  }
   if (claimed !== String(st.uid))
     return {
       ok: false,
@@ -92,6 +99,12 @@ export async function verifyClaimed(queueDir: string, id: string, now = Date.now
     };
   if (info.envelope.recipients.length === 0) return { ok: false, reason: "no recipients", uid: st.uid };
   return { ok: true, info, uid: st.uid, envelope: trustedEnvelope(info.envelope, st.uid, id, now) };
+}
+
+/** A requeued message keeps its sender, arrival time and attributes; done recipients are dropped. */
+function requeuedEnvelope(file: QueueEnvelope, pending: QueueEnvelope["recipients"], id: string): QueueEnvelope {
+  const { message_id: _m, size: _s, ...kept } = file.attrs;
+  return { sender: file.sender, recipients: pending.map((r) => ({ ...r })), arrivalTime: file.arrivalTime, attrs: { ...kept, requeued: "yes", maildrop_id: id } };
 }
 
 function trustedEnvelope(file: QueueEnvelope, uid: number, id: string, now: number): QueueEnvelope {
