@@ -111,7 +111,8 @@ export class CleanupSession {
     const writer = await QueueFileWriter.create(queueDir, { queue: req.queue ?? "incoming", envelope });
     const session = new CleanupSession(writer, req, envelope);
     // A requeued message (postern super -r) already carries its trace headers.
-    if (envelope.attrs["requeued"] !== "yes") session.#output.push(Buffer.from(session.#receivedHeader(), "utf8"));
+    if (envelope.attrs["requeued"] !== "yes")
+      session.#output.push(Buffer.from(session.#receivedHeader(), "utf8"));
     return session;
   }
 

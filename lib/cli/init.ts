@@ -64,6 +64,21 @@ const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "pickup", line: () => "pickup    fifo  n       -       n       60      1       pickup" },
   { command: "showq", line: () => "showq     unix  n       -       n       -       -       showq" },
   { command: "auth", line: () => "auth      unix  -       -       n       -       1       auth" },
+  {
+    command: "pop3-login",
+    needs: ["auth", "pop3"],
+    line: (b) => `127.0.0.1:${b + 110} inet n       -       n       -       -       pop3-login`,
+  },
+  {
+    command: "pop3-login",
+    needs: ["auth", "pop3"],
+    line: (b) =>
+      [
+        `127.0.0.1:${b + 995} inet n       -       n       -       -       pop3-login`,
+        "  -o pop3_tls_wrappermode=yes",
+      ].join("\n"),
+  },
+  { command: "pop3", line: () => "pop3      unix  -       n       n       -       -       pop3" },
 ];
 
 function mainCf(dir: string, user: string): string {

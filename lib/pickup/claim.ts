@@ -88,7 +88,8 @@ export async function verifyClaimed(queueDir: string, id: string, now = Date.now
   // owned by the uid pickup runs as, which no other user can give a file in the sticky maildrop.
   if (st.uid === process.getuid?.() && claimed !== String(st.uid)) {
     const pending = info.envelope.recipients.filter((_r, i) => !info.done.has(i));
-    if (pending.length === 0) return { ok: false, reason: "requeued file with no pending recipient", uid: st.uid };
+    if (pending.length === 0)
+      return { ok: false, reason: "requeued file with no pending recipient", uid: st.uid };
     return { ok: true, info, uid: st.uid, envelope: requeuedEnvelope(info.envelope, pending, id) };
   }
   if (claimed !== String(st.uid))
@@ -102,9 +103,18 @@ export async function verifyClaimed(queueDir: string, id: string, now = Date.now
 }
 
 /** A requeued message keeps its sender, arrival time and attributes; done recipients are dropped. */
-function requeuedEnvelope(file: QueueEnvelope, pending: QueueEnvelope["recipients"], id: string): QueueEnvelope {
+function requeuedEnvelope(
+  file: QueueEnvelope,
+  pending: QueueEnvelope["recipients"],
+  id: string,
+): QueueEnvelope {
   const { message_id: _m, size: _s, ...kept } = file.attrs;
-  return { sender: file.sender, recipients: pending.map((r) => ({ ...r })), arrivalTime: file.arrivalTime, attrs: { ...kept, requeued: "yes", maildrop_id: id } };
+  return {
+    sender: file.sender,
+    recipients: pending.map((r) => ({ ...r })),
+    arrivalTime: file.arrivalTime,
+    attrs: { ...kept, requeued: "yes", maildrop_id: id },
+  };
 }
 
 function trustedEnvelope(file: QueueEnvelope, uid: number, id: string, now: number): QueueEnvelope {

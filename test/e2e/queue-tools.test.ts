@@ -22,7 +22,8 @@ function closedPort(): Promise<number> {
   });
 }
 
-const queueFiles = (dir: string, q: string) => readdirSync(join(dir, "spool", q)).filter((f) => !f.startsWith("."));
+const queueFiles = (dir: string, q: string) =>
+  readdirSync(join(dir, "spool", q)).filter((f) => !f.startsWith("."));
 
 describe("queue tools on deferred mail", () => {
   let sb: Sandbox;
@@ -31,10 +32,30 @@ describe("queue tools on deferred mail", () => {
   before(async () => {
     sb = await Sandbox.create({ user: "otto" });
     const port = await closedPort();
-    assert.equal((await sb.cli(["conf", "-e", `relayhost = [127.0.0.1]:${port}`, "minimal_backoff_time = 1h", "queue_run_delay = 1h"])).code, 0);
+    assert.equal(
+      (
+        await sb.cli([
+          "conf",
+          "-e",
+          `relayhost = [127.0.0.1]:${port}`,
+          "minimal_backoff_time = 1h",
+          "queue_run_delay = 1h",
+        ])
+      ).code,
+      0,
+    );
     await sb.start();
-    await smtpDialog(sb.smtpPort, ["EHLO c\r\n", "MAIL FROM:<otto@localhost>\r\n", "RCPT TO:<far@away.example>\r\n", "DATA\r\n", "Subject: waiting\r\n\r\nbody\r\n.\r\n", "QUIT\r\n"]);
-    const m = await sb.waitLog(/(\w+): to=<far@away\.example>, relay=none, .*status=deferred \(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: Connection refused\)/);
+    await smtpDialog(sb.smtpPort, [
+      "EHLO c\r\n",
+      "MAIL FROM:<otto@localhost>\r\n",
+      "RCPT TO:<far@away.example>\r\n",
+      "DATA\r\n",
+      "Subject: waiting\r\n\r\nbody\r\n.\r\n",
+      "QUIT\r\n",
+    ]);
+    const m = await sb.waitLog(
+      /(\w+): to=<far@away\.example>, relay=none, .*status=deferred \(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: Connection refused\)/,
+    );
     id = m[1] ?? "";
     await sb.waitFor(() => queueFiles(sb.dir, "deferred").includes(id) || undefined, "the deferred file");
   });
@@ -44,9 +65,19 @@ describe("queue tools on deferred mail", () => {
 
   it("lists deferred mail with its reason, as mailq and as JSON", async () => {
     const p = await sb.cli(["queue", "-p"]);
-    assert.match(p.stdout, new RegExp(`^${id} +\\d+ \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d  otto@localhost\\n +\\(connect to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:\\d+: Connection refused\\)\\n +far@away\\.example`, "m"));
+    assert.match(
+      p.stdout,
+      new RegExp(
+        `^${id} +\\d+ \\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d  otto@localhost\\n +\\(connect to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:\\d+: Connection refused\\)\\n +far@away\\.example`,
+        "m",
+      ),
+    );
     assert.match(p.stdout, /^-- \d+ Kbytes in 1 Request\.$/m);
-    const j = JSON.parse((await sb.cli(["queue", "-j"])).stdout.trim()) as { queue_id: string; queue_name: string; recipients: { address: string }[] };
+    const j = JSON.parse((await sb.cli(["queue", "-j"])).stdout.trim()) as {
+      queue_id: string;
+      queue_name: string;
+      recipients: { address: string }[];
+    };
     assert.equal(j.queue_id, id);
     assert.equal(j.queue_name, "deferred");
     assert.equal(j.recipients[0]?.address, "far@away.example");

@@ -1,0 +1,107 @@
+/*
+ * locks — the two locks of a mail store, both fcntl() write locks through os-lock (so they
+ * vanish with a crashed process, and other tools that honour fcntl see them):
+ *
+ *   withFileLock  a short exclusive lock held while the uidlist is read and rewritten;
+ *                 waiters retry with backoff (no libuv thread parked on F_SETLKW).
+ *   trySessionLock a long lock held for a whole POP3 session; taken without waiting,
+ *                 failing with MailError "in-use" (POP3's -ERR [IN-USE], RFC 2449).
+ *
+ * fcntl locks belong to a process, not to a descriptor: a second session in the same
+ * worker would "get" the lock again, and closing any descriptor of the file drops it. So
+ * each lock is also registered in this process, and a lock file is opened at most once
+ * per holder.
+ */
+import { type FileHandle, open } from "node:fs/promises";
+import { lock } from "os-lock";
+import { errnoCode, MailError } from "./errors.js";
+
+const sessionHolders = new Set<string>();
+const fileLockQueues = new Map<string, Promise<void>>();
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function tryLock(fh: FileHandle): Promise<boolean> {
+  try {
+    await lock(fh.fd, { exclusive: true, immediate: true });
+    return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "EAGAIN" || code === "EACCES") return false;
+    throw err;
+  }
+}
+
+async function lockWithin(path: string, timeoutMs: number): Promise<FileHandle> {
+  const fh = await open(path, "a+", 0o600);
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    if (await tryLock(fh).catch(async (e: unknown) => Promise.reject(await closeWith(fh, e)))) return fh;
+    if (Date.now() >= deadline) {
+      await fh.close();
+      throw new MailError("temp", `timeout waiting for lock ${path}`);
+    }
+    await sleep(delay);
+  }
+}
+
+async function closeWith(fh: FileHandle, err: unknown): Promise<unknown> {
+  await fh.close().catch(() => undefined);
+  return err;
+}
+
+/** Run `fn` holding the exclusive lock on `path` (serialised within this process too). */
+export async function withFileLock<T>(path: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const before = fileLockQueues.get(path) ?? Promise.resolve();
+  let release: () => void = () => undefined;
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = before.then(() => mine);
+  fileLockQueues.set(path, tail);
+  await before;
+  try {
+    const fh = await lockWithin(path, timeoutMs);
+    try {
+      return await fn();
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    release();
+    if (fileLockQueues.get(path) === tail) fileLockQueues.delete(path);
+  }
+}
+
+export interface SessionLock {
+  release(): Promise<void>;
+}
+
+/** Take the session lock on `path` now, or fail with MailError("in-use"). */
+export async function trySessionLock(path: string): Promise<SessionLock> {
+  if (sessionHolders.has(path))
+    throw new MailError("in-use", `${path} is locked by a session of this process`);
+  sessionHolders.add(path);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "a+", 0o600);
+    if (!(await tryLock(fh).catch(async (e: unknown) => Promise.reject(await closeWith(fh, e))))) {
+      await fh.close();
+      throw new MailError("in-use", `${path} is locked by another process`);
+    }
+  } catch (err) {
+    sessionHolders.delete(path);
+    throw err;
+  }
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await fh.close().catch(() => undefined);
+      sessionHolders.delete(path);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/*
+ * handoff — how pop3-login gives an authenticated session to the pop3 mail process over
+ * queue_directory/private/pop3 (Dovecot's login → mail process hand-off).
+ *
+ * On the Unix socket: one lib/ipc message frame each way (4-byte big-endian length, kind
+ * byte 1, JSON), then raw bytes in both directions for the rest of the connection — the
+ * client's commands from the login process (which decrypts TLS) and the server's replies
+ * back, with no further framing, so proxying is a plain pipe with TCP-style backpressure.
+ *   login → mail  Pop3Handoff: the user as auth's userdb returned it, the bytes the client
+ *                 pipelined after its login command, addresses, TLS state, session ID.
+ *   mail → login  Pop3HandoffReply: {ok:true, pid} (for the "mpid=" log field).
+ * Security: private/pop3 is mode 0600 for the postern user; the mail process trusts the
+ * login process' claim of who authenticated, as Dovecot's master does.
+ */
+import type { Socket } from "node:net";
+
+export interface Pop3Handoff {
+  user: string;
+  uid?: number;
+  gid?: number;
+  home: string;
+  extra: Record<string, string>;
+  /** Base64 of the bytes the client sent after its successful login command. */
+  pipelined: string;
+  rip: string;
+  lip: string;
+  tls: boolean;
+  session: string;
+}
+
+export type Pop3HandoffReply = { ok: true; pid: number } | { ok: false; reason: string };
+
+const MAX_HANDOFF = 64 * 1024;
+const KIND_MSG = 1;
+
+export function writeHandoffFrame(socket: Socket, msg: unknown): void {
+  const payload = Buffer.from(JSON.stringify(msg));
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(payload.length, 0);
+  head.writeUInt8(KIND_MSG, 4);
+  socket.write(Buffer.concat([head, payload]));
+}
+
+/**
+ * Read the one message frame; resolves with it and whatever raw bytes followed it. The
+ * socket is left paused with no data listener, for the caller to pipe or listen.
+ */
+export function readHandoffFrame(socket: Socket, timeoutMs: number): Promise<{ msg: unknown; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (err: Error | undefined, value?: { msg: unknown; rest: Buffer }) => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      socket.pause();
+      if (err !== undefined || value === undefined) reject(err ?? new Error("handoff failed"));
+      else resolve(value);
+    };
+    const onClose = () => done(new Error("connection closed during hand-off"));
+    const onData = (d: Buffer) => {
+      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+      if (buf.length < 5) return;
+      const len = buf.readUInt32BE(0);
+      if (len > MAX_HANDOFF || buf.readUInt8(4) !== KIND_MSG) return done(new Error("bad hand-off frame"));
+      if (buf.length < 5 + len) return;
+      try {
+        const msg: unknown = JSON.parse(buf.subarray(5, 5 + len).toString("utf8"));
+        done(undefined, { msg, rest: Buffer.from(buf.subarray(5 + len)) });
+      } catch {
+        done(new Error("bad hand-off message"));
+      }
+    };
+    const timer = setTimeout(() => done(new Error("hand-off timeout")), timeoutMs);
+    socket.on("data", onData);
+    socket.on("close", onClose);
+  });
+}
+
+function isStringRecord(v: unknown): v is Record<string, string> {
+  return typeof v === "object" && v !== null && Object.values(v).every((x) => typeof x === "string");
+}
+
+/** Check the shape of what the login process sent. */
+export function parseHandoff(v: unknown): Pop3Handoff | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  const strings = ["user", "home", "pipelined", "rip", "lip", "session"] as const;
+  if (!strings.every((k) => typeof o[k] === "string") || typeof o["tls"] !== "boolean") return undefined;
+  if (!isStringRecord(o["extra"]) || o["user"] === "") return undefined;
+  const num = (k: string) =>
+    typeof o[k] === "number" && Number.isInteger(o[k]) ? { [k]: o[k] as number } : {};
+  return {
+    user: o["user"] as string,
+    home: o["home"] as string,
+    extra: o["extra"],
+    pipelined: o["pipelined"] as string,
+    rip: o["rip"] as string,
+    lip: o["lip"] as string,
+    tls: o["tls"] as boolean,
+    session: o["session"] as string,
+    ...num("uid"),
+    ...num("gid"),
+  };
+}
+
+export function parseHandoffReply(v: unknown): Pop3HandoffReply | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o["ok"] === true && typeof o["pid"] === "number") return { ok: true, pid: o["pid"] };
+  if (o["ok"] === false && typeof o["reason"] === "string") return { ok: false, reason: o["reason"] };
+  return undefined;
+}

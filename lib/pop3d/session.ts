@@ -1,0 +1,130 @@
+/*
+ * session — one authenticated POP3 session in the pop3 mail process: reads the hand-off
+ * from pop3-login (handoff.ts), finds the user's Maildir (mailbox location as local
+ * delivery computes it: userdb_mail, mail_location, home_mailbox), runs Pop3MailEngine
+ * over the raw byte stream and logs Dovecot's logout line:
+ *   pop3(alice): Disconnected: Logged out top=0/0, retr=1/1234, del=1/1, size=1234
+ * RFC 1939 TRANSACTION/UPDATE states are the engine's; this file is wiring and logging.
+ * Talks to: pop3-login (the Unix socket master handed over), the Maildir.
+ * Security: runs as the mail owner; trusts the hand-off (private socket); mbox mailboxes
+ * are refused for now ([SYS/TEMP]).
+ */
+import type { Socket } from "node:net";
+import { mailboxLocation, type UserInfo } from "../delivery/users.js";
+import type { Logger } from "../log/index.js";
+import { errorText } from "../log/index.js";
+import { MailError } from "../mailbox/errors.js";
+import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
+import type { Pop3Output } from "../pop3/protocol.js";
+import { type Pop3Handoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "./handoff.js";
+import type { Pop3dSettings } from "./settings.js";
+import { formatLogout, MaildirPop3Store } from "./store.js";
+
+export interface Pop3dShared {
+  readonly settings: Pop3dSettings;
+  readonly log: Logger;
+}
+
+function userInfo(h: Pop3Handoff): UserInfo {
+  const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
+  return {
+    user: h.user,
+    uid: h.uid ?? process.getuid?.() ?? 0,
+    gid: h.gid ?? process.getgid?.() ?? 0,
+    home: h.home,
+    shell: "",
+    kind: "virtual",
+    ...(mail !== undefined ? { mailLocation: mail } : {}),
+  };
+}
+
+/** The store opener for one user: Maildir only (mbox for POP3 is not implemented yet). */
+export function maildirOpener(h: Pop3Handoff, s: Pop3dSettings, onOpen: (st: MaildirPop3Store) => void) {
+  return async (): Promise<Pop3Store> => {
+    const where = mailboxLocation(userInfo(h), s);
+    if ("error" in where) throw new MailError("temp", where.error);
+    if (where.format !== "maildir")
+      throw new MailError("temp", `${where.path}: mbox is not supported by pop3 yet`);
+    const store = await MaildirPop3Store.open(where.path, { uidlFormat: s.uidlFormat });
+    onOpen(store);
+    return store;
+  };
+}
+
+function socketOutput(socket: Socket): Pop3Output {
+  return {
+    write: (bytes) =>
+      socket.destroyed || socket.write(bytes)
+        ? undefined
+        : new Promise<void>((resolve) => {
+            const done = () => {
+              socket.off("drain", done);
+              socket.off("close", done);
+              resolve();
+            };
+            socket.once("drain", done);
+            socket.once("close", done);
+          }),
+    end: () => socket.end(),
+  };
+}
+
+const REASONS: Record<Extract<Pop3MailEvent, { type: "closed" }>["reason"], string> = {
+  quit: "Logged out",
+  "bad-commands": "Too many invalid commands",
+  "line-too-long": "Input line too long",
+  "open-failed": "Couldn't open mailbox",
+  disconnected: "Connection closed",
+};
+
+/** Serve one hand-off connection from pop3-login until the client is gone. */
+export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<void> {
+  const { log, settings } = shared;
+  const { msg, rest } = await readHandoffFrame(socket, settings.handoffTimeoutMs);
+  const h = parseHandoff(msg);
+  if (h === undefined) {
+    log.warning("pop3: malformed hand-off from the login process");
+    writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
+    return void socket.end();
+  }
+  let store: MaildirPop3Store | undefined;
+  let timedOut = false;
+  const prefix = `pop3(${h.user})<${process.pid}><${h.session}>`;
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  const engine = new Pop3MailEngine(
+    maildirOpener(h, settings, (s) => {
+      store = s;
+    }),
+    { user: h.user, lineLimit: settings.lineLimit, maxBadCommands: settings.maxBadCommands },
+    socketOutput(socket),
+    (e) => logEvent(e),
+  );
+  function logEvent(e: Pop3MailEvent): void {
+    if (e.type === "store-error") log.error(`${prefix}: ${e.command}: ${errorText(e.error)}`);
+    if (e.type !== "closed") return;
+    const reason = timedOut
+      ? `Inactivity - no input for ${settings.idleTimeoutMs / 1000} secs`
+      : REASONS[e.reason];
+    const stats = store?.stats ?? {
+      top: 0,
+      topBytes: 0,
+      retr: 0,
+      retrBytes: 0,
+      deleted: 0,
+      messages: 0,
+      size: 0,
+    };
+    log.info(`${prefix}: ${formatLogout(reason, stats)}`);
+  }
+  writeHandoffFrame(socket, { ok: true, pid: process.pid });
+  socket.setTimeout(settings.idleTimeoutMs, () => {
+    timedOut = true;
+    void engine.disconnected().finally(() => socket.destroy());
+  });
+  socket.on("close", () => void engine.disconnected());
+  await engine.start(Buffer.concat([Buffer.from(h.pipelined, "base64"), rest]));
+  socket.on("data", (d: Buffer) => engine.push(d));
+  socket.resume();
+  await closed;
+  await engine.idle();
+}

@@ -1,0 +1,128 @@
+/*
+ * store — the Pop3Store the pop3 mail process gives Pop3MailEngine: one Maildir
+ * (lib/mailbox) snapshot taken at login under the POP3 session lock, messages streamed in
+ * CRLF form, DELE marks applied by unlink at QUIT. It also counts what Dovecot's logout
+ * line reports (top=N/bytes, retr=N/bytes, del=N/total, size).
+ * Talks to: lib/mailbox. Security: runs as the mailbox owner; a second session on the same
+ * mailbox fails with MailError "in-use" (-ERR [IN-USE]).
+ */
+import { createReadStream } from "node:fs";
+import { MailError } from "../mailbox/errors.js";
+import type { SessionLock } from "../mailbox/locks.js";
+import { type MaildirMessage, MaildirStore } from "../mailbox/maildir.js";
+import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
+import type { Pop3Store } from "../pop3/mail-engine.js";
+import { toCrlf, topOf } from "./crlf.js";
+
+export interface Pop3SessionStats {
+  top: number;
+  topBytes: number;
+  retr: number;
+  retrBytes: number;
+  deleted: number;
+  messages: number;
+  size: number;
+}
+
+export interface MaildirPop3Options {
+  uidlFormat?: string;
+  lockTimeoutMs?: number;
+}
+
+async function* counted(source: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    add(chunk.length);
+    yield chunk;
+  }
+}
+
+export class MaildirPop3Store implements Pop3Store {
+  readonly stats: Pop3SessionStats = {
+    top: 0,
+    topBytes: 0,
+    retr: 0,
+    retrBytes: 0,
+    deleted: 0,
+    messages: 0,
+    size: 0,
+  };
+  private messages: readonly MaildirMessage[] = [];
+  private uidValidity = 0;
+
+  private constructor(
+    private readonly store: MaildirStore,
+    private lock: SessionLock | undefined,
+    private readonly uidlFormat: string,
+  ) {}
+
+  /** Lock the mailbox for this session and take the snapshot. */
+  static async open(root: string, opts: MaildirPop3Options = {}): Promise<MaildirPop3Store> {
+    const store = await MaildirStore.open(
+      root,
+      opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {},
+    );
+    const lock = await store.sessionLock();
+    const self = new MaildirPop3Store(store, lock, opts.uidlFormat ?? DEFAULT_UIDL_FORMAT);
+    try {
+      const snap = await store.sync();
+      self.messages = snap.messages;
+      self.uidValidity = snap.uidValidity;
+    } catch (err) {
+      await self.close();
+      throw err;
+    }
+    self.stats.messages = self.messages.length;
+    self.stats.size = self.messages.reduce((sum, m) => sum + m.crlfSize, 0);
+    return self;
+  }
+
+  async list(): Promise<{ uidl: string; size: number }[]> {
+    return this.messages.map((m) => ({
+      uidl: formatUidl(this.uidlFormat, { uid: m.uid, uidValidity: this.uidValidity, base: m.base }),
+      size: m.crlfSize,
+    }));
+  }
+
+  private message(n: number): MaildirMessage {
+    const m = this.messages[n - 1];
+    if (m === undefined) throw new MailError("notFound", `no message ${n}`);
+    return m;
+  }
+
+  private async crlfStream(n: number): Promise<AsyncIterable<Buffer>> {
+    const path = await this.store.messagePath(this.message(n));
+    return toCrlf(createReadStream(path, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>);
+  }
+
+  async retrieve(n: number): Promise<AsyncIterable<Buffer>> {
+    const body = await this.crlfStream(n);
+    this.stats.retr++;
+    return counted(body, (k) => {
+      this.stats.retrBytes += k;
+    });
+  }
+
+  async top(n: number, lines: number): Promise<AsyncIterable<Buffer>> {
+    const body = topOf(await this.crlfStream(n), lines);
+    this.stats.top++;
+    return counted(body, (k) => {
+      this.stats.topBytes += k;
+    });
+  }
+
+  async commitDeletes(ns: number[]): Promise<void> {
+    await this.store.expunge(ns.map((n) => this.message(n)));
+    this.stats.deleted = ns.length;
+  }
+
+  async close(): Promise<void> {
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
+  }
+}
+
+/** Dovecot's logout line: "Disconnected: Logged out top=0/0, retr=1/1234, del=1/1, size=1234". */
+export function formatLogout(reason: string, s: Pop3SessionStats): string {
+  return `Disconnected: ${reason} top=${s.top}/${s.topBytes}, retr=${s.retr}/${s.retrBytes}, del=${s.deleted}/${s.messages}, size=${s.size}`;
+}
