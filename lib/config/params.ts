@@ -810,6 +810,13 @@ export const P = {
     min: 1,
     doc: "How long a POP3 or IMAP client may take to log in.",
   }),
+  login_client_connection_count_limit: def({
+    name: "login_client_connection_count_limit",
+    kind: "int",
+    default: "50",
+    min: 0,
+    doc: "Concurrent POP3 or IMAP connections one client IP may have to a login service; 0 means no limit.",
+  }),
   login_loopback_secured: def({
     name: "login_loopback_secured",
     kind: "bool",

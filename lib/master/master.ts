@@ -15,7 +15,7 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../config/index.js";
-import { P } from "../config/params.js";
+import { P, type ParamDef } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
 import { ensureQueueDirs } from "../queue/index.js";
 import { logHost, logTag } from "../server/index.js";
@@ -39,18 +39,48 @@ export function daemonProgram(main: MainCf, command: string): string {
   return join(dir, command.endsWith(".js") ? command : `${command}.js`);
 }
 
-/** smtpd_client_connection_count_limit for one smtpd service (its -o override, else main.cf). */
-function smtpdClientLimit(
+/**
+ * The per-client connection limit of an inet service, with the refusal in its protocol:
+ * smtpd_client_connection_count_limit for smtpd, login_client_connection_count_limit for
+ * the POP3 and IMAP login services (a service's -o override wins over main.cf).
+ */
+function clientLimitFor(
   main: MainCf,
   svc: MasterService,
-): { max: number; refusal: (ip: string) => string } {
-  const override = svc.overrides[P.smtpd_client_connection_count_limit.name];
-  const max =
-    override !== undefined
-      ? Number.parseInt(override, 10) || 0
-      : main.get(P.smtpd_client_connection_count_limit);
+): { max: number; refusal: (ip: string) => string } | undefined {
   const host = main.get(P.myhostname);
-  return { max, refusal: (ip) => `421 4.7.0 ${host} Error: too many connections from ${ip}\r\n` };
+  const limit = (p: ParamDef<"int">) => {
+    const override = svc.overrides[p.name];
+    return override !== undefined ? Number.parseInt(override, 10) || 0 : main.get(p);
+  };
+  if (svc.type !== "inet") return undefined;
+  if (svc.command === "smtpd") {
+    return {
+      max: limit(P.smtpd_client_connection_count_limit),
+      refusal: (ip) => `421 4.7.0 ${host} Error: too many connections from ${ip}\r\n`,
+    };
+  }
+  if (svc.command === "pop3-login") {
+    return {
+      max: limit(P.login_client_connection_count_limit),
+      refusal: (ip) => `-ERR [SYS/TEMP] Too many connections from ${ip}\r\n`,
+    };
+  }
+  if (svc.command === "imap-login") {
+    return {
+      max: limit(P.login_client_connection_count_limit),
+      refusal: (ip) => `* BYE [UNAVAILABLE] Too many connections from ${ip}\r\n`,
+    };
+  }
+  return undefined;
+}
+
+function clientLimitOption(
+  main: MainCf,
+  svc: MasterService,
+): { clientLimit?: { max: number; refusal: (ip: string) => string } } {
+  const limit = clientLimitFor(main, svc);
+  return limit ? { clientLimit: limit } : {};
 }
 
 export class Master {
@@ -252,7 +282,7 @@ export class Master {
       throttleMs: main.get(P.service_throttle_time) * 1000,
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,
-      ...(svc.command === "smtpd" && svc.type === "inet" ? { clientLimit: smtpdClientLimit(main, svc) } : {}),
+      ...clientLimitOption(main, svc),
     });
   }
 

@@ -174,14 +174,22 @@ export class Pool {
         retry();
         return;
       }
+      // Counted as the worker's before sending: master's copy of the socket closes as soon as
+      // the handle has gone, which may be before the send callback runs.
+      const adjust = (d: number) => {
+        if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 0) + d);
+      };
+      this.sent.add(socket);
+      adjust(1);
       w.child.send(msg, socket, { keepOpen: false }, (err) => {
-        if (err) retry();
-        else {
-          this.sent.add(socket);
-          if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 0) + 1);
-        }
+        if (!err) return;
+        this.sent.delete(socket);
+        adjust(-1);
+        retry();
       });
     } catch {
+      this.sent.delete(socket);
+      if (ip !== undefined) w.clients.set(ip, Math.max(0, (w.clients.get(ip) ?? 1) - 1));
       retry();
     }
   }

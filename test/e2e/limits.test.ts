@@ -30,6 +30,7 @@ describe("master protections", () => {
       "smtpd_client_connection_count_limit = 2",
       "worker_connection_limit = 1",
       "service_throttle_time = 2s",
+      "login_client_connection_count_limit = 1",
     ]);
     assert.equal(r.code, 0, r.stderr);
     appendFileSync(
@@ -58,6 +59,15 @@ describe("master protections", () => {
     const d = await open(sb.smtpPort);
     assert.match(d.greeting, /^220 /, "a slot is free again once a session ended");
     for (const s of [b, c, d]) s.socket.destroy();
+  });
+
+  it("limits a client's concurrent POP3 connections with a POP3 refusal", async () => {
+    const a = await open(sb.base + 110);
+    assert.match(a.greeting, /^\+OK /);
+    const b = await open(sb.base + 110);
+    assert.match(b.greeting, /^-ERR \[SYS\/TEMP\] Too many connections from 127\.0\.0\.1/);
+    a.socket.destroy();
+    b.socket.destroy();
   });
 
   it("throttles a daemon that keeps dying at start", async () => {
