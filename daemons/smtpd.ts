@@ -8,12 +8,12 @@ import { AuthClient } from "../lib/auth/client.js";
 import { CleanupClient } from "../lib/cleanup/client.js";
 import { P } from "../lib/config/params.js";
 import { runServer } from "../lib/server/index.js";
+import { smtpEngineOptions } from "../lib/smtpd/engine-options.js";
 import { makePolicy } from "../lib/smtpd/policy-hooks.js";
 import { type SmtpdShared, serveSmtp } from "../lib/smtpd/session.js";
 import { loadServerContext, tlsLevel } from "../lib/smtpd/tls.js";
 
 await runServer("smtpd", ({ config, log }) => {
-  const forbid = config.get(P.smtpd_forbid_bare_newline);
   const shared: SmtpdShared = {
     settings: {
       hostname: config.get(P.myhostname),
@@ -35,26 +35,7 @@ await runServer("smtpd", ({ config, log }) => {
           : [],
         tlsOnly: config.get(P.smtpd_tls_auth_only),
       },
-      engine: {
-        greeting: config.get(P.smtpd_banner),
-        hostname: config.get(P.myhostname),
-        messageSizeLimit: config.get(P.message_size_limit),
-        recipientLimit: config.get(P.smtpd_recipient_limit),
-        lineLengthLimit: config.get(P.line_length_limit),
-        hardErrorLimit: config.get(P.smtpd_hard_error_limit),
-        softErrorLimit: config.get(P.smtpd_soft_error_limit),
-        forbidBareNewline: forbid === "reject" || forbid === "no" ? forbid : "normalize",
-        disableVrfy: config.get(P.disable_vrfy_command),
-        heloRequired: config.get(P.smtpd_helo_required),
-        extensions: {
-          starttls: false,
-          auth: null,
-          dsn: true,
-          chunking: true,
-          smtputf8: true,
-          pipelining: true,
-        },
-      },
+      engine: smtpEngineOptions(config),
     },
     policy: makePolicy(config, (m) => log.warning(m)),
     cleanup: new CleanupClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000),

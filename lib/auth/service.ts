@@ -8,7 +8,7 @@
  * (private socket), but every field is still checked.
  */
 import type { Socket } from "node:net";
-import { IpcConnection } from "../ipc/index.js";
+import { serveRequests } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
 import { lookupPassdb, type PassdbEntry } from "./passdb.js";
 import { type AuthPenalty, formatPassdbFailure, sanitizeLogValue } from "./penalty.js";
@@ -34,24 +34,13 @@ function isRequest(m: unknown): m is PassdbRequest | UserdbRequest {
   return typeof m === "object" && m !== null && (r.op === "passdb" || r.op === "userdb");
 }
 
-export async function serveAuth(socket: Socket, svc: AuthService): Promise<void> {
-  const conn = new IpcConnection(socket, { timeoutMs: svc.settings.timeoutMs });
-  socket.resume();
-  for (;;) {
-    let req: unknown;
-    try {
-      req = await conn.nextMessage(svc.settings.timeoutMs);
-    } catch {
-      return;
-    }
-    if (!isRequest(req)) {
-      svc.log.warning("malformed auth request; closing connection");
-      return;
-    }
-    const reply = req.op === "passdb" ? await passdb(req, svc) : await userdb(req, svc);
-    if (conn.closed) return;
-    conn.send(reply);
-  }
+export function serveAuth(socket: Socket, svc: AuthService): Promise<void> {
+  return serveRequests(socket, {
+    timeoutMs: svc.settings.timeoutMs,
+    isRequest,
+    handle: (req) => (req.op === "passdb" ? passdb(req, svc) : userdb(req, svc)),
+    warn: (text) => svc.log.warning(text),
+  });
 }
 
 function identity(e: PassdbEntry): AuthUser {

@@ -22,7 +22,7 @@
 import type { Socket } from "node:net";
 import type { CleanupHandle } from "../cleanup/client.js";
 import type { CleanupBegin } from "../cleanup/protocol.js";
-import { IpcConnection } from "../ipc/index.js";
+import { serveRequests } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
 import { isQueueId, openContent, type QueueFileInfo, queuePath, readQueueFile } from "../queue/index.js";
 import { buildDsn, type DsnKind } from "./dsn.js";
@@ -76,24 +76,13 @@ export function isBounceRequest(m: unknown): m is BounceRequest {
 }
 
 /** Serve one qmgr connection: any number of requests, one at a time. */
-export async function serveBounce(socket: Socket, svc: BounceService): Promise<void> {
-  const conn = new IpcConnection(socket, { timeoutMs: svc.settings.timeoutMs });
-  socket.resume();
-  for (;;) {
-    let req: unknown;
-    try {
-      req = await conn.nextMessage(svc.settings.timeoutMs);
-    } catch {
-      return;
-    }
-    if (!isBounceRequest(req)) {
-      svc.log.warning("malformed request from qmgr; closing connection");
-      return;
-    }
-    const reply = await handleBounce(req, svc);
-    if (conn.closed) return;
-    conn.send(reply);
-  }
+export function serveBounce(socket: Socket, svc: BounceService): Promise<void> {
+  return serveRequests(socket, {
+    timeoutMs: svc.settings.timeoutMs,
+    isRequest: isBounceRequest,
+    handle: (req) => handleBounce(req, svc),
+    warn: (text) => svc.log.warning(text),
+  });
 }
 
 /** Requests for one message run one after another, so the report log stays exact. */

@@ -225,3 +225,35 @@ export function trigger(path: string, request = "W", timeoutMs = 2000): Promise<
     sock.once("error", () => undefined);
   });
 }
+
+export interface RequestServer<Req, Rep> {
+  timeoutMs: number;
+  /** Checks a peer's message; anything else ends the connection with a warning. */
+  isRequest(m: unknown): m is Req;
+  handle(req: Req): Promise<Rep>;
+  warn(text: string): void;
+}
+
+/**
+ * Serve one connection of a request/reply service (local, smtp, bounce, auth): any number
+ * of requests, one at a time, each answered unless the peer went away meanwhile.
+ */
+export async function serveRequests<Req, Rep>(socket: Socket, s: RequestServer<Req, Rep>): Promise<void> {
+  const conn = new IpcConnection(socket, { timeoutMs: s.timeoutMs });
+  socket.resume();
+  for (;;) {
+    let req: unknown;
+    try {
+      req = await conn.nextMessage(s.timeoutMs);
+    } catch {
+      return; // the client closed between requests, or was idle too long
+    }
+    if (!s.isRequest(req)) {
+      s.warn("malformed request from client; closing connection");
+      return;
+    }
+    const reply = await s.handle(req);
+    if (conn.closed) return;
+    conn.send(reply);
+  }
+}

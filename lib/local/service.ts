@@ -10,7 +10,7 @@ import { createReadStream } from "node:fs";
 import type { Socket } from "node:net";
 import type { CleanupClient } from "../cleanup/client.js";
 import { deliverLocal, type LocalDeliveryConfig, type LocalDeliveryDeps } from "../delivery/deliver.js";
-import { IpcConnection } from "../ipc/index.js";
+import { serveRequests } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
 import type { DeliveryReply, DeliveryRequest } from "../qmgr/agents.js";
 import { formatDelays } from "../qmgr/delays.js";
@@ -34,24 +34,13 @@ function isRequest(m: unknown): m is DeliveryRequest {
   );
 }
 
-export async function serveLocal(socket: Socket, svc: LocalService): Promise<void> {
-  const conn = new IpcConnection(socket, { timeoutMs: svc.timeoutMs });
-  socket.resume();
-  for (;;) {
-    let req: unknown;
-    try {
-      req = await conn.nextMessage(svc.timeoutMs);
-    } catch {
-      return;
-    }
-    if (!isRequest(req)) {
-      svc.log.warning("malformed request from qmgr; closing connection");
-      return;
-    }
-    const reply = await deliverOne(req, svc);
-    if (conn.closed) return; // qmgr went away; it will redo this recipient (deliveryId prevents a duplicate)
-    conn.send(reply);
-  }
+export function serveLocal(socket: Socket, svc: LocalService): Promise<void> {
+  return serveRequests(socket, {
+    timeoutMs: svc.timeoutMs,
+    isRequest: isRequest,
+    handle: (req) => deliverOne(req, svc),
+    warn: (text) => svc.log.warning(text),
+  });
 }
 
 export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promise<DeliveryReply> {

@@ -18,6 +18,7 @@
  * public/showq), the alias map compiler. Security: runs as the invoking user, without
  * privileges; it can only add files to maildrop.
  */
+
 import { connect } from "node:net";
 import { join } from "node:path";
 import { makeContext } from "../cli/context.js";
@@ -26,6 +27,7 @@ import { loadMainCf, type MainCf } from "../config/index.js";
 import { P } from "../config/params.js";
 import { trigger } from "../ipc/index.js";
 import { formatListing } from "../showq/listing.js";
+import { smtpEngineOptions } from "../smtpd/engine-options.js";
 import { EX, parseSendmailArgs, SENDMAIL_USAGE, type SendmailOptions } from "./args.js";
 import { userNameOf, wakePickup } from "./maildrop.js";
 import { runSmtpOnStdio, type StdioSmtpSettings } from "./smtp-stdio.js";
@@ -128,30 +130,11 @@ async function deliver(config: MainCf, opts: SendmailOptions, env: Required<Send
 }
 
 function smtpSession(config: MainCf, env: Required<SendmailEnv>): Promise<number> {
-  const forbid = config.get(P.smtpd_forbid_bare_newline);
   const settings: StdioSmtpSettings = {
     ...submitSettings(config),
     timeoutMs: config.get(P.smtpd_timeout) * 1000,
-    engine: {
-      greeting: config.get(P.smtpd_banner),
-      hostname: config.get(P.myhostname),
-      messageSizeLimit: config.get(P.message_size_limit),
-      recipientLimit: config.get(P.smtpd_recipient_limit),
-      lineLengthLimit: config.get(P.line_length_limit),
-      hardErrorLimit: config.get(P.smtpd_hard_error_limit),
-      softErrorLimit: config.get(P.smtpd_soft_error_limit),
-      forbidBareNewline: forbid === "reject" || forbid === "no" ? forbid : "normalize",
-      disableVrfy: true,
-      heloRequired: false,
-      extensions: {
-        starttls: false,
-        auth: null,
-        dsn: true,
-        chunking: true,
-        smtputf8: true,
-        pipelining: true,
-      },
-    },
+    // -bs is local submission: VRFY stays off and no HELO is required, whatever main.cf says.
+    engine: { ...smtpEngineOptions(config), disableVrfy: true, heloRequired: false },
   };
   return runSmtpOnStdio(settings, { input: env.stdin, output: env.stdout });
 }

@@ -10,7 +10,7 @@
 import { createReadStream } from "node:fs";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
-import { IpcConnection } from "../ipc/index.js";
+import { serveRequests } from "../ipc/index.js";
 import type { Logger } from "../log/index.js";
 import type { DeliveryReply, DeliveryRequest } from "../qmgr/agents.js";
 import { formatDelays } from "../qmgr/delays.js";
@@ -40,24 +40,13 @@ function isRequest(m: unknown): m is SmtpDeliveryRequest {
   );
 }
 
-export async function serveSmtp(socket: Socket, svc: SmtpService): Promise<void> {
-  const conn = new IpcConnection(socket, { timeoutMs: svc.timeoutMs });
-  socket.resume();
-  for (;;) {
-    let req: unknown;
-    try {
-      req = await conn.nextMessage(svc.timeoutMs);
-    } catch {
-      return;
-    }
-    if (!isRequest(req)) {
-      svc.log.warning("malformed request from qmgr; closing connection");
-      return;
-    }
-    const reply = await deliverOne(req, svc);
-    if (conn.closed) return; // qmgr went away; it will redo this recipient
-    conn.send(reply);
-  }
+export function serveSmtp(socket: Socket, svc: SmtpService): Promise<void> {
+  return serveRequests(socket, {
+    timeoutMs: svc.timeoutMs,
+    isRequest: isRequest,
+    handle: (req) => deliverOne(req, svc),
+    warn: (text) => svc.log.warning(text),
+  });
 }
 
 const TRUE = /^(yes|true|1)$/i;

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  chownSync,
   existsSync,
   mkdtempSync,
   readdirSync,
@@ -135,17 +136,32 @@ describe("pickup", () => {
     assert.deepEqual(files("maildrop"), []);
   });
 
-  it("moves a file whose envelope claims another uid to corrupt", async () => {
-    const id = await drop("Subject: forged\n\nx\n", ["z@z"], UID + 1);
+  // Another user's file claiming someone else's uid. (A file owned by pickup's own uid is a
+  // requeued queue file: only postern itself can own a file in the sticky maildrop.)
+  it("moves a file whose envelope claims another uid to corrupt", {
+    skip: UID !== 0 && "needs root to own a file as another user",
+  }, async () => {
+    const other = 65534;
+    const id = await drop("Subject: forged\n\nx\n", ["z@z"], 0);
+    chownSync(join(queueDir, "maildrop", id), other, other);
     await runPickup();
     assert.equal(cleanup.received.length, 0);
     assert.deepEqual(files("corrupt"), [id]);
     assert.match(
       maillog(),
       new RegExp(
-        `warning: maildrop/${id}: uid=${UID}: file owned by uid ${UID} claims uid ${UID + 1}; moved to corrupt`,
+        `warning: maildrop/${id}: uid=${other}: file owned by uid ${other} claims uid 0; moved to corrupt`,
       ),
     );
+  });
+
+  it("takes a requeued queue file (owned by pickup's own uid) with its envelope and pending recipients", async () => {
+    const id = await drop("Subject: requeued\n\nx\n", ["z@z"], UID + 1);
+    await runPickup();
+    assert.equal(cleanup.received.length, 1);
+    assert.equal(cleanup.received[0]?.begin.envelope.attrs["requeued"], "yes");
+    assert.equal(cleanup.received[0]?.begin.envelope.attrs["uid"], String(UID + 1));
+    assert.deepEqual(files("corrupt"), []);
   });
 
   it("never follows a symlink planted in maildrop", async () => {
