@@ -37,6 +37,7 @@ type WriterState = "open" | "committing" | "committed" | "aborted";
 export class QueueFileWriter {
   readonly id: string;
   readonly #dir: string;
+  readonly #queue: "incoming" | "maildrop";
   readonly #tempPath: string;
   readonly #handle: FileHandle;
   #position: number;
@@ -49,12 +50,14 @@ export class QueueFileWriter {
   private constructor(init: {
     id: string;
     dir: string;
+    queue: "incoming" | "maildrop";
     tempPath: string;
     handle: FileHandle;
     header: number;
   }) {
     this.id = init.id;
     this.#dir = init.dir;
+    this.#queue = init.queue;
     this.#tempPath = init.tempPath;
     this.#handle = init.handle;
     this.#position = init.header;
@@ -75,7 +78,7 @@ export class QueueFileWriter {
       await unlink(tempPath).catch(() => undefined);
       throw err;
     }
-    return new QueueFileWriter({ id, dir, tempPath, handle, header: header.length });
+    return new QueueFileWriter({ id, dir, queue: opts.queue, tempPath, handle, header: header.length });
   }
 
   /** Bytes of content written so far. */
@@ -122,7 +125,11 @@ export class QueueFileWriter {
       await this.#handle.close();
       await rename(this.#tempPath, finalPath);
       renamed = true;
-      await syncDirectory(this.#dir);
+      await syncDirectory(this.#dir).catch((err: unknown) => {
+        // An unprivileged sender may write into maildrop but not read (so not fsync) the
+        // directory: the file itself is fsynced, as with Postfix's postdrop.
+        if (!(this.#queue === "maildrop" && (err as NodeJS.ErrnoException).code === "EACCES")) throw err;
+      });
       this.#state = "committed";
       return this.id;
     } catch (err) {
