@@ -250,6 +250,9 @@ class LoginSession {
 /** Serve one client connection master handed over. */
 export async function serveLogin(socket: Socket, shared: Pop3LoginShared): Promise<void> {
   const s = shared.settings;
+  // Replies leave in several writes (status line, body, terminator) and the client waits for
+  // each: Nagle would hold them back until a delayed ACK, ~40 ms per command.
+  socket.setNoDelay(true);
   if (!s.wrapperMode) return new LoginSession(socket, false, shared).run();
   if (s.tls === undefined) {
     shared.log.warning("pop3-login: pop3s connection but no TLS certificate is configured");

@@ -1,8 +1,10 @@
 /*
  * systems — the mail systems a benchmark compares, configured alike on loopback: a
  * postern sandbox (`postern init --dev`) and a separate Postfix instance (alternate config
- * directory, own queue, no chroot), each delivering USER@localhost into a Maildir.
- * Postfix needs root (its master binds and drops privileges), so the benchmark does too.
+ * directory, own queue, no chroot), each delivering USER@localhost into a Maildir; and for
+ * POP3, a postern sandbox and a separate Dovecot (own config file, base_dir and passwd-file,
+ * plaintext USER/PASS on loopback) serving the same users' Maildirs.
+ * Postfix and Dovecot need root (their masters bind and drop privileges), so the benchmarks do too.
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -119,5 +121,127 @@ export function postfix(root: string, port: number): MailSystem {
       sh("postfix", ["-c", conf, "stop"], env);
     },
     masterPid: () => Number(readFileSync(join(spool, "pid", "master.pid"), "utf8").trim()),
+  };
+}
+
+/**
+ * A POP3 server under test: `users` mailbox owners (one mailbox per parallel client, since a
+ * POP3 mailbox serves one session at a time), all with the same password.
+ */
+export interface Pop3System {
+  readonly name: string;
+  readonly port: number;
+  readonly password: string;
+  readonly users: readonly string[];
+  maildirOf(user: string): string;
+  /** Give the filled mailboxes to the uid the mail process runs as. */
+  ownMailboxes(): void;
+  start(): void;
+  stop(): void;
+  masterPid(): number;
+}
+
+function makeMaildir(maildir: string): void {
+  for (const sub of ["new", "cur", "tmp"]) mkdirSync(join(maildir, sub), { recursive: true });
+}
+
+/** A postern sandbox with users bench1..benchN (pop3 on portBase+110), mailboxes under DIR/mail. */
+export function posternPop3(root: string, portBase: number, users: number, password: string): Pop3System {
+  const dir = join(root, "postern");
+  const names = Array.from({ length: users }, (_, i) => `bench${i + 1}`);
+  sh(process.execPath, [POSTERN, "init", "--dev", dir, "--port-base", String(portBase), "--user", "bench1"]);
+  const cli = (...a: string[]) => sh(process.execPath, [POSTERN, "-c", dir, ...a]);
+  const withPassword = (a: string[]) =>
+    execFileSync(process.execPath, [POSTERN, "-c", dir, ...a], { input: `${password}\n`, stdio: "pipe" });
+  withPassword(["user", "passwd", "bench1"]);
+  for (const u of names.slice(1)) withPassword(["user", "add", u]);
+  const maildirOf = (u: string) => join(dir, "mail", u, "Maildir");
+  for (const u of names) makeMaildir(maildirOf(u));
+  return {
+    name: "postern",
+    port: portBase + 110,
+    password,
+    users: names,
+    maildirOf,
+    ownMailboxes: () => undefined, // the sandbox's pop3 runs as the invoking user (root here)
+    start: () => void cli("start"),
+    stop: () => void cli("stop"),
+    masterPid: () => Number(readFileSync(join(dir, "spool", "pid", "master.pid"), "utf8").trim()),
+  };
+}
+
+function systemUser(name: string, home: string): { uid: number; gid: number } {
+  try {
+    sh("id", [name]);
+  } catch {
+    sh("useradd", ["-M", "-d", home, "-s", "/usr/sbin/nologin", name]);
+  }
+  return { uid: Number(sh("id", ["-u", name]).trim()), gid: Number(sh("id", ["-g", name]).trim()) };
+}
+
+function dovecotConf(root: string, port: number, users: string): string {
+  return `# throwaway Dovecot for the postern POP3 benchmark: loopback, plaintext, processes reused
+base_dir = ${join(root, "dovecot-run")}
+state_dir = ${join(root, "dovecot-state")}
+log_path = ${join(root, "dovecot.log")}
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+passdb {
+  driver = passwd-file
+  args = scheme=SHA512-CRYPT ${users}
+}
+userdb {
+  driver = passwd-file
+  args = ${users}
+}
+mail_location = maildir:~/Maildir
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = ${port}
+  }
+  service_count = 0
+}
+service pop3 {
+  service_count = 0
+}
+service auth {
+  client_limit = 2000
+}
+`;
+}
+
+/**
+ * A throwaway Dovecot (Debian's dovecot-pop3d) with its own config file and base_dir under
+ * root: the same virtual users bench1..benchN in a passwd-file (SHA512-CRYPT, as postern
+ * stores them), mail owned by the system user benchdc, login and mail processes reused.
+ */
+export function dovecot(root: string, port: number, users: number, password: string): Pop3System {
+  chmodSync(root, 0o755); // the mail uid must reach the mailboxes below it
+  const homes = join(root, "dovecot-home");
+  mkdirSync(homes, { recursive: true });
+  const { uid, gid } = systemUser("benchdc", homes);
+  const names = Array.from({ length: users }, (_, i) => `bench${i + 1}`);
+  const hash = sh("doveadm", ["pw", "-s", "SHA512-CRYPT", "-p", password]).trim();
+  const passwd = join(root, "dovecot-users");
+  writeFileSync(passwd, names.map((u) => `${u}:${hash}:${uid}:${gid}::${join(homes, u)}::\n`).join(""));
+  const conf = join(root, "dovecot.conf");
+  writeFileSync(conf, dovecotConf(root, port, passwd));
+  const maildirOf = (u: string) => join(homes, u, "Maildir");
+  for (const u of names) makeMaildir(maildirOf(u));
+  return {
+    name: "dovecot",
+    port,
+    password,
+    users: names,
+    maildirOf,
+    ownMailboxes: () => void sh("chown", ["-R", `${uid}:${gid}`, homes]),
+    // the daemon keeps inherited stdio open, so it gets none: a pipe would block execFileSync
+    start: () => void execFileSync("dovecot", ["-c", conf], { stdio: "ignore" }),
+    stop: () => void sh("dovecot", ["-c", conf, "stop"]),
+    masterPid: () => Number(readFileSync(join(root, "dovecot-run", "master.pid"), "utf8").trim()),
   };
 }
