@@ -5,26 +5,28 @@
  * Talks to: nothing. Security: works on any bytes; no line is ever held whole.
  */
 
+const DOT = Buffer.from(".");
+const LF_DOT = Buffer.from("\n.");
+
 export class DotStuffer {
   private atLineStart = true;
   private lastByte = -1;
 
-  /** Stuff one chunk; chunks may split lines anywhere. */
+  /** Stuff one chunk; chunks may split lines anywhere. Scans with indexOf, not byte by byte. */
   stuff(chunk: Buffer): Buffer {
     if (chunk.length === 0) return chunk;
     const pieces: Buffer[] = [];
+    if (this.atLineStart && chunk[0] === 0x2e) pieces.push(DOT);
     let from = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const starts = i === 0 ? this.atLineStart : chunk[i - 1] === 0x0a;
-      if (starts && chunk[i] === 0x2e) {
-        pieces.push(chunk.subarray(from, i), Buffer.from("."));
-        from = i;
-      }
+    for (let i = chunk.indexOf(LF_DOT); i !== -1; i = chunk.indexOf(LF_DOT, i + 1)) {
+      pieces.push(chunk.subarray(from, i + 1), DOT);
+      from = i + 1;
     }
-    pieces.push(chunk.subarray(from));
     this.lastByte = chunk[chunk.length - 1] ?? -1;
     this.atLineStart = this.lastByte === 0x0a;
-    return pieces.length === 1 ? chunk : Buffer.concat(pieces);
+    if (pieces.length === 0) return chunk;
+    pieces.push(chunk.subarray(from));
+    return Buffer.concat(pieces);
   }
 
   /** The end of the response: "\r\n.\r\n" or ".\r\n" after a complete line. */
