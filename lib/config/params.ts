@@ -843,6 +843,12 @@ export const P = {
     min: 600,
     doc: "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes).",
   }),
+  imap_hierarchy_separator: def({
+    name: "imap_hierarchy_separator",
+    kind: "str",
+    default: "/",
+    doc: "The IMAP hierarchy separator shown to clients (folders are stored as Maildir++ .a.b directories whatever it is).",
+  }),
   pop3_enable_apop: def({
     name: "pop3_enable_apop",
     kind: "bool",

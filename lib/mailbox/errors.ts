@@ -5,7 +5,16 @@
  * never for clients.
  */
 
-export type MailErrorKind = "temp" | "notFound" | "exists" | "perm" | "noQuota" | "tooBig" | "in-use";
+export type MailErrorKind =
+  | "temp"
+  | "notFound"
+  | "exists"
+  | "perm"
+  | "noQuota"
+  | "tooBig"
+  | "in-use"
+  | "badName" // IMAP: NO [CANNOT]; an unusable mailbox name
+  | "hasChildren"; // IMAP: NO [INUSE]; DELETE of a folder with children (Dovecot)
 
 export class MailError extends Error {
   constructor(

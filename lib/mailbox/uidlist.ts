@@ -1,11 +1,17 @@
 /*
- * uidlist — the UID index of one Maildir, in the spirit of Dovecot's dovecot-uidlist
- * (version 3 syntax): a header "3 V<uidvalidity> N<next uid>" and one line per message,
- * "<uid> W<crlf size> :<base name>", in ascending UID order. The base name is the Maildir
- * file name without its ":2,<flags>" info part, so a message keeps its UID when IMAP
- * renames it to change flags. W caches the size of the message in CRLF form (what POP3
- * LIST reports), computed once. The file is named postern-uidlist so that a Dovecot
- * pointed at the same Maildir keeps its own index.
+ * uidlist — the UID index of one Maildir folder, in the spirit of Dovecot's dovecot-uidlist
+ * (version 3 syntax), shared by POP3 and IMAP so both see the same UIDs:
+ *
+ *   header  "3 V<uidvalidity> N<next uid>[ M<highest modseq>][ R<first recent uid>]
+ *            [ C<cur/ mtime ns>][ E<new/ mtime ns>]"
+ *   record  "<uid>[ W<crlf size>][ S<file size>][ T<internal date, unix secs>][ M<modseq>]
+ *            :<base name>[:<info>]"   in ascending UID order.
+ *
+ * The base name is the Maildir file name without its ":2,<flags>" info part, so a message
+ * keeps its UID when its flags change; the info is the last one seen, which is what lets
+ * SELECT and FETCH FLAGS answer without listing cur/. C and E are the directory mtimes at
+ * the last full scan (0: do not trust, rescan). The file is named postern-uidlist so that a
+ * Dovecot pointed at the same Maildir keeps its own index.
  * Talks to: nothing (pure text ↔ data). Input is our own file, but may be damaged: a bad
  * header yields undefined (the caller starts over with a new UIDVALIDITY, as Dovecot does),
  * bad record lines are skipped.
@@ -19,35 +25,79 @@ export interface UidRecord {
   readonly base: string;
   /** Octets of the message in CRLF form, when known. */
   readonly crlfSize?: number;
+  /** The info part of the file name when last seen ("2,FS"), if known. */
+  readonly info?: string;
+  /** File size in octets (LF form as stored). */
+  readonly size?: number;
+  /** INTERNALDATE, seconds since the epoch. */
+  readonly internalDate?: number;
+  /** CONDSTORE modification sequence of the last change to this message. */
+  readonly modseq?: number;
 }
 
 export interface Uidlist {
   readonly uidValidity: number;
   readonly nextUid: number;
   readonly records: readonly UidRecord[];
+  readonly highestModseq?: number;
+  /** Messages with this UID or above have not been seen by any session yet (\Recent). */
+  readonly firstRecentUid?: number;
+  readonly curMtime?: string;
+  readonly newMtime?: string;
 }
 
-const HEADER = /^3 V(\d{1,10}) N(\d{1,10})(?: .*)?$/;
+const HEADER = /^3 V(\d{1,10}) N(\d{1,10})((?: [A-Z]\S*)*)(?: .*)?$/;
 const RECORD = /^(\d{1,10})((?: [A-Z][^ ]*)*) :(.+)$/;
+const NUMERIC: Readonly<Record<string, "crlfSize" | "size" | "internalDate" | "modseq">> = {
+  W: "crlfSize",
+  S: "size",
+  T: "internalDate",
+  M: "modseq",
+};
+
+function extensions(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const token of text.split(" ")) if (token !== "") out.set(token.slice(0, 1), token.slice(1));
+  return out;
+}
 
 function parseRecord(line: string): UidRecord | undefined {
   const m = RECORD.exec(line);
   if (m === null) return undefined;
   const uid = Number(m[1]);
-  const base = m[3] ?? "";
-  if (uid < 1 || base.includes("/")) return undefined;
-  const w = /(?:^| )W(\d{1,15})(?= |$)/.exec(m[2] ?? "");
-  return w?.[1] !== undefined ? { uid, base, crlfSize: Number(w[1]) } : { uid, base };
+  const name = m[3] ?? "";
+  const colon = name.indexOf(":");
+  const base = colon < 0 ? name : name.slice(0, colon);
+  if (uid < 1 || base === "" || base.includes("/")) return undefined;
+  const rec: { -readonly [K in keyof UidRecord]: UidRecord[K] } = { uid, base };
+  if (colon >= 0) rec.info = name.slice(colon + 1);
+  for (const [letter, value] of extensions(m[2] ?? "")) {
+    const key = NUMERIC[letter];
+    if (key !== undefined && /^\d{1,15}$/.test(value)) rec[key] = Number(value);
+  }
+  return rec;
+}
+
+function parseHeader(line: string): Omit<Uidlist, "records"> | undefined {
+  const m = HEADER.exec(line);
+  if (m === null) return undefined;
+  const head: { -readonly [K in keyof Uidlist]?: Uidlist[K] } = {};
+  const ext = extensions(m[3] ?? "");
+  const num = (k: string) => (/^\d{1,15}$/.test(ext.get(k) ?? "") ? Number(ext.get(k)) : undefined);
+  const highest = num("M");
+  const recent = num("R");
+  if (highest !== undefined) head.highestModseq = highest;
+  if (recent !== undefined) head.firstRecentUid = recent;
+  if (/^\d{1,25}$/.test(ext.get("C") ?? "")) head.curMtime = ext.get("C") ?? "0";
+  if (/^\d{1,25}$/.test(ext.get("E") ?? "")) head.newMtime = ext.get("E") ?? "0";
+  return { ...head, uidValidity: Number(m[1]), nextUid: Number(m[2]) };
 }
 
 /** Parse the file's text; undefined when the header is unusable. */
 export function parseUidlist(text: string): Uidlist | undefined {
   const lines = text.split("\n");
-  const header = HEADER.exec(lines[0] ?? "");
-  if (header === null) return undefined;
-  const uidValidity = Number(header[1]);
-  let nextUid = Number(header[2]);
-  if (uidValidity < 1 || nextUid < 1) return undefined;
+  const header = parseHeader(lines[0] ?? "");
+  if (header === undefined || header.uidValidity < 1 || header.nextUid < 1) return undefined;
   const records: UidRecord[] = [];
   let last = 0;
   for (const line of lines.slice(1)) {
@@ -56,14 +106,27 @@ export function parseUidlist(text: string): Uidlist | undefined {
     records.push(r);
     last = r.uid;
   }
-  if (nextUid <= last) nextUid = last + 1;
-  return { uidValidity, nextUid, records };
+  const nextUid = header.nextUid <= last ? last + 1 : header.nextUid;
+  return { ...header, nextUid, records };
+}
+
+function formatRecord(r: UidRecord): string {
+  let line = String(r.uid);
+  if (r.crlfSize !== undefined) line += ` W${r.crlfSize}`;
+  if (r.size !== undefined) line += ` S${r.size}`;
+  if (r.internalDate !== undefined) line += ` T${r.internalDate}`;
+  if (r.modseq !== undefined) line += ` M${r.modseq}`;
+  return r.info !== undefined ? `${line} :${r.base}:${r.info}` : `${line} :${r.base}`;
 }
 
 export function formatUidlist(list: Uidlist): string {
-  const lines = [`3 V${list.uidValidity} N${list.nextUid}`];
-  for (const r of list.records)
-    lines.push(r.crlfSize !== undefined ? `${r.uid} W${r.crlfSize} :${r.base}` : `${r.uid} :${r.base}`);
+  let header = `3 V${list.uidValidity} N${list.nextUid}`;
+  if (list.highestModseq !== undefined) header += ` M${list.highestModseq}`;
+  if (list.firstRecentUid !== undefined) header += ` R${list.firstRecentUid}`;
+  if (list.curMtime !== undefined) header += ` C${list.curMtime}`;
+  if (list.newMtime !== undefined) header += ` E${list.newMtime}`;
+  const lines = [header];
+  for (const r of list.records) lines.push(formatRecord(r));
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,0 +1,300 @@
+/*
+ * folder — one IMAP session's view of one Maildir folder (what SELECT/EXAMINE open), on the
+ * shared index (sync.ts). The IMAP layer uses it like this:
+ *
+ *   const f = await FolderSession.open(dir, { readOnly });   // SELECT / EXAMINE
+ *   f.messages[seq - 1], f.byUid(uid), f.seqOf(uid)          // the snapshot, by seq and UID
+ *   const ch = await f.sync();   // NOOP, IDLE wakeup, after every command: ch.expungedSeqs
+ *                                // → EXPUNGE, f.messages.length → EXISTS, ch.flagged → FETCH
+ *   await f.store(uids, { mode: "add", flags: ["\\Seen"], unchangedSince })  // → { failed }
+ *   await f.expunge()            // \Deleted ones; f.expunge({ uids }) for UID EXPUNGE
+ *   f.openMessage(uid)           // the message file as a stream (LF or CRLF, as stored)
+ *   const stop = f.watch(() => ...)   // IDLE: something changed in new/ or cur/, call sync()
+ *
+ * \Recent follows RFC 3501: the first non-read-only session to sync after a message
+ * arrives claims it (the index's first-recent UID moves past it), and only that session
+ * ever reports it as \Recent. Flags changed by this session are reported by the next sync
+ * like anyone else's, with their new MODSEQ (RFC 7162).
+ * Talks to: the folder's directories and index. Security: runs as the mailbox owner; UIDs
+ * and flags come from the client and are checked against the index, never used as paths.
+ */
+import { createReadStream, type ReadStream, watch } from "node:fs";
+import { rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { MailError } from "./errors.js";
+import { addKeywords, formatInfo, parseInfo, readKeywords, sortFlags } from "./flags.js";
+import { currentPath } from "./maildir.js";
+import { type SyncOptions, withSyncedIndex } from "./sync.js";
+import type { Uidlist, UidRecord } from "./uidlist.js";
+
+export interface MessageInfo {
+  readonly uid: number;
+  readonly base: string;
+  /** The file name in cur/ when last seen. */
+  readonly file: string;
+  readonly flags: readonly string[];
+  readonly modseq: number;
+  /** Octets as stored (LF form, usually). */
+  readonly size: number;
+  /** RFC822.SIZE: octets in CRLF form. */
+  readonly crlfSize: number;
+  readonly internalDate: Date;
+}
+
+export interface FolderChanges {
+  /** UIDs gone since the last sync, ascending. */
+  readonly expunged: readonly number[];
+  /** The sequence numbers to announce in EXPUNGE responses, in the order to send them. */
+  readonly expungedSeqs: readonly number[];
+  /** UIDs new since the last sync, ascending. */
+  readonly added: readonly number[];
+  /** Messages (still present, not new) whose flags changed since the last sync. */
+  readonly flagged: readonly MessageInfo[];
+}
+
+export type StoreMode = "add" | "remove" | "replace";
+
+export interface StoreRequest {
+  readonly mode: StoreMode;
+  readonly flags: readonly string[];
+  /** CONDSTORE UNCHANGEDSINCE: messages with a higher modseq are left alone and reported. */
+  readonly unchangedSince?: number;
+}
+
+export interface FolderOptions extends SyncOptions {
+  /** EXAMINE: never claims \Recent. */
+  readonly readOnly?: boolean;
+}
+
+function toInfo(r: UidRecord, keywords: readonly string[]): MessageInfo {
+  const info = r.info ?? "";
+  return {
+    uid: r.uid,
+    base: r.base,
+    file: info === "" ? r.base : `${r.base}:${info}`,
+    flags: parseInfo(info, keywords).flags,
+    modseq: r.modseq ?? 1,
+    size: r.size ?? r.crlfSize ?? 0,
+    crlfSize: r.crlfSize ?? r.size ?? 0,
+    internalDate: new Date((r.internalDate ?? 0) * 1000),
+  };
+}
+
+function applyStore(current: readonly string[], req: StoreRequest): string[] {
+  const lower = new Set(req.flags.map((f) => f.toLowerCase()));
+  if (req.mode === "replace") return sortFlags(req.flags);
+  if (req.mode === "add") return sortFlags([...current, ...req.flags]);
+  return current.filter((f) => !lower.has(f.toLowerCase()));
+}
+
+export class FolderSession {
+  messages: readonly MessageInfo[] = [];
+  uidValidity = 0;
+  uidNext = 1;
+  highestModseq = 1;
+  /** Keywords the folder knows (for FLAGS / PERMANENTFLAGS). */
+  keywords: readonly string[] = [];
+  private readonly recent = new Set<number>();
+  private seqByUid = new Map<number, number>();
+  private seen: Uidlist | undefined;
+
+  private constructor(
+    readonly dir: string,
+    private readonly opts: FolderOptions,
+  ) {}
+
+  static async open(dir: string, opts: FolderOptions = {}): Promise<FolderSession> {
+    const session = new FolderSession(dir, opts);
+    await session.sync();
+    return session;
+  }
+
+  get readOnly(): boolean {
+    return this.opts.readOnly === true;
+  }
+
+  byUid(uid: number): MessageInfo | undefined {
+    const seq = this.seqByUid.get(uid);
+    return seq === undefined ? undefined : this.messages[seq - 1];
+  }
+
+  seqOf(uid: number): number | undefined {
+    return this.seqByUid.get(uid);
+  }
+
+  isRecent(uid: number): boolean {
+    return this.recent.has(uid);
+  }
+
+  get recentCount(): number {
+    return this.recent.size;
+  }
+
+  /** Bring the view up to date and say what changed since the previous sync. */
+  async sync(): Promise<FolderChanges> {
+    const list = await withSyncedIndex(this.dir, this.opts, async (l) => this.claimRecent(l));
+    if (list === this.seen) return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
+    if (this.seen !== undefined && list.uidValidity !== this.seen.uidValidity)
+      throw new MailError("temp", `UIDVALIDITY of ${this.dir} changed; the session must reselect`);
+    this.keywords = await readKeywords(this.dir);
+    return this.adopt(list);
+  }
+
+  private async claimRecent(list: Uidlist): Promise<{ list?: Uidlist; result: Uidlist }> {
+    const first = list.firstRecentUid ?? 1;
+    if (this.readOnly || first >= list.nextUid) return { result: list };
+    for (const r of list.records) if (r.uid >= first) this.recent.add(r.uid);
+    const claimed: Uidlist = { ...list, firstRecentUid: list.nextUid };
+    return { list: claimed, result: claimed };
+  }
+
+  private adopt(list: Uidlist): FolderChanges {
+    const initial = this.seen === undefined;
+    const before = this.messages;
+    const oldModseq = new Map(before.map((m) => [m.uid, m.modseq]));
+    const messages = list.records.map((r) => toInfo(r, this.keywords));
+    const present = new Set(messages.map((m) => m.uid));
+    const expungedSeqs: number[] = [];
+    const expunged: number[] = [];
+    for (let i = before.length - 1; i >= 0; i--) {
+      const m = before[i];
+      if (m !== undefined && !present.has(m.uid)) {
+        expungedSeqs.push(i + 1);
+        expunged.unshift(m.uid);
+        this.recent.delete(m.uid);
+      }
+    }
+    const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
+    const flagged = initial ? [] : messages.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
+    this.messages = messages;
+    this.seqByUid = new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.uidValidity = list.uidValidity;
+    this.uidNext = list.nextUid;
+    this.highestModseq = list.highestModseq ?? 1;
+    this.seen = list;
+    return { expunged, expungedSeqs, added: initial ? [] : added, flagged };
+  }
+
+  /** STORE: change flags of the messages with these UIDs; returns the UIDs UNCHANGEDSINCE refused. */
+  async store(uids: Iterable<number>, req: StoreRequest): Promise<{ failed: number[] }> {
+    this.assertWritable();
+    const wanted = new Set(uids);
+    return withSyncedIndex(this.dir, this.opts, async (list) => {
+      const keywords = await addKeywords(this.dir, req.mode === "remove" ? [] : req.flags);
+      let highest = list.highestModseq ?? 1;
+      const failed: number[] = [];
+      const records: UidRecord[] = [];
+      for (const r of list.records) {
+        if (!wanted.has(r.uid)) {
+          records.push(r);
+          continue;
+        }
+        if (req.unchangedSince !== undefined && (r.modseq ?? 1) > req.unchangedSince) {
+          failed.push(r.uid);
+          records.push(r);
+          continue;
+        }
+        const changed = await this.renameFlags(r, keywords, req, highest + 1);
+        if (changed !== r) highest++;
+        if (changed !== undefined) records.push(changed);
+      }
+      return { list: { ...list, records, highestModseq: highest }, result: { failed } };
+    });
+  }
+
+  /** Rename one file to its new flags; undefined when it has vanished. */
+  private async renameFlags(
+    r: UidRecord,
+    keywords: readonly string[],
+    req: StoreRequest,
+    modseq: number,
+  ): Promise<UidRecord | undefined> {
+    const parsed = parseInfo(r.info ?? "", keywords);
+    const info = formatInfo(applyStore(parsed.flags, req), keywords, parsed.foreign);
+    if (info === (r.info ?? "")) return r;
+    try {
+      const from = await currentPath(this.dir, r.base, r.info !== undefined ? `${r.base}:${r.info}` : r.base);
+      await rename(from, join(this.dir, "cur", `${r.base}:${info}`));
+    } catch (err) {
+      if (err instanceof MailError && err.kind === "notFound") return undefined;
+      throw err;
+    }
+    return { ...r, info, modseq };
+  }
+
+  /**
+   * EXPUNGE: remove the \Deleted messages (only those in `uids` when given: UID EXPUNGE);
+   * with `all`, remove the `uids` whatever their flags (MOVE). Returns the removed UIDs.
+   */
+  async expunge(opts: { uids?: Iterable<number>; all?: boolean } = {}): Promise<number[]> {
+    this.assertWritable();
+    const only = opts.uids === undefined ? undefined : new Set(opts.uids);
+    return withSyncedIndex(this.dir, this.opts, async (list) => {
+      const keep: UidRecord[] = [];
+      const removed: number[] = [];
+      for (const r of list.records) {
+        const named = only === undefined || only.has(r.uid);
+        const deleted = opts.all === true || /^2,[^:]*T/.test(r.info ?? "");
+        if (!(named && deleted)) {
+          keep.push(r);
+          continue;
+        }
+        await currentPath(this.dir, r.base, `${r.base}:${r.info ?? ""}`)
+          .then((p) => unlink(p))
+          .catch((e: unknown) => {
+            if (!(e instanceof MailError && e.kind === "notFound")) throw e;
+          });
+        removed.push(r.uid);
+      }
+      if (removed.length === 0) return { result: removed };
+      return {
+        list: { ...list, records: keep, highestModseq: (list.highestModseq ?? 1) + 1 },
+        result: removed,
+      };
+    });
+  }
+
+  /** The message's bytes as stored. */
+  async openMessage(uid: number): Promise<ReadStream> {
+    const m = this.byUid(uid);
+    if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
+    return createReadStream(await currentPath(this.dir, m.base, m.file), { highWaterMark: 64 * 1024 });
+  }
+
+  /** The path of a message's file now (for hard-link copies). */
+  async messagePath(uid: number): Promise<string> {
+    const m = this.byUid(uid);
+    if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
+    return currentPath(this.dir, m.base, m.file);
+  }
+
+  /**
+   * Call `onChange` (debounced) when new/ or cur/ change: IDLE. Falls back to polling every
+   * `pollMs` where fs.watch is unavailable. Returns the function that stops watching.
+   */
+  watch(onChange: () => void, pollMs = 5000): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const fire = () => {
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        onChange();
+      }, 50);
+    };
+    try {
+      const watchers = ["new", "cur"].map((sub) => watch(join(this.dir, sub), { persistent: false }, fire));
+      return () => {
+        for (const w of watchers) w.close();
+        if (timer !== undefined) clearTimeout(timer);
+      };
+    } catch {
+      const poll = setInterval(onChange, pollMs);
+      poll.unref();
+      return () => clearInterval(poll);
+    }
+  }
+
+  private assertWritable(): void {
+    if (this.readOnly) throw new MailError("perm", `${this.dir} is open read-only`);
+  }
+}

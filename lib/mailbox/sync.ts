@@ -1,0 +1,246 @@
+/*
+ * sync — keeps a folder's index (the uidlist, see uidlist.ts) in step with its Maildir
+ * directories, for POP3 and IMAP alike. Under the short folder lock (locks.ts) it:
+ *   1. loads the index, reusing this process's parsed copy when the file's inode, size and
+ *      mtime are unchanged (a SELECT of a big folder costs one stat, not a parse);
+ *   2. stats new/ and cur/; when both mtimes equal those recorded at the last full scan,
+ *      nothing changed and no directory is read (Dovecot's rule: a mtime less than a
+ *      second old is never recorded, since a change in the same clock tick would not move
+ *      it, so such a directory is simply scanned again next time);
+ *   3. otherwise moves new/ to cur/, lists cur/, drops records whose file is gone
+ *      (expunged by POP3, mutt, another IMAP process), records changed info parts (flags
+ *      set by other programs) with a new modseq, and gives new base names the next UIDs,
+ *      stat()ing only those files;
+ *   4. lets the caller change the index (flags, expunge) and writes it as temp + rename,
+ *      so a crash leaves the old or the new file, never half of one; a damaged file is
+ *      rebuilt from the directories with a new UIDVALIDITY.
+ * Talks to: the folder's directories, through StoreFs for readdir/stat.
+ * Security: runs as the mailbox owner; directory entries are used as single path
+ * components only.
+ */
+import { createReadStream } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { errnoCode, MailError } from "./errors.js";
+import { withFileLock } from "./locks.js";
+import { nodeStoreFs, type StoreFs } from "./store-fs.js";
+import {
+  formatUidlist,
+  newUidValidity,
+  parseUidlist,
+  UIDLIST_NAME,
+  type Uidlist,
+  type UidRecord,
+} from "./uidlist.js";
+
+export interface SyncOptions {
+  readonly fs?: StoreFs;
+  /** How long to wait for the folder lock (default 10 s). */
+  readonly lockTimeoutMs?: number;
+}
+
+interface Ctx {
+  readonly dir: string;
+  readonly fs: StoreFs;
+}
+
+const parsedIndexes = new Map<string, { key: string; list: Uidlist }>();
+
+/** The base name of a Maildir file: everything before the ":" info part. */
+export function maildirBase(file: string): string {
+  const colon = file.indexOf(":");
+  return colon < 0 ? file : file.slice(0, colon);
+}
+
+/** The info part of a Maildir file name ("2,FS"), or "" without one. */
+export function maildirInfo(file: string): string {
+  const colon = file.indexOf(":");
+  return colon < 0 ? "" : file.slice(colon + 1);
+}
+
+/** A size a writer recorded in the name (",S=<n>" LF form, ",W=<n>" CRLF form), if any. */
+export function sizeInName(base: string, letter: "S" | "W"): number | undefined {
+  const m = new RegExp(`,${letter}=(\\d{1,15})(?:,|$)`).exec(base);
+  return m?.[1] !== undefined ? Number(m[1]) : undefined;
+}
+
+function visible(name: string): boolean {
+  return !name.startsWith(".");
+}
+
+async function statKey(ctx: Ctx): Promise<string | undefined> {
+  const st = await ctx.fs.stat(join(ctx.dir, UIDLIST_NAME)).catch((e: unknown) => {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  });
+  return st === undefined ? undefined : `${st.ino}:${st.size}:${st.mtimeNs}`;
+}
+
+async function loadIndex(ctx: Ctx): Promise<Uidlist> {
+  const key = await statKey(ctx);
+  const cached = parsedIndexes.get(ctx.dir);
+  if (key !== undefined && cached?.key === key) return cached.list;
+  const text = key === undefined ? "" : await readFile(join(ctx.dir, UIDLIST_NAME), "utf8").catch(() => "");
+  const list = parseUidlist(text);
+  if (list !== undefined) {
+    if (key !== undefined) parsedIndexes.set(ctx.dir, { key, list });
+    return list;
+  }
+  return { uidValidity: newUidValidity(), nextUid: 1, records: [], highestModseq: 1, firstRecentUid: 1 };
+}
+
+async function writeIndex(ctx: Ctx, list: Uidlist): Promise<void> {
+  const tmp = join(ctx.dir, `${UIDLIST_NAME}.tmp`);
+  await writeFile(tmp, formatUidlist(list), { mode: 0o600 });
+  await rename(tmp, join(ctx.dir, UIDLIST_NAME));
+  const key = await statKey(ctx);
+  if (key !== undefined) parsedIndexes.set(ctx.dir, { key, list });
+}
+
+/** A directory mtime worth recording: "0" when it is too recent to prove anything. */
+function trustedMtime(mtimeNs: bigint, nowMs: number): string {
+  return nowMs - Number(mtimeNs / 1_000_000n) > 1000 ? String(mtimeNs) : "0";
+}
+
+async function moveNew(ctx: Ctx): Promise<void> {
+  for (const name of (await ctx.fs.readdir(join(ctx.dir, "new"))).filter(visible)) {
+    const target = name.includes(":") ? name : `${name}:2,`;
+    await rename(join(ctx.dir, "new", name), join(ctx.dir, "cur", target)).catch((e: unknown) => {
+      if (errnoCode(e) !== "ENOENT") throw e;
+    });
+  }
+}
+
+async function newRecord(
+  ctx: Ctx,
+  uid: number,
+  file: string,
+  modseq: number,
+): Promise<UidRecord | undefined> {
+  const base = maildirBase(file);
+  const path = join(ctx.dir, "cur", file);
+  const st = await ctx.fs.stat(path).catch(() => undefined);
+  if (st === undefined) return undefined; // gone between readdir and stat: never existed for us
+  const size = Number(st.size);
+  const crlfSize = sizeInName(base, "W") ?? (await crlfSizeOfFile(path).catch(() => size));
+  const internalDate = Number(st.mtimeNs / 1_000_000_000n);
+  return { uid, base, crlfSize, size, internalDate, modseq, info: maildirInfo(file) };
+}
+
+/** Merge the listing of cur/ into the index: see the header, step 3. */
+async function merge(
+  ctx: Ctx,
+  old: Uidlist,
+  files: Map<string, string>,
+  order: readonly string[],
+): Promise<Uidlist> {
+  let highest = old.highestModseq ?? 1;
+  const records: UidRecord[] = [];
+  let dropped = 0;
+  for (const r of old.records) {
+    const file = files.get(r.base);
+    if (file === undefined) {
+      dropped++;
+      continue;
+    }
+    files.delete(r.base);
+    const info = maildirInfo(file);
+    records.push(r.info === info ? r : { ...r, info, modseq: ++highest });
+  }
+  if (dropped > 0) highest++;
+  const first = order.filter((b) => files.has(b));
+  const rest = [...files.keys()].filter((b) => !first.includes(b)).sort();
+  let nextUid = old.nextUid;
+  for (const base of [...first, ...rest]) {
+    const rec = await newRecord(ctx, nextUid, files.get(base) ?? base, highest + 1);
+    if (rec === undefined) continue;
+    records.push(rec);
+    nextUid++;
+    highest++;
+  }
+  return { ...old, records, nextUid, highestModseq: highest, firstRecentUid: old.firstRecentUid ?? 1 };
+}
+
+async function scan(ctx: Ctx, old: Uidlist, order: readonly string[]): Promise<Uidlist> {
+  await moveNew(ctx);
+  const [curSt, newSt] = [await ctx.fs.stat(join(ctx.dir, "cur")), await ctx.fs.stat(join(ctx.dir, "new"))];
+  const files = new Map<string, string>();
+  for (const f of (await ctx.fs.readdir(join(ctx.dir, "cur"))).filter(visible)) files.set(maildirBase(f), f);
+  const merged = await merge(ctx, old, files, order);
+  const now = Date.now();
+  return {
+    ...merged,
+    curMtime: trustedMtime(curSt.mtimeNs, now),
+    newMtime: trustedMtime(newSt.mtimeNs, now),
+  };
+}
+
+async function upToDate(ctx: Ctx, list: Uidlist): Promise<boolean> {
+  if (
+    list.curMtime === undefined ||
+    list.curMtime === "0" ||
+    list.newMtime === undefined ||
+    list.newMtime === "0"
+  )
+    return false;
+  const curSt = await ctx.fs.stat(join(ctx.dir, "cur"));
+  const newSt = await ctx.fs.stat(join(ctx.dir, "new"));
+  return String(curSt.mtimeNs) === list.curMtime && String(newSt.mtimeNs) === list.newMtime;
+}
+
+/** The index brought up to date (caller holds the lock); `order`: new bases to number first. */
+async function syncLocked(ctx: Ctx, order: readonly string[] = []): Promise<Uidlist> {
+  const old = await loadIndex(ctx);
+  if (await upToDate(ctx, old)) return old;
+  const list = await scan(ctx, old, order);
+  await writeIndex(ctx, list);
+  return list;
+}
+
+/**
+ * Take the folder lock, run `before` (files to add under the lock, numbered first in
+ * `order`), sync, and let `change` return a new index to write (or undefined to
+ * keep it) along with its result.
+ */
+export async function withSyncedIndex<T>(
+  dir: string,
+  opts: SyncOptions & { readonly order?: readonly string[]; readonly before?: () => Promise<void> },
+  change: (list: Uidlist) => Promise<{ list?: Uidlist; result: T }>,
+): Promise<T> {
+  const ctx: Ctx = { dir, fs: opts.fs ?? nodeStoreFs };
+  return withFileLock(join(dir, `${UIDLIST_NAME}.lock`), opts.lockTimeoutMs ?? 10_000, async () => {
+    await opts.before?.();
+    const list = await syncLocked(ctx, opts.order ?? []);
+    const out = await change(list);
+    if (out.list !== undefined && out.list !== list) await writeIndex(ctx, out.list);
+    return out.result;
+  }).catch((err: unknown) => {
+    if (err instanceof MailError) throw err;
+    throw new MailError(errnoCode(err) === "EACCES" ? "perm" : "temp", `sync ${dir}: ${String(err)}`);
+  });
+}
+
+/** Sync and return the index. */
+export function syncIndex(dir: string, opts: SyncOptions = {}): Promise<Uidlist> {
+  return withSyncedIndex(dir, opts, async (list) => ({ result: list }));
+}
+
+/** Forget this process's parsed copy of an index (after the folder was deleted or renamed). */
+export function forgetIndex(dir: string): void {
+  parsedIndexes.delete(dir);
+}
+
+/** Octets of the file in CRLF form: its size plus one for every LF without a CR before it. */
+export async function crlfSizeOfFile(path: string): Promise<number> {
+  let size = 0;
+  let prev = -1;
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
+      const before = i > 0 ? chunk[i - 1] : prev;
+      if (before !== 0x0d) size++;
+    }
+    prev = chunk[chunk.length - 1] ?? prev;
+  }
+  return size;
+}

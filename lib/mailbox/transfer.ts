@@ -1,0 +1,190 @@
+/*
+ * transfer — messages into and between folders: APPEND, COPY, MOVE (RFC 3501, RFC 4315
+ * UIDPLUS: the UIDs they create, RFC 6851 MOVE) and STATUS counts (RFC 3501, RFC 7162
+ * HIGHESTMODSEQ, RFC 8438 SIZE).
+ *
+ * APPEND writes tmp/<unique> (O_EXCL, fsynced), sets its mtime to the INTERNALDATE, and
+ * under the destination's folder lock renames it to cur/<unique>,S=<size>,W=<crlf
+ * size>:2,<flags>, so no reader ever sees half a message and the sync numbers it at once.
+ * COPY hard-links each source file into the destination's cur/ under a new unique name (the
+ * mtime, hence INTERNALDATE, comes along), copying only across file systems. UIDs are given
+ * in the order of the request, so COPYUID's two sets line up.
+ * Talks to: folder directories. Security: runs as the mailbox owner; names are generated here.
+ */
+import { constants } from "node:fs";
+import { copyFile, link, open, rename, unlink, utimes } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { errnoCode, MailError } from "./errors.js";
+import { addKeywords, formatInfo } from "./flags.js";
+import type { FolderSession } from "./folder.js";
+import { ensureMaildir } from "./maildir.js";
+import { type SyncOptions, sizeInName, syncIndex, withSyncedIndex } from "./sync.js";
+
+export interface AppendOptions extends SyncOptions {
+  readonly flags?: readonly string[];
+  readonly internalDate?: Date;
+}
+
+export interface StatusCounts {
+  readonly messages: number;
+  readonly recent: number;
+  readonly uidNext: number;
+  readonly uidValidity: number;
+  readonly unseen: number;
+  readonly highestModseq: number;
+  /** Sum of RFC822.SIZE (CRLF octets). */
+  readonly size: number;
+}
+
+let uniqueCounter = 0;
+
+/** A new Maildir base name, Dovecot's `<secs>.M<usecs>P<pid>Q<n>.<host>`. */
+export function uniqueBaseName(): string {
+  const nowUs = BigInt(Date.now()) * 1000n + ((process.hrtime.bigint() / 1000n) % 1000n);
+  const host = hostname().replace(/\//g, "\\057").replace(/:/g, "\\072");
+  return `${nowUs / 1_000_000n}.M${nowUs % 1_000_000n}P${process.pid}Q${++uniqueCounter}.${host}`;
+}
+
+async function writeTmp(
+  path: string,
+  body: AsyncIterable<Uint8Array> | Uint8Array,
+): Promise<{ size: number; crlf: number }> {
+  const fh = await open(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
+  let size = 0;
+  let crlf = 0;
+  let prev = -1;
+  try {
+    for await (const chunk of body instanceof Uint8Array ? [body] : body) {
+      const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1))
+        if ((i > 0 ? buf[i - 1] : prev) !== 0x0d) crlf++;
+      prev = buf[buf.length - 1] ?? prev;
+      size += buf.length;
+      await fh.write(buf);
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return { size, crlf: size + crlf };
+}
+
+/** APPEND: store a message (bytes as the client sent them) and return its UID. */
+export async function appendMessage(
+  dir: string,
+  body: AsyncIterable<Uint8Array> | Uint8Array,
+  opts: AppendOptions = {},
+): Promise<{ uid: number; uidValidity: number }> {
+  await ensureMaildir(dir);
+  const unique = uniqueBaseName();
+  const tmp = join(dir, "tmp", unique);
+  let base = unique;
+  try {
+    const { size, crlf } = await writeTmp(tmp, body);
+    const when = opts.internalDate ?? new Date();
+    await utimes(tmp, when, when);
+    base = `${unique},S=${size},W=${crlf}`;
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw new MailError(errnoCode(err) === "ENOSPC" ? "noQuota" : "temp", `append to ${dir}: ${String(err)}`);
+  }
+  const before = async () => {
+    const keywords = await addKeywords(dir, opts.flags ?? []);
+    await rename(tmp, join(dir, "cur", `${base}:${formatInfo(opts.flags ?? [], keywords)}`));
+  };
+  return withSyncedIndex(dir, { ...opts, order: [base], before }, async (list) => {
+    const rec = list.records.find((r) => r.base === base);
+    if (rec === undefined) throw new MailError("temp", `appended ${base} vanished from ${dir}`);
+    return { result: { uid: rec.uid, uidValidity: list.uidValidity } };
+  });
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== "EXDEV" && code !== "EPERM" && code !== "ENOTSUP") throw err;
+    await copyFile(from, to, constants.COPYFILE_EXCL);
+  }
+}
+
+export interface CopyResult {
+  readonly uidValidity: number;
+  /** Source UID → destination UID, in request order (COPYUID). */
+  readonly map: ReadonlyArray<{ readonly from: number; readonly to: number }>;
+}
+
+/** COPY: the messages with these UIDs of `source` into the folder at `destDir`. */
+export async function copyMessages(
+  source: FolderSession,
+  uids: Iterable<number>,
+  destDir: string,
+  opts: SyncOptions = {},
+): Promise<CopyResult> {
+  await ensureMaildir(destDir);
+  const wanted = [...new Set(uids)].sort((a, b) => a - b).filter((u) => source.byUid(u) !== undefined);
+  const bases = new Map<string, number>();
+  const order: string[] = []; // filled by `before`, read by the sync that runs after it
+  const before = async () => {
+    const all = wanted.flatMap((u) => source.byUid(u)?.flags ?? []);
+    const keywords = await addKeywords(destDir, all);
+    for (const uid of wanted) {
+      const m = source.byUid(uid);
+      if (m === undefined) continue;
+      const sizes = `,S=${sizeInName(m.base, "S") ?? m.size},W=${sizeInName(m.base, "W") ?? m.crlfSize}`;
+      const base = `${uniqueBaseName()}${sizes}`;
+      const from = await source.messagePath(uid).catch(() => undefined);
+      if (from === undefined) continue; // expunged meanwhile: RFC 3501 lets COPY skip it
+      await linkOrCopy(from, join(destDir, "cur", `${base}:${formatInfo(m.flags, keywords)}`));
+      bases.set(base, uid);
+      order.push(base);
+    }
+  };
+  return withSyncedIndex(destDir, { ...opts, order, before }, async (list) => {
+    const map = list.records
+      .filter((r) => bases.has(r.base))
+      .map((r) => ({ from: bases.get(r.base) ?? 0, to: r.uid }));
+    return { result: { uidValidity: list.uidValidity, map } };
+  });
+}
+
+/** MOVE: copy, then expunge the originals (whatever their flags). */
+export async function moveMessages(
+  source: FolderSession,
+  uids: Iterable<number>,
+  destDir: string,
+  opts: SyncOptions = {},
+): Promise<CopyResult> {
+  const result = await copyMessages(source, uids, destDir, opts);
+  await source.expunge({ uids: result.map.map((p) => p.from), all: true });
+  return result;
+}
+
+/** STATUS counts, from the index (claims no \Recent). */
+export async function folderStatus(dir: string, opts: SyncOptions = {}): Promise<StatusCounts> {
+  const list = await syncIndex(dir, opts);
+  const firstRecent = list.firstRecentUid ?? 1;
+  let unseen = 0;
+  let recent = 0;
+  let size = 0;
+  for (const r of list.records) {
+    if (!/^2,[^:]*S/.test(r.info ?? "")) unseen++;
+    if (r.uid >= firstRecent) recent++;
+    size += r.crlfSize ?? r.size ?? 0;
+  }
+  return {
+    messages: list.records.length,
+    recent,
+    uidNext: list.nextUid,
+    uidValidity: list.uidValidity,
+    unseen,
+    highestModseq: list.highestModseq ?? 1,
+    size,
+  };
+}

@@ -1,0 +1,266 @@
+/*
+ * Folder sessions on real Maildirs: UIDs, flags and keywords in file names, \Recent,
+ * MODSEQ, two sessions seeing each other's changes, external changes, APPEND/COPY/MOVE UID
+ * maps, STATUS, index repair, and a large folder reopened without per-message fs calls.
+ */
+import assert from "node:assert/strict";
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { MailError } from "../../lib/mailbox/errors.js";
+import { formatInfo, parseInfo } from "../../lib/mailbox/flags.js";
+import { FolderSession } from "../../lib/mailbox/folder.js";
+import { MaildirStore } from "../../lib/mailbox/maildir.js";
+import { countingStoreFs } from "../../lib/mailbox/store-fs.js";
+import { appendMessage, copyMessages, folderStatus, moveMessages } from "../../lib/mailbox/transfer.js";
+
+const dirs: string[] = [];
+function tempMaildir(): string {
+  const d = mkdtempSync(join(tmpdir(), "postern-folder-"));
+  dirs.push(d);
+  const root = join(d, "Maildir");
+  for (const sub of ["cur", "new", "tmp"]) mkdirSync(join(root, sub), { recursive: true });
+  return root;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function deliver(root: string, name: string, text = "Subject: x\n\nbody\n"): void {
+  writeFileSync(join(root, "new", name), text);
+}
+
+describe("flags in file names", () => {
+  const keywords = ["$Junk", "work"];
+  const table: [string, string[]][] = [
+    ["2,", []],
+    ["2,S", ["\\Seen"]],
+    ["2,DFPRST", ["$Forwarded", "\\Answered", "\\Deleted", "\\Draft", "\\Flagged", "\\Seen"]],
+    ["2,Sab", ["$Junk", "\\Seen", "work"]],
+  ];
+  for (const [info, flags] of table)
+    it(`reads ${info} as ${flags.join(" ") || "no flags"} and writes it back`, () => {
+      assert.deepEqual(parseInfo(info, keywords).flags, flags);
+      assert.equal(formatInfo(flags, keywords), info);
+    });
+  it("keeps letters it does not understand", () => {
+    const parsed = parseInfo("2,SXz", keywords);
+    assert.deepEqual(parsed, { flags: ["\\Seen"], foreign: "Xz" });
+    assert.equal(formatInfo([...parsed.flags, "\\Flagged"], keywords, parsed.foreign), "2,FSXz");
+  });
+});
+
+describe("FolderSession", () => {
+  it("numbers messages, claims \\Recent once, and stores flags and keywords in file names", async () => {
+    const root = tempMaildir();
+    deliver(root, "1000.M1P1Q1.host,S=20");
+    deliver(root, "1001.M1P1Q2.host");
+    const a = await FolderSession.open(root);
+    const b = await FolderSession.open(root);
+    const ro = await FolderSession.open(root, { readOnly: true });
+    assert.deepEqual(
+      a.messages.map((m) => m.uid),
+      [1, 2],
+    );
+    assert.equal(a.recentCount, 2);
+    assert.equal(b.recentCount, 0);
+    assert.equal(ro.recentCount, 0);
+    const before = a.highestModseq;
+    assert.deepEqual(await a.store([1], { mode: "add", flags: ["\\Seen", "project"] }), { failed: [] });
+    assert.deepEqual(readdirSync(join(root, "cur")).sort(), [
+      "1000.M1P1Q1.host,S=20:2,Sa",
+      "1001.M1P1Q2.host:2,",
+    ]);
+    assert.equal(readFileSync(join(root, "dovecot-keywords"), "utf8"), "0 project\n");
+    const seen = await b.sync();
+    assert.deepEqual(
+      seen.flagged.map((m) => [m.uid, m.flags]),
+      [[1, ["\\Seen", "project"]]],
+    );
+    assert.ok((b.byUid(1)?.modseq ?? 0) > before && b.highestModseq > before);
+    await assert.rejects(ro.store([1], { mode: "add", flags: ["\\Deleted"] }), MailError);
+  });
+
+  it("refuses changes UNCHANGEDSINCE an older modseq and leaves unchanged flags alone", async () => {
+    const root = tempMaildir();
+    deliver(root, "1.a");
+    deliver(root, "2.b");
+    const s = await FolderSession.open(root);
+    const old = s.highestModseq;
+    await s.store([1], { mode: "add", flags: ["\\Flagged"] });
+    await s.sync();
+    const m1 = s.byUid(1)?.modseq;
+    assert.deepEqual(await s.store([1, 2], { mode: "add", flags: ["\\Seen"], unchangedSince: old }), {
+      failed: [1],
+    });
+    await s.store([2], { mode: "add", flags: ["\\Seen"] }); // already set: no new modseq
+    const ch = await s.sync();
+    assert.deepEqual(
+      ch.flagged.map((m) => m.uid),
+      [2],
+    );
+    assert.equal(s.byUid(1)?.modseq, m1);
+    await s.store([2], { mode: "replace", flags: [] });
+    await s.sync();
+    assert.deepEqual(s.byUid(2)?.flags, []);
+  });
+
+  it("reports deliveries, external renames and deletions to another session", async () => {
+    const root = tempMaildir();
+    for (const n of ["1.a", "2.b", "3.c"]) deliver(root, n);
+    const s = await FolderSession.open(root);
+    unlinkSync(join(root, "cur", "2.b:2,"));
+    renameSync(join(root, "cur", "3.c:2,"), join(root, "cur", "3.c:2,RS")); // mutt replied
+    deliver(root, "4.d");
+    const ch = await s.sync();
+    assert.deepEqual(ch.expunged, [2]);
+    assert.deepEqual(ch.expungedSeqs, [2]);
+    assert.deepEqual(ch.added, [4]);
+    assert.deepEqual(
+      ch.flagged.map((m) => [m.uid, m.flags]),
+      [[3, ["\\Answered", "\\Seen"]]],
+    );
+    assert.deepEqual(
+      s.messages.map((m) => m.uid),
+      [1, 3, 4],
+    );
+    assert.ok(s.isRecent(4));
+    const again = await FolderSession.open(root);
+    assert.deepEqual(
+      again.messages.map((m) => m.uid),
+      [1, 3, 4],
+    );
+    assert.equal(again.uidValidity, s.uidValidity);
+  });
+
+  it("expunges \\Deleted messages, optionally only those in a UID set, and POP3 agrees on UIDs", async () => {
+    const root = tempMaildir();
+    for (const n of ["1.a", "2.b", "3.c"]) deliver(root, n);
+    const s = await FolderSession.open(root);
+    await s.store([1, 2, 3], { mode: "add", flags: ["\\Deleted"] });
+    assert.deepEqual(await s.expunge({ uids: [2] }), [2]);
+    const ch = await s.sync();
+    assert.deepEqual(ch.expungedSeqs, [2]);
+    assert.deepEqual(await s.expunge(), [1, 3]);
+    assert.deepEqual((await s.sync()).expungedSeqs, [2, 1]);
+    deliver(root, "4.d");
+    const pop = await (await MaildirStore.open(root)).sync();
+    assert.deepEqual(
+      pop.messages.map((m) => m.uid),
+      [4],
+    );
+  });
+
+  it("appends with flags and INTERNALDATE, copies and moves with UID maps", async () => {
+    const inbox = tempMaildir();
+    const dest = join(inbox, ".Archive");
+    const date = new Date("2020-01-02T03:04:05Z");
+    const first = await appendMessage(inbox, Buffer.from("Subject: a\r\n\r\nx\n"), {
+      flags: ["\\Seen", "$Label1"],
+      internalDate: date,
+    });
+    const second = await appendMessage(inbox, Buffer.from("Subject: b\n\ny\n"));
+    assert.deepEqual([first.uid, second.uid], [1, 2]);
+    const s = await FolderSession.open(inbox);
+    const m = s.byUid(1);
+    assert.deepEqual(
+      [m?.flags, m?.internalDate.toISOString(), m?.size, m?.crlfSize],
+      [["$Label1", "\\Seen"], date.toISOString(), 16, 17],
+    );
+    const chunks: Buffer[] = [];
+    for await (const c of await s.openMessage(2)) chunks.push(c as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), "Subject: b\n\ny\n");
+    const copied = await copyMessages(s, [2, 1, 99], dest);
+    assert.deepEqual(copied.map, [
+      { from: 1, to: 1 },
+      { from: 2, to: 2 },
+    ]);
+    const d = await FolderSession.open(dest);
+    assert.deepEqual(d.byUid(1)?.flags, ["$Label1", "\\Seen"]);
+    assert.equal(d.byUid(1)?.internalDate.toISOString(), date.toISOString());
+    const moved = await moveMessages(s, [2], dest);
+    assert.deepEqual(moved.map, [{ from: 2, to: 3 }]);
+    assert.deepEqual((await s.sync()).expunged, [2]);
+    const st = await folderStatus(dest);
+    assert.deepEqual([st.messages, st.uidNext, st.unseen, st.recent, st.size], [3, 4, 2, 1, 17 * 3]);
+  });
+
+  it("rebuilds a truncated or garbage index from the directories", async () => {
+    const root = tempMaildir();
+    deliver(root, "1.a");
+    writeFileSync(join(root, "cur", "2.b:2,F"), "z\n");
+    await FolderSession.open(root);
+    for (const junk of ["", "3 V", "\u0000\u0001garbage\n1 :x"]) {
+      writeFileSync(join(root, "postern-uidlist"), junk);
+      const s = await FolderSession.open(root);
+      assert.equal(s.messages.length, 2);
+      assert.deepEqual(
+        s.messages.map((m) => m.flags),
+        [[], ["\\Flagged"]],
+      );
+    }
+  });
+
+  it("reopens a 10,000-message folder without listing or stat()ing its messages", async () => {
+    const root = tempMaildir();
+    writeFileSync(join(root, "tmp", "one"), "x\n"); // hard links: 10,000 files made quickly
+    for (let i = 0; i < 10_000; i++)
+      linkSync(join(root, "tmp", "one"), join(root, "cur", `${1_600_000_000 + i}.M${i}P1.host,S=2,W=3:2,S`));
+    const past = new Date(Date.now() - 60_000);
+    for (const sub of ["cur", "new"]) utimesSync(join(root, sub), past, past);
+    const first = countingStoreFs();
+    await FolderSession.open(root, { fs: first });
+    assert.ok(first.calls.stat >= 10_000);
+    const second = countingStoreFs();
+    const s = await FolderSession.open(root, { fs: second });
+    assert.equal(s.messages.length, 10_000);
+    assert.deepEqual(second.calls, { readdir: 0, stat: 3 });
+    deliver(root, "1700000000.M1P2.host"); // a delivery: new/ changes, only new files are stat()ed
+    const third = countingStoreFs();
+    await FolderSession.open(root, { fs: third });
+    assert.ok(third.calls.stat < 10, `stat calls: ${third.calls.stat}`);
+  });
+});
+
+describe("FolderCache and watch", () => {
+  it("keeps cached strings across instances and skips torn lines and other UIDVALIDITYs", async () => {
+    const { FolderCache } = await import("../../lib/mailbox/cache.js");
+    const root = tempMaildir();
+    await new FolderCache(root, 5).set(1, "envelope", '("x" NIL)\n');
+    writeFileSync(
+      join(root, "postern-cache"),
+      `${readFileSync(join(root, "postern-cache"), "utf8")}4 1 envelope "old"\n5 2 body "torn`,
+    );
+    const c = new FolderCache(root, 5);
+    assert.equal(await c.get(1, "envelope"), '("x" NIL)\n');
+    assert.equal(await c.get(2, "body"), undefined);
+  });
+
+  it("calls back when local delivery drops a file into new/", async () => {
+    const root = tempMaildir();
+    const s = await FolderSession.open(root);
+    const woke = new Promise<void>((resolve) => {
+      const stop = s.watch(() => {
+        stop();
+        resolve();
+      });
+    });
+    const keepAlive = setTimeout(() => undefined, 5000); // the watcher itself does not hold the loop open
+    deliver(root, "9.z");
+    await woke;
+    clearTimeout(keepAlive);
+    assert.deepEqual((await s.sync()).added, [1]);
+  });
+});
