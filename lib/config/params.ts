@@ -843,6 +843,13 @@ export const P = {
     min: 600,
     doc: "Idle time before a POP3 session is closed (RFC 1939: at least 10 minutes).",
   }),
+  imap_max_line_length: def({
+    name: "imap_max_line_length",
+    kind: "size",
+    default: "65536",
+    min: 1024,
+    doc: "Longest IMAP command line (literals not counted), as Dovecot; a longer one is answered BAD and skipped.",
+  }),
   imap_hierarchy_separator: def({
     name: "imap_hierarchy_separator",
     kind: "str",

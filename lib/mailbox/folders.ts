@@ -85,9 +85,10 @@ export class MailStore {
     const parts: string[] = [];
     for (const enc of dirName.slice(1).split(".")) {
       if (enc === "" || /%(?!25|2E)/i.test(enc)) return undefined;
-      const decoded = decodeMutf7(enc.replace(/%2E/gi, ".").replace(/%25/g, "%"));
-      if (decoded === undefined || decoded.includes(this.separator) || /[\0-\x1f\x7f]/.test(decoded))
-        return undefined;
+      const result = decodeMutf7(enc.replace(/%2E/gi, ".").replace(/%25/g, "%"));
+      if (!result.ok) return undefined;
+      const decoded = result.value;
+      if (decoded.includes(this.separator) || /[\0-\x1f\x7f]/.test(decoded)) return undefined;
       parts.push(decoded);
     }
     return parts.join(this.separator);

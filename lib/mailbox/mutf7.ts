@@ -1,92 +1,121 @@
 /*
- * mutf7 — IMAP's modified UTF-7 (RFC 3501 §5.1.3), the form mailbox names take on the wire
- * and, as Dovecot stores them, on disk. Printable ASCII stands for itself except "&", which
- * is "&-"; everything else is UTF-16 in modified base64 ("," instead of "/") between "&"
- * and "-".
- * Talks to: nothing. Input is untrusted (client names, directory names written by other
- * programs): decoding is strict and returns undefined for anything that is not the one
- * canonical encoding (bad base64, unpaired surrogates, ASCII hidden in base64, "&...&"),
- * so two different names can never decode to the same mailbox.
+ * mutf7 — IMAP's modified UTF-7 for mailbox names: encoder and strict decoder.
+ *
+ * Printable US-ASCII except "&" stands for itself, "&" is "&-", anything else is UTF-16BE
+ * in base64 with "," for "/" and no padding, between "&" and "-".
+ * The decoder is strict, as Dovecot's: raw 8-bit or control bytes, an unterminated or empty
+ * shift, non-zero padding bits, a broken surrogate pair, or a printable ASCII character
+ * hidden in base64 are all errors, because two spellings of one name would let a client
+ * create look-alike folders or dodge a name check.
+ *
+ * Used for names on the wire (lib/imap) and on disk (Maildir++ folder names, as Dovecot does).
+ * Talks to: nothing. RFC 3501 5.1.3; RFC 2152 (UTF-7) for the base64 alphabet.
+ * Security: input is hostile; linear time, no regular expressions.
  */
 
+export type Utf7Result =
+  | { readonly ok: true; readonly value: string }
+  | { readonly ok: false; readonly reason: string };
+
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+const VALUE = new Map([...ALPHABET].map((ch, i) => [ch, i]));
 
-function printable(code: number): boolean {
-  return code >= 0x20 && code <= 0x7e;
-}
+const isPrintable = (code: number): boolean => code >= 0x20 && code <= 0x7e;
 
-function encodeRun(run: string): string {
-  const bytes = Buffer.alloc(run.length * 2);
-  for (let i = 0; i < run.length; i++) bytes.writeUInt16BE(run.charCodeAt(i), i * 2);
-  return `&${bytes.toString("base64").replace(/=+$/, "").replace(/\//g, ",")}-`;
-}
-
-/** UTF-8 (a JS string) → modified UTF-7. */
+/** Encodes a Unicode mailbox name as modified UTF-7. */
 export function encodeMutf7(name: string): string {
   let out = "";
-  let run = "";
-  for (const ch of name) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (printable(code)) {
-      if (run !== "") out += encodeRun(run);
-      run = "";
-      out += ch === "&" ? "&-" : ch;
-    } else run += ch;
+  let units: number[] = [];
+  const flush = (): void => {
+    if (units.length === 0) return;
+    out += `&${base64(units)}-`;
+    units = [];
+  };
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (isPrintable(code)) {
+      flush();
+      out += code === 0x26 ? "&-" : name[i];
+    } else units.push(code);
   }
-  return run === "" ? out : out + encodeRun(run);
+  flush();
+  return out;
 }
 
-/** No unpaired UTF-16 surrogate (String.prototype.isWellFormed is ES2024). */
-function wellFormed(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0xdc00 && c <= 0xdfff) return false;
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = text.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
-      i++;
-    }
-  }
-  return true;
+function base64(units: readonly number[]): string {
+  const bytes = Buffer.alloc(units.length * 2);
+  for (const [i, unit] of units.entries()) bytes.writeUInt16BE(unit, i * 2);
+  return bytes.toString("base64").replace(/=+$/, "").replaceAll("/", ",");
 }
 
-function decodeRun(b64: string): string | undefined {
-  if ([...b64].some((c) => !ALPHABET.includes(c)) || b64.length % 4 === 1) return undefined;
-  const bytes = Buffer.from(b64.replace(/,/g, "/"), "base64");
-  if (bytes.length % 2 !== 0 || bytes.length === 0) return undefined;
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 2) text += String.fromCharCode(bytes.readUInt16BE(i));
-  if (!wellFormed(text)) return undefined;
-  // Canonical form only: no printable ASCII inside base64, no leftover bits.
-  if ([...text].some((c) => printable(c.codePointAt(0) ?? 0))) return undefined;
-  return encodeRun(text) === `&${b64}-` ? text : undefined;
-}
-
-/** Modified UTF-7 → UTF-8, or undefined when the input is not canonical modified UTF-7. */
-export function decodeMutf7(text: string): string | undefined {
+/** Decodes modified UTF-7, refusing every non-canonical or invalid form. */
+export function decodeMutf7(text: string): Utf7Result {
   let out = "";
   let i = 0;
-  let afterRun = false;
   while (i < text.length) {
     const code = text.charCodeAt(i);
-    if (!printable(code)) return undefined;
-    if (text[i] !== "&") {
-      out += text[i];
-      i++;
-      afterRun = false;
+    if (!isPrintable(code)) return { ok: false, reason: "Invalid character in mailbox name" };
+    if (code !== 0x26) {
+      out += text[i++];
       continue;
     }
     const end = text.indexOf("-", i + 1);
-    if (end < 0) return undefined;
+    if (end < 0) return { ok: false, reason: "Unterminated &-sequence in mailbox name" };
     if (end === i + 1) out += "&";
     else {
-      if (afterRun) return undefined; // two adjacent runs must have been one
-      const run = decodeRun(text.slice(i + 1, end));
-      if (run === undefined) return undefined;
-      out += run;
+      // Two shifts back to back spell what one shift would: a second name for the same folder.
+      if (i >= 2 && text[i - 1] === "-" && shiftEndsAt(text, i - 1)) {
+        return { ok: false, reason: "Non-canonical &-sequence in mailbox name" };
+      }
+      const decoded = decodeShift(text.slice(i + 1, end));
+      if (!decoded.ok) return decoded;
+      out += decoded.value;
     }
-    afterRun = end !== i + 1;
     i = end + 1;
   }
-  return out;
+  return { ok: true, value: out };
+}
+
+/** True when the "-" at `dash` closes a base64 shift (not the "&-" spelling of "&"). */
+function shiftEndsAt(text: string, dash: number): boolean {
+  const amp = text.lastIndexOf("&", dash - 1);
+  return amp >= 0 && amp < dash - 1 && !text.slice(amp + 1, dash).includes("-");
+}
+
+function decodeShift(chunk: string): Utf7Result {
+  const units: number[] = [];
+  let bits = 0;
+  let bitCount = 0;
+  for (const ch of chunk) {
+    const value = VALUE.get(ch);
+    if (value === undefined) return { ok: false, reason: "Invalid base64 in mailbox name" };
+    bits = ((bits << 6) | value) & 0xffffff;
+    bitCount += 6;
+    if (bitCount >= 16) {
+      bitCount -= 16;
+      units.push((bits >> bitCount) & 0xffff);
+    }
+  }
+  if (bitCount >= 6 || (bits & ((1 << bitCount) - 1)) !== 0) {
+    return { ok: false, reason: "Invalid base64 padding in mailbox name" };
+  }
+  return utf16(units);
+}
+
+function utf16(units: readonly number[]): Utf7Result {
+  let out = "";
+  for (let i = 0; i < units.length; i++) {
+    const unit = units[i]!;
+    if (isPrintable(unit)) return { ok: false, reason: "ASCII character encoded in mailbox name" };
+    if (unit >= 0xdc00 && unit <= 0xdfff) return { ok: false, reason: "Broken UTF-16 in mailbox name" };
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const low = units[i + 1];
+      if (low === undefined || low < 0xdc00 || low > 0xdfff) {
+        return { ok: false, reason: "Broken UTF-16 in mailbox name" };
+      }
+      out += String.fromCharCode(unit, low);
+      i++;
+    } else out += String.fromCharCode(unit);
+  }
+  return { ok: true, value: out };
 }

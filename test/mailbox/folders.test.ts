@@ -10,7 +10,12 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { MailError } from "../../lib/mailbox/errors.js";
 import { MailStore } from "../../lib/mailbox/folders.js";
-import { decodeMutf7, encodeMutf7 } from "../../lib/mailbox/mutf7.js";
+import { decodeMutf7 as decodeResult, encodeMutf7 } from "../../lib/mailbox/mutf7.js";
+
+const decodeMutf7 = (text: string): string | undefined => {
+  const r = decodeResult(text);
+  return r.ok ? r.value : undefined;
+};
 
 const dirs: string[] = [];
 function tempStore(): MailStore {
