@@ -1,0 +1,231 @@
+/*
+ * smtpd — main.cf parameters: smtpd and cleanup. Part of the one parameter table (lib/config/params.ts).
+ */
+import { def } from "../param-def.js";
+
+export const SMTPD_PARAMS = {
+  // ── smtpd ────────────────────────────────────────────────────────────────────
+  message_size_limit: def({
+    name: "message_size_limit",
+    kind: "size",
+    default: "10240000",
+    min: 0,
+    doc: "Maximal size in bytes of a message, envelope included; 0 means no limit.",
+  }),
+  smtpd_recipient_limit: def({
+    name: "smtpd_recipient_limit",
+    kind: "int",
+    default: "1000",
+    min: 1,
+    doc: "Maximal number of recipients of one message.",
+  }),
+  smtpd_timeout: def({
+    name: "smtpd_timeout",
+    kind: "time",
+    default: "300s",
+    unit: "s",
+    min: 1,
+    doc: "How long smtpd waits for a client command or data before it disconnects.",
+  }),
+  smtpd_hard_error_limit: def({
+    name: "smtpd_hard_error_limit",
+    kind: "int",
+    default: "20",
+    min: 1,
+    doc: "Errors a client may make before smtpd disconnects it.",
+  }),
+  smtpd_soft_error_limit: def({
+    name: "smtpd_soft_error_limit",
+    kind: "int",
+    default: "10",
+    min: 1,
+    doc: "Errors after which smtpd delays each reply by one second.",
+  }),
+  smtpd_client_connection_count_limit: def({
+    name: "smtpd_client_connection_count_limit",
+    kind: "int",
+    default: "50",
+    min: 0,
+    doc: "Concurrent connections one client IP may have to an SMTP service; 0 means no limit.",
+  }),
+  line_length_limit: def({
+    name: "line_length_limit",
+    kind: "int",
+    default: "2048",
+    min: 512,
+    doc: "Longest SMTP command or header line accepted; longer data lines are split into pieces.",
+  }),
+  smtpd_forbid_bare_newline: def({
+    name: "smtpd_forbid_bare_newline",
+    kind: "str",
+    default: "normalize",
+    doc: "What to do with a bare LF in SMTP commands or DATA: normalize (accept the line as if CRLF), reject, or no.",
+  }),
+  smtpd_forbid_unauth_pipelining: def({
+    name: "smtpd_forbid_unauth_pipelining",
+    kind: "bool",
+    default: "yes",
+    doc: "Disconnect clients that send commands ahead of the greeting or pipeline without PIPELINING.",
+  }),
+  disable_vrfy_command: def({
+    name: "disable_vrfy_command",
+    kind: "bool",
+    default: "yes",
+    doc: "Refuse the SMTP VRFY command.",
+  }),
+  smtpd_helo_required: def({
+    name: "smtpd_helo_required",
+    kind: "bool",
+    default: "no",
+    doc: "Require HELO or EHLO before MAIL FROM.",
+  }),
+  smtpd_peername_lookup: def({
+    name: "smtpd_peername_lookup",
+    kind: "bool",
+    default: "yes",
+    doc: 'Look up the client\'s host name (reverse, then forward-confirmed); otherwise every client is "unknown".',
+  }),
+  smtpd_client_restrictions: def({
+    name: "smtpd_client_restrictions",
+    kind: "list",
+    default: "",
+    doc: "Restrictions applied when a client connects.",
+  }),
+  smtpd_helo_restrictions: def({
+    name: "smtpd_helo_restrictions",
+    kind: "list",
+    default: "",
+    doc: "Restrictions applied to the HELO/EHLO name.",
+  }),
+  smtpd_sender_restrictions: def({
+    name: "smtpd_sender_restrictions",
+    kind: "list",
+    default: "",
+    doc: "Restrictions applied to the MAIL FROM address.",
+  }),
+  smtpd_relay_restrictions: def({
+    name: "smtpd_relay_restrictions",
+    kind: "list",
+    default: "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+    doc: "Relay control, applied at RCPT TO before smtpd_recipient_restrictions.",
+  }),
+  smtpd_recipient_restrictions: def({
+    name: "smtpd_recipient_restrictions",
+    kind: "list",
+    default: "",
+    doc: "Restrictions applied to each RCPT TO address.",
+  }),
+  smtpd_data_restrictions: def({
+    name: "smtpd_data_restrictions",
+    kind: "list",
+    default: "",
+    doc: "Restrictions applied at DATA.",
+  }),
+  smtpd_delay_reject: def({
+    name: "smtpd_delay_reject",
+    kind: "bool",
+    default: "yes",
+    doc: "Apply client, helo and sender restrictions at RCPT TO, as Postfix does by default.",
+  }),
+  local_recipient_maps: def({
+    name: "local_recipient_maps",
+    kind: "list",
+    default: "unix:passwd.byname passwd-file:$user_passdb $alias_maps",
+    doc: "Lookup tables of valid local recipients; empty disables the RCPT check (not recommended).",
+  }),
+  relay_domains: def({
+    name: "relay_domains",
+    kind: "list",
+    default: "",
+    doc: "Remote domains this system relays mail to from anywhere.",
+  }),
+  smtpd_reject_unlisted_recipient: def({
+    name: "smtpd_reject_unlisted_recipient",
+    kind: "bool",
+    default: "yes",
+    doc: "Reject recipients in local domains that local_recipient_maps does not know.",
+  }),
+  unknown_local_recipient_reject_code: def({
+    name: "unknown_local_recipient_reject_code",
+    kind: "int",
+    default: "550",
+    min: 400,
+    max: 599,
+    doc: "Reply code for an unknown recipient in a local domain.",
+  }),
+  smtpd_tls_cert_file: def({
+    name: "smtpd_tls_cert_file",
+    kind: "str",
+    default: "",
+    doc: "PEM certificate (with its chain) for the SMTP server's TLS; empty: no TLS.",
+  }),
+  smtpd_tls_key_file: def({
+    name: "smtpd_tls_key_file",
+    kind: "str",
+    default: "$smtpd_tls_cert_file",
+    doc: "PEM private key for smtpd_tls_cert_file.",
+  }),
+  smtpd_tls_security_level: def({
+    name: "smtpd_tls_security_level",
+    kind: "str",
+    default: "none",
+    doc: "SMTP server TLS: none, may (offer STARTTLS) or encrypt (require it before MAIL FROM).",
+  }),
+  smtpd_tls_auth_only: def({
+    name: "smtpd_tls_auth_only",
+    kind: "bool",
+    default: "no",
+    doc: "Offer AUTH only after TLS is established.",
+  }),
+  smtpd_tls_wrappermode: def({
+    name: "smtpd_tls_wrappermode",
+    kind: "bool",
+    default: "no",
+    doc: "Start TLS before the greeting (port 465, smtps / submissions).",
+  }),
+  smtpd_tls_protocols: def({
+    name: "smtpd_tls_protocols",
+    kind: "str",
+    default: ">=TLSv1.2",
+    doc: "TLS protocol versions the SMTP server accepts (Postfix syntax, e.g. >=TLSv1.2).",
+  }),
+  smtpd_sasl_auth_enable: def({
+    name: "smtpd_sasl_auth_enable",
+    kind: "bool",
+    default: "no",
+    doc: "Offer SMTP AUTH.",
+  }),
+  allow_percent_hack: def({
+    name: "allow_percent_hack",
+    kind: "bool",
+    default: "no",
+    doc: "Rewrite user%domain@here as user@domain (off: the address is treated as a local user name).",
+  }),
+  swap_bangpath: def({
+    name: "swap_bangpath",
+    kind: "bool",
+    default: "no",
+    doc: "Rewrite site!user as user@site (off: the address is treated as a local user name).",
+  }),
+  recipient_delimiter: def({
+    name: "recipient_delimiter",
+    kind: "str",
+    default: "+",
+    doc: "Separator between a user name and an address extension (user+ext); empty disables extensions.",
+  }),
+
+  // ── cleanup ──────────────────────────────────────────────────────────────────
+  always_add_missing_headers: def({
+    name: "always_add_missing_headers",
+    kind: "bool",
+    default: "yes",
+    doc: "Add Message-ID, Date and From when missing, also for mail from remote clients.",
+  }),
+  header_size_limit: def({
+    name: "header_size_limit",
+    kind: "size",
+    default: "102400",
+    min: 1,
+    doc: "Maximal size of one message header; longer headers are truncated.",
+  }),
+} as const;
