@@ -8,6 +8,7 @@
  * "MISSING_DOMAIN", an unparseable rest "SYNTAX_ERROR", a missing mailbox "MISSING_MAILBOX".
  * Security: untrusted input; a linear scanner with no recursion.
  */
+import { Rfc822Cursor } from "./cursor.js";
 
 import { type ImapValue, nstring } from "./imap-value.js";
 import type { EnvelopeHeaders } from "./structure.js";
@@ -22,43 +23,7 @@ export interface EnvelopeAddress {
 
 const SPECIALS = new Set('()<>[]:;@\\,."'.split(""));
 
-class AddressScanner {
-  pos = 0;
-  lastComment: string | null = null;
-  constructor(readonly text: string) {}
-
-  get done(): boolean {
-    return this.pos >= this.text.length;
-  }
-  peek(): string {
-    return this.text[this.pos] ?? "";
-  }
-
-  skipCfws(): void {
-    for (;;) {
-      const ch = this.peek();
-      if (ch === " " || ch === "\t" || ch === "\r" || ch === "\n") this.pos++;
-      else if (ch === "(") this.lastComment = this.comment();
-      else return;
-    }
-  }
-
-  private comment(): string {
-    let depth = 0;
-    let text = "";
-    while (!this.done) {
-      const ch = this.text[this.pos++] ?? "";
-      if (ch === "\\") text += this.text[this.pos++] ?? "";
-      else if (ch === "(") {
-        if (depth++ > 0) text += ch;
-      } else if (ch === ")") {
-        if (--depth === 0) return text;
-        text += ch;
-      } else text += ch;
-    }
-    return text;
-  }
-
+class AddressScanner extends Rfc822Cursor {
   atom(allowDots: boolean): string {
     const start = this.pos;
     while (!this.done) {

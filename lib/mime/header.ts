@@ -8,6 +8,7 @@
  * Security: input is untrusted message text; every loop advances, nothing recurses, and
  * malformed values degrade to "absent" rather than throwing.
  */
+import { Rfc822Cursor } from "./cursor.js";
 
 /** A parameter exactly as IMAP shows it: [name, value], name case preserved. */
 export type MimeParam = readonly [name: string, value: string];
@@ -25,39 +26,8 @@ export interface Disposition {
 
 const TSPECIALS = new Set('()<>@,;:\\"/[]?='.split(""));
 
-/** A tiny cursor over one header value that skips RFC 822 comments and folding whitespace. */
-class Scanner {
-  pos = 0;
-  constructor(readonly text: string) {}
-
-  get done(): boolean {
-    return this.pos >= this.text.length;
-  }
-
-  peek(): string {
-    return this.text[this.pos] ?? "";
-  }
-
-  /** Skips whitespace and (nested) comments, which RFC 2045 allows between tokens. */
-  skipCfws(): void {
-    for (;;) {
-      const ch = this.peek();
-      if (ch === " " || ch === "\t" || ch === "\r" || ch === "\n") this.pos++;
-      else if (ch === "(") this.skipComment();
-      else return;
-    }
-  }
-
-  private skipComment(): void {
-    let depth = 0;
-    while (!this.done) {
-      const ch = this.text[this.pos++];
-      if (ch === "\\") this.pos++;
-      else if (ch === "(") depth++;
-      else if (ch === ")" && --depth === 0) return;
-    }
-  }
-
+/** A cursor over one header value for MIME tokens, quoted strings and parameters. */
+class Scanner extends Rfc822Cursor {
   token(): string {
     const start = this.pos;
     while (!this.done) {
