@@ -87,6 +87,10 @@ function applyStore(current: readonly string[], req: StoreRequest): string[] {
   return current.filter((f) => !lower.has(f.toLowerCase()));
 }
 
+function mergeByUid(a: readonly MessageInfo[], b: readonly MessageInfo[]): MessageInfo[] {
+  return [...a, ...b].sort((x, y) => x.uid - y.uid);
+}
+
 export class FolderSession {
   messages: readonly MessageInfo[] = [];
   uidValidity = 0;
@@ -95,6 +99,7 @@ export class FolderSession {
   /** Keywords the folder knows (for FLAGS / PERMANENTFLAGS). */
   keywords: readonly string[] = [];
   private readonly recent = new Set<number>();
+  private ghosts = new Set<number>();
   private seqByUid = new Map<number, number>();
   private seen: Uidlist | undefined;
 
@@ -130,14 +135,26 @@ export class FolderSession {
     return this.recent.size;
   }
 
-  /** Bring the view up to date and say what changed since the previous sync. */
-  async sync(): Promise<FolderChanges> {
+  /**
+   * Bring the view up to date and say what changed since the previous sync. With
+   * `announceExpunges: false` (during FETCH, STORE and SEARCH, where RFC 3501 §7.4.1 forbids
+   * EXPUNGE responses) messages removed meanwhile stay in the view, as ghosts whose sequence
+   * numbers do not move, until a later sync announces them.
+   */
+  async sync(opts: { announceExpunges?: boolean } = {}): Promise<FolderChanges> {
+    const announce = opts.announceExpunges !== false;
     const list = await withSyncedIndex(this.dir, this.opts, async (l) => this.claimRecent(l));
-    if (list === this.seen) return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
+    if (list === this.seen && (!announce || this.ghosts.size === 0))
+      return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
     if (this.seen !== undefined && list.uidValidity !== this.seen.uidValidity)
       throw new MailError("temp", `UIDVALIDITY of ${this.dir} changed; the session must reselect`);
     this.keywords = await readKeywords(this.dir);
-    return this.adopt(list);
+    return this.adopt(list, announce);
+  }
+
+  /** True for a message another session expunged that this view has not announced yet. */
+  isExpunged(uid: number): boolean {
+    return this.ghosts.has(uid);
   }
 
   private async claimRecent(list: Uidlist): Promise<{ list?: Uidlist; result: Uidlist }> {
@@ -148,15 +165,18 @@ export class FolderSession {
     return { list: claimed, result: claimed };
   }
 
-  private adopt(list: Uidlist): FolderChanges {
+  private adopt(list: Uidlist, announce: boolean): FolderChanges {
     const initial = this.seen === undefined;
     const before = this.messages;
     const oldModseq = new Map(before.map((m) => [m.uid, m.modseq]));
-    const messages = list.records.map((r) => toInfo(r, this.keywords));
-    const present = new Set(messages.map((m) => m.uid));
+    const current = list.records.map((r) => toInfo(r, this.keywords));
+    const present = new Set(current.map((m) => m.uid));
+    const ghosts = announce ? [] : before.filter((m) => !present.has(m.uid));
+    const messages = ghosts.length === 0 ? current : mergeByUid(current, ghosts);
+    this.ghosts = new Set(ghosts.map((m) => m.uid));
     const expungedSeqs: number[] = [];
     const expunged: number[] = [];
-    for (let i = before.length - 1; i >= 0; i--) {
+    for (let i = before.length - 1; i >= 0 && announce; i--) {
       const m = before[i];
       if (m !== undefined && !present.has(m.uid)) {
         expungedSeqs.push(i + 1);
@@ -165,7 +185,7 @@ export class FolderSession {
       }
     }
     const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
-    const flagged = initial ? [] : messages.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
+    const flagged = initial ? [] : current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
     this.seqByUid = new Map(messages.map((m, i) => [m.uid, i + 1]));
     this.uidValidity = list.uidValidity;

@@ -30,6 +30,8 @@ export type ImapValue =
   | { readonly astring: string }
   | { readonly literal: Buffer }
   | { readonly stream: StreamedLiteral }
+  /** Items written back to back with no separator (a multipart's bodies in BODYSTRUCTURE). */
+  | { readonly joined: readonly ImapValue[] }
   | readonly ImapValue[];
 
 export type ResponsePart = Buffer | StreamedLiteral;
@@ -89,6 +91,7 @@ function writeValue(w: ResponseWriter, value: ImapValue): void {
   else if ("atom" in value) w.raw(value.atom);
   else if ("astring" in value) writeAstring(w, value.astring);
   else if ("literal" in value) writeLiteral(w, value.literal);
+  else if ("joined" in value) for (const item of value.joined) writeValue(w, item);
   else w.stream(value.stream);
 }
 

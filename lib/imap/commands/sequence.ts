@@ -1,0 +1,74 @@
+/*
+ * sequence — the messages a sequence set names (RFC 3501 §9 sequence-set, RFC 5182 "$"),
+ * for FETCH, STORE, COPY, MOVE, SEARCH keys and UID EXPUNGE.
+ *
+ * Message sequence numbers must exist (a number above EXISTS is the client's error, BAD as
+ * Dovecot answers "Invalid messageset"); UIDs need not (RFC 3501 §6.4.8: non-existent UIDs
+ * are ignored). "*" is the highest number in use; "n:*" with n above it still names the
+ * last message (RFC 3501 §9, seq-range). A range may be written backwards.
+ * Talks to: the FolderSession snapshot. Security: client numbers are only compared, never
+ * used as indexes without a bounds check.
+ */
+import type { FolderSession, MessageInfo } from "../../mailbox/folder.js";
+import type { SeqNumber, SequenceSet } from "../parser/types.js";
+
+export type Resolved =
+  | { readonly ok: true; readonly messages: MessageInfo[] }
+  | { readonly ok: false; readonly text: string };
+
+function bound(n: SeqNumber, star: number): number {
+  return n === "*" ? star : n;
+}
+
+/** Message sequence numbers (1-based) named by a sequence-number set, ascending. */
+function bySequence(folder: FolderSession, set: Exclude<SequenceSet, "$">): Resolved {
+  const count = folder.messages.length;
+  const wanted = new Set<number>();
+  for (const range of set) {
+    if (count === 0) return { ok: false, text: "Invalid messageset" };
+    const a = bound(range.from, count);
+    const b = bound(range.to, count);
+    if (a > count || b > count) return { ok: false, text: "Invalid messageset" };
+    for (let seq = Math.min(a, b); seq <= Math.max(a, b); seq++) wanted.add(seq);
+  }
+  const messages = [...wanted].sort((x, y) => x - y).flatMap((seq) => folder.messages[seq - 1] ?? []);
+  return { ok: true, messages };
+}
+
+/** UIDs: only those present; a range is clamped to the UIDs in use. */
+function byUid(folder: FolderSession, set: Exclude<SequenceSet, "$">): MessageInfo[] {
+  const last = folder.messages[folder.messages.length - 1]?.uid ?? 0;
+  const picked = new Map<number, MessageInfo>();
+  for (const range of set) {
+    const a = bound(range.from, last);
+    const b = bound(range.to, last);
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    if (hi - lo < 64) {
+      for (let uid = lo; uid <= hi; uid++) {
+        const m = folder.byUid(uid);
+        if (m !== undefined) picked.set(uid, m);
+      }
+    } else {
+      for (const m of folder.messages) if (m.uid >= lo && m.uid <= hi) picked.set(m.uid, m);
+    }
+  }
+  return [...picked.values()].sort((x, y) => x.uid - y.uid);
+}
+
+/**
+ * The messages named, in ascending order (sequence order = UID order).
+ * `saved` is the SEARCHRES result (UIDs) that "$" stands for.
+ */
+export function resolveSet(
+  folder: FolderSession,
+  set: SequenceSet,
+  uid: boolean,
+  saved: readonly number[],
+): Resolved {
+  if (set === "$") {
+    const messages = saved.flatMap((u) => folder.byUid(u) ?? []).sort((x, y) => x.uid - y.uid);
+    return { ok: true, messages };
+  }
+  return uid ? { ok: true, messages: byUid(folder, set) } : bySequence(folder, set);
+}
