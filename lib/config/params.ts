@@ -10,6 +10,7 @@
 import type { ParamDef } from "./param-def.js";
 import { ACCESS_PARAMS } from "./params/access.js";
 import { DELIVERY_PARAMS } from "./params/delivery.js";
+import { IMAP_PARAMS } from "./params/imap.js";
 import { OUTBOUND_PARAMS } from "./params/outbound.js";
 import { SMTPD_PARAMS } from "./params/smtpd.js";
 import { SYSTEM_PARAMS } from "./params/system.js";
@@ -23,6 +24,7 @@ export const P = {
   ...DELIVERY_PARAMS,
   ...OUTBOUND_PARAMS,
   ...ACCESS_PARAMS,
+  ...IMAP_PARAMS,
 } as const;
 
 export type ParamName = (typeof P)[keyof typeof P]["name"];

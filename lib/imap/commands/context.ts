@@ -84,7 +84,7 @@ export interface ImapContext {
   logError(text: string): void;
 }
 
-export type CommandOf<N extends ImapVerb> = Extract<ImapCommand, { name: N }>;
+export type CommandOf<N extends ImapVerb> = ImapCommand & { readonly name: N };
 export type CommandHandler<N extends ImapVerb> = (
   command: CommandOf<N>,
   ctx: ImapContext,

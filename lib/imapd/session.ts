@@ -1,0 +1,129 @@
+/*
+ * session — one authenticated IMAP session in the imap mail process: reads the hand-off
+ * from imap-login (the user, the login command's tag, the bytes the client pipelined after
+ * it), opens the user's Maildir++ store where local delivery puts mail (userdb mail,
+ * mail_location, home_mailbox), runs ImapMailEngine over the raw stream and logs Dovecot's
+ * logout line:
+ *   imap(alice)<pid><session>: Disconnected: Logged out in=123 out=4567 expunged=0
+ * Talks to: imap-login (the Unix socket master handed over), the Maildir.
+ * Security: runs as the mail owner; trusts the hand-off (private socket); mbox stores are
+ * refused (IMAP needs folders and flags: Maildir only).
+ */
+import type { Socket } from "node:net";
+import { mailboxLocation, type UserInfo } from "../delivery/users.js";
+import { mailCapabilities } from "../imap/engine/capability.js";
+import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
+import type { Logger } from "../log/index.js";
+import { MailStore } from "../mailbox/folders.js";
+import { type Pop3Handoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../pop3d/handoff.js";
+import type { ImapdSettings } from "./settings.js";
+
+export interface ImapdShared {
+  readonly settings: ImapdSettings;
+  readonly log: Logger;
+}
+
+function userInfo(h: Pop3Handoff): UserInfo {
+  const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
+  return {
+    user: h.user,
+    uid: h.uid ?? process.getuid?.() ?? 0,
+    gid: h.gid ?? process.getgid?.() ?? 0,
+    home: h.home,
+    shell: "",
+    kind: "virtual",
+    ...(mail !== undefined ? { mailLocation: mail } : {}),
+  };
+}
+
+function socketOutput(socket: Socket): ImapOutput {
+  return {
+    write: (bytes) =>
+      socket.destroyed || socket.write(bytes)
+        ? undefined
+        : new Promise<void>((resolve) => {
+            const done = () => {
+              socket.off("drain", done);
+              socket.off("close", done);
+              resolve();
+            };
+            socket.once("drain", done);
+            socket.once("close", done);
+          }),
+    end: () => socket.end(),
+  };
+}
+
+const REASONS: Record<CloseReason, string> = {
+  logout: "Logged out",
+  "bad-commands": "Too many invalid IMAP commands",
+  disconnected: "Connection closed",
+  error: "Internal error",
+};
+
+/** Pause reading while this many bytes wait to be framed (a slow FETCH, a big APPEND). */
+const INPUT_HIGH_WATER = 1024 * 1024;
+
+/** Serve one hand-off connection from imap-login until the client is gone. */
+export async function serveImap(socket: Socket, shared: ImapdShared): Promise<void> {
+  const { log, settings } = shared;
+  const { msg, rest } = await readHandoffFrame(socket, settings.handoffTimeoutMs);
+  const h = parseHandoff(msg);
+  const tag = typeof (msg as { tag?: unknown })?.tag === "string" ? (msg as { tag: string }).tag : null;
+  if (h === undefined) {
+    log.warning("imap: malformed hand-off from the login process");
+    writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
+    return void socket.end();
+  }
+  const prefix = `imap(${h.user})<${process.pid}><${h.session}>`;
+  const where = mailboxLocation(userInfo(h), settings);
+  if ("error" in where || where.format !== "maildir") {
+    log.error(`${prefix}: ${"error" in where ? where.error : `${where.path}: IMAP needs a Maildir mailbox`}`);
+    writeHandoffFrame(socket, { ok: false, reason: "mailbox unavailable" });
+    return void socket.end();
+  }
+  let timedOut = false;
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  const engine = new ImapMailEngine(
+    {
+      user: h.user,
+      store: new MailStore(where.path, settings.separator),
+      settings: { separator: settings.separator, appendLimit: settings.appendLimit },
+      limits: {
+        maxLineLength: settings.maxLineLength,
+        maxLiteralSize: settings.appendLimit > 0 ? settings.appendLimit : 2 ** 31,
+        maxLiterals: 32,
+      },
+      maxBadCommands: settings.maxBadCommands,
+      capabilities: mailCapabilities(settings.appendLimit),
+      idleNotifyMs: settings.idleNotifyMs,
+    },
+    socketOutput(socket),
+    (e) => {
+      if (e.type === "error") return log.error(`${prefix}: ${e.text}`);
+      const reason = timedOut
+        ? `Inactivity - no input for ${settings.idleTimeoutMs / 1000} secs`
+        : REASONS[e.reason];
+      const s = engine.stats;
+      log.info(`${prefix}: Disconnected: ${reason} in=${s.bytesIn} out=${s.bytesOut} expunged=${s.expunged}`);
+    },
+  );
+  writeHandoffFrame(socket, { ok: true, pid: process.pid });
+  socket.setTimeout(settings.idleTimeoutMs, () => {
+    timedOut = true;
+    socket.destroy();
+  });
+  socket.on("close", () => engine.disconnected());
+  socket.on("error", () => socket.destroy());
+  await engine.start(tag, Buffer.concat([Buffer.from(h.pipelined, "base64"), rest]));
+  socket.on("data", (d: Buffer) => {
+    engine.push(d);
+    if (engine.buffered > INPUT_HIGH_WATER) {
+      socket.pause();
+      void engine.idle().then(() => socket.resume());
+    }
+  });
+  socket.resume();
+  await closed;
+  await engine.idle();
+}

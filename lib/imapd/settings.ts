@@ -1,0 +1,35 @@
+/*
+ * settings — the imap mail process' settings, read once from main.cf: the mailbox location
+ * as local delivery computes it, the separator, limits and timeouts.
+ */
+import type { MainCf } from "../config/index.js";
+import { P } from "../config/params.js";
+
+export interface ImapdSettings {
+  readonly separator: string;
+  readonly maxLineLength: number;
+  /** APPENDLIMIT in bytes; 0: none. */
+  readonly appendLimit: number;
+  readonly maxBadCommands: number;
+  readonly idleNotifyMs: number;
+  readonly idleTimeoutMs: number;
+  readonly handoffTimeoutMs: number;
+  readonly mailLocation: string;
+  readonly homeMailbox: string;
+  readonly mailSpoolDirectory: string;
+}
+
+export function imapdSettings(config: MainCf): ImapdSettings {
+  return {
+    separator: config.get(P.imap_hierarchy_separator) || "/",
+    maxLineLength: config.get(P.imap_max_line_length),
+    appendLimit: config.get(P.imap_max_append_size),
+    maxBadCommands: 20,
+    idleNotifyMs: config.get(P.imap_idle_notify_interval) * 1000,
+    idleTimeoutMs: config.get(P.imap_client_idle_timeout) * 1000,
+    handoffTimeoutMs: config.get(P.ipc_timeout) * 1000,
+    mailLocation: config.get(P.mail_location),
+    homeMailbox: config.get(P.home_mailbox),
+    mailSpoolDirectory: config.get(P.mail_spool_directory),
+  };
+}
