@@ -32,7 +32,7 @@ export function patternMatcher(pattern: string, separator: string): (name: strin
   return (name: string) => {
     if (re.test(name)) return true;
     if (name === "INBOX") return inboxOnly.test(name);
-    return name.startsWith(`INBOX${separator}`) && inboxLevel !== null && inboxLevel.test(name);
+    return name.startsWith(`INBOX${separator}`) && inboxLevel?.test(name);
   };
 }
 
@@ -40,13 +40,13 @@ function patternRegExp(pattern: string, separator: string, flags: string): RegEx
   let source = "";
   for (const ch of pattern) {
     if (ch === "*") source += "[\\s\\S]*";
-    else if (ch === "%") source += `(?:(?!${escape(separator)})[\\s\\S])*`;
-    else source += escape(ch);
+    else if (ch === "%") source += `(?:(?!${escapeRegExp(separator)})[\\s\\S])*`;
+    else source += escapeRegExp(ch);
   }
   return new RegExp(`^${source}$`, flags);
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 }
 
