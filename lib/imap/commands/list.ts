@@ -32,7 +32,7 @@ export function patternMatcher(pattern: string, separator: string): (name: strin
   return (name: string) => {
     if (re.test(name)) return true;
     if (name === "INBOX") return inboxOnly.test(name);
-    return name.startsWith(`INBOX${separator}`) && inboxLevel?.test(name);
+    return name.startsWith(`INBOX${separator}`) && inboxLevel?.test(name) === true;
   };
 }
 
