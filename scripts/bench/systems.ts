@@ -146,7 +146,13 @@ function makeMaildir(maildir: string): void {
 }
 
 /** A postern sandbox with users bench1..benchN (pop3 on portBase+110), mailboxes under DIR/mail. */
-export function posternPop3(root: string, portBase: number, users: number, password: string): Pop3System {
+export function posternPop3(
+  root: string,
+  portBase: number,
+  users: number,
+  password: string,
+  protocol: "pop3" | "imap" = "pop3",
+): Pop3System {
   const dir = join(root, "postern");
   const names = Array.from({ length: users }, (_, i) => `bench${i + 1}`);
   sh(process.execPath, [POSTERN, "init", "--dev", dir, "--port-base", String(portBase), "--user", "bench1"]);
@@ -159,7 +165,7 @@ export function posternPop3(root: string, portBase: number, users: number, passw
   for (const u of names) makeMaildir(maildirOf(u));
   return {
     name: "postern",
-    port: portBase + 110,
+    port: portBase + (protocol === "imap" ? 143 : 110),
     password,
     users: names,
     maildirOf,
@@ -179,12 +185,12 @@ function systemUser(name: string, home: string): { uid: number; gid: number } {
   return { uid: Number(sh("id", ["-u", name]).trim()), gid: Number(sh("id", ["-g", name]).trim()) };
 }
 
-function dovecotConf(root: string, port: number, users: string): string {
-  return `# throwaway Dovecot for the postern POP3 benchmark: loopback, plaintext, processes reused
+function dovecotConf(root: string, port: number, users: string, protocol: "pop3" | "imap"): string {
+  return `# throwaway Dovecot for the postern ${protocol.toUpperCase()} benchmark: loopback, plaintext, processes reused
 base_dir = ${join(root, "dovecot-run")}
 state_dir = ${join(root, "dovecot-state")}
 log_path = ${join(root, "dovecot.log")}
-protocols = pop3
+protocols = ${protocol}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -198,14 +204,14 @@ userdb {
   args = ${users}
 }
 mail_location = maildir:~/Maildir
-service pop3-login {
-  inet_listener pop3 {
+service ${protocol}-login {
+  inet_listener ${protocol} {
     address = 127.0.0.1
     port = ${port}
   }
   service_count = 0
 }
-service pop3 {
+service ${protocol} {
   service_count = 0
 }
 service auth {
@@ -219,7 +225,13 @@ service auth {
  * root: the same virtual users bench1..benchN in a passwd-file (SHA512-CRYPT, as postern
  * stores them), mail owned by the system user benchdc, login and mail processes reused.
  */
-export function dovecot(root: string, port: number, users: number, password: string): Pop3System {
+export function dovecot(
+  root: string,
+  port: number,
+  users: number,
+  password: string,
+  protocol: "pop3" | "imap" = "pop3",
+): Pop3System {
   chmodSync(root, 0o755); // the mail uid must reach the mailboxes below it
   const homes = join(root, "dovecot-home");
   mkdirSync(homes, { recursive: true });
@@ -229,7 +241,7 @@ export function dovecot(root: string, port: number, users: number, password: str
   const passwd = join(root, "dovecot-users");
   writeFileSync(passwd, names.map((u) => `${u}:${hash}:${uid}:${gid}::${join(homes, u)}::\n`).join(""));
   const conf = join(root, "dovecot.conf");
-  writeFileSync(conf, dovecotConf(root, port, passwd));
+  writeFileSync(conf, dovecotConf(root, port, passwd, protocol));
   const maildirOf = (u: string) => join(homes, u, "Maildir");
   for (const u of names) makeMaildir(maildirOf(u));
   return {
