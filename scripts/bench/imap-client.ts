@@ -124,12 +124,14 @@ export class ImapClient {
     if (this.greeted !== undefined) {
       const g = this.greeted;
       this.greeted = undefined;
-      return g();
+      g();
+      return;
     }
     if (line.startsWith("+")) {
       const c = this.continuation;
       this.continuation = undefined;
-      return c?.();
+      c?.();
+      return;
     }
     const p = this.pending[0];
     if (p === undefined) return;
