@@ -17,6 +17,7 @@ import type { AuthClient } from "../auth/client.js";
 import { formatLoginFailure, sanitizeLogValue } from "../auth/penalty.js";
 import type { AuthUser } from "../auth/protocol.js";
 import { errorText, type Logger } from "../log/index.js";
+import { handOff, relay } from "../login/proxy.js";
 import {
   type Pop3AuthVerdict,
   type Pop3Credentials,
@@ -25,7 +26,6 @@ import {
 } from "../pop3/login-engine.js";
 import { err, type Pop3Output } from "../pop3/protocol.js";
 import { upgradeToTls } from "../smtpd/tls.js";
-import { handOff, relay } from "./proxy.js";
 import type { Pop3LoginSettings } from "./settings.js";
 
 export interface Pop3LoginShared {
@@ -195,7 +195,6 @@ class LoginSession {
     const s = this.shared.settings;
     try {
       const { pid, mail, rest } = await handOff(
-        s.queueDir,
         {
           user: user.user,
           ...(user.uid !== undefined ? { uid: user.uid } : {}),
@@ -208,7 +207,7 @@ class LoginSession {
           tls: this.tls,
           session: this.id,
         },
-        s.ipcTimeoutMs,
+        { queueDir: s.queueDir, service: "pop3", timeoutMs: s.ipcTimeoutMs },
       );
       client.off("data", hold);
       client.pause();

@@ -1,6 +1,6 @@
 /*
  * session — one authenticated POP3 session in the pop3 mail process: reads the hand-off
- * from pop3-login (handoff.ts), finds the user's Maildir (mailbox location as local
+ * from pop3-login (lib/login/handoff.ts), finds the user's Maildir (mailbox location as local
  * delivery computes it: userdb_mail, mail_location, home_mailbox), runs Pop3MailEngine
  * over the raw byte stream and logs Dovecot's logout line:
  *   pop3(alice): Disconnected: Logged out top=0/0, retr=1/1234, del=1/1, size=1234
@@ -13,10 +13,10 @@ import type { Socket } from "node:net";
 import { mailboxLocation, type UserInfo } from "../delivery/users.js";
 import type { Logger } from "../log/index.js";
 import { errorText } from "../log/index.js";
+import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
 import { MailError } from "../mailbox/errors.js";
 import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
 import type { Pop3Output } from "../pop3/protocol.js";
-import { type Pop3Handoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "./handoff.js";
 import type { Pop3dSettings } from "./settings.js";
 import { formatLogout, MaildirPop3Store } from "./store.js";
 
@@ -25,7 +25,7 @@ export interface Pop3dShared {
   readonly log: Logger;
 }
 
-function userInfo(h: Pop3Handoff): UserInfo {
+function userInfo(h: LoginHandoff): UserInfo {
   const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
   return {
     user: h.user,
@@ -39,7 +39,7 @@ function userInfo(h: Pop3Handoff): UserInfo {
 }
 
 /** The store opener for one user: Maildir only (mbox for POP3 is not implemented yet). */
-export function maildirOpener(h: Pop3Handoff, s: Pop3dSettings, onOpen: (st: MaildirPop3Store) => void) {
+export function maildirOpener(h: LoginHandoff, s: Pop3dSettings, onOpen: (st: MaildirPop3Store) => void) {
   return async (): Promise<Pop3Store> => {
     const where = mailboxLocation(userInfo(h), s);
     if ("error" in where) throw new MailError("temp", where.error);

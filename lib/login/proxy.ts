@@ -1,19 +1,20 @@
 /*
- * proxy — pop3-login's side of the hand-off: connect to the pop3 mail process
- * (queue_directory/private/pop3), send the authenticated user (lib/pop3d/handoff.ts), wait
- * for its pid, then relay bytes both ways between the client (plain or TLS) and the mail
- * process until either side closes. Dovecot's login proxying after TLS, with backpressure
- * from stream pipes.
+ * proxy — a login process' side of the hand-off: connect to the mail process
+ * (queue_directory/private/pop3 or .../imap), send the authenticated user (handoff.ts),
+ * wait for its pid, then relay bytes both ways between the client (plain or TLS) and the
+ * mail process until either side closes. Dovecot's login proxying after TLS, with
+ * backpressure from stream pipes.
  * Security: the login process never opens mail storage; it only relays bytes.
  */
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
 import {
-  type Pop3Handoff,
+  handoffSocketPath,
+  type LoginHandoff,
+  type LoginService,
   parseHandoffReply,
   readHandoffFrame,
   writeHandoffFrame,
-} from "../pop3d/handoff.js";
+} from "./handoff.js";
 
 function connectUnix(path: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -37,11 +38,11 @@ function connectUnix(path: string, timeoutMs: number): Promise<Socket> {
 
 /** Hand the session over; resolves with the mail process pid and the connection, paused. */
 export async function handOff(
-  queueDir: string,
-  handoff: Pop3Handoff,
-  timeoutMs: number,
+  handoff: LoginHandoff,
+  opts: { queueDir: string; service: LoginService; timeoutMs: number },
 ): Promise<{ pid: number; mail: Socket; rest: Buffer }> {
-  const mail = await connectUnix(join(queueDir, "private", "pop3"), timeoutMs);
+  const { timeoutMs } = opts;
+  const mail = await connectUnix(handoffSocketPath(opts.queueDir, opts.service), timeoutMs);
   try {
     writeHandoffFrame(mail, handoff);
     const { msg, rest } = await readHandoffFrame(mail, timeoutMs);
@@ -57,7 +58,7 @@ export async function handOff(
 
 /**
  * Relay until both sides are closed; `early` bytes go out first. The mail process ending
- * (QUIT) ends the client connection after what it wrote; the client vanishing ends the
+ * (QUIT, LOGOUT) ends the client connection after what it wrote; the client vanishing ends the
  * mail process' session at once (which then deletes nothing).
  */
 export function relay(

@@ -1,20 +1,32 @@
 /*
- * handoff — how pop3-login gives an authenticated session to the pop3 mail process over
- * queue_directory/private/pop3 (Dovecot's login → mail process hand-off).
+ * handoff — how a login process (pop3-login, imap-login) gives an authenticated session to
+ * its mail process (pop3, imap) over queue_directory/private/<service> (Dovecot's login →
+ * mail process hand-off).
  *
  * On the Unix socket: one lib/ipc message frame each way (4-byte big-endian length, kind
  * byte 1, JSON), then raw bytes in both directions for the rest of the connection — the
  * client's commands from the login process (which decrypts TLS) and the server's replies
  * back, with no further framing, so proxying is a plain pipe with TCP-style backpressure.
- *   login → mail  Pop3Handoff: the user as auth's userdb returned it, the bytes the client
- *                 pipelined after its login command, addresses, TLS state, session ID.
- *   mail → login  Pop3HandoffReply: {ok:true, pid} (for the "mpid=" log field).
- * Security: private/pop3 is mode 0600 for the postern user; the mail process trusts the
- * login process' claim of who authenticated, as Dovecot's master does.
+ *   login → mail  LoginHandoff: the user as auth's userdb returned it, the bytes the client
+ *                 pipelined after its login command, addresses, TLS state, session ID and,
+ *                 for IMAP, the tag of the LOGIN/AUTHENTICATE command, which the mail
+ *                 process answers ("tag OK [CAPABILITY ...] Logged in").
+ *   mail → login  HandoffReply: {ok:true, pid} (for the "mpid=" log field).
+ * Security: private/<service> is mode 0600 for the postern user; the mail process trusts
+ * the login process' claim of who authenticated, as Dovecot's master does.
  */
 import type { Socket } from "node:net";
+import { join } from "node:path";
 
-export interface Pop3Handoff {
+/** The mail services a login process hands sessions to. */
+export type LoginService = "pop3" | "imap";
+
+/** queue_directory/private/<service>: where the mail process listens for hand-offs. */
+export function handoffSocketPath(queueDir: string, service: LoginService): string {
+  return join(queueDir, "private", service);
+}
+
+export interface LoginHandoff {
   user: string;
   uid?: number;
   gid?: number;
@@ -26,9 +38,11 @@ export interface Pop3Handoff {
   lip: string;
   tls: boolean;
   session: string;
+  /** IMAP: the tag of the successful LOGIN/AUTHENTICATE command. */
+  tag?: string;
 }
 
-export type Pop3HandoffReply = { ok: true; pid: number } | { ok: false; reason: string };
+export type HandoffReply = { ok: true; pid: number } | { ok: false; reason: string };
 
 const MAX_HANDOFF = 64 * 1024;
 const KIND_MSG = 1;
@@ -81,12 +95,13 @@ function isStringRecord(v: unknown): v is Record<string, string> {
 }
 
 /** Check the shape of what the login process sent. */
-export function parseHandoff(v: unknown): Pop3Handoff | undefined {
+export function parseHandoff(v: unknown): LoginHandoff | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Record<string, unknown>;
   const strings = ["user", "home", "pipelined", "rip", "lip", "session"] as const;
   if (!strings.every((k) => typeof o[k] === "string") || typeof o["tls"] !== "boolean") return undefined;
   if (!isStringRecord(o["extra"]) || o["user"] === "") return undefined;
+  if (o["tag"] !== undefined && typeof o["tag"] !== "string") return undefined;
   const num = (k: string) =>
     typeof o[k] === "number" && Number.isInteger(o[k]) ? { [k]: o[k] as number } : {};
   return {
@@ -100,10 +115,11 @@ export function parseHandoff(v: unknown): Pop3Handoff | undefined {
     session: o["session"] as string,
     ...num("uid"),
     ...num("gid"),
+    ...(typeof o["tag"] === "string" ? { tag: o["tag"] } : {}),
   };
 }
 
-export function parseHandoffReply(v: unknown): Pop3HandoffReply | undefined {
+export function parseHandoffReply(v: unknown): HandoffReply | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Record<string, unknown>;
   if (o["ok"] === true && typeof o["pid"] === "number") return { ok: true, pid: o["pid"] };
