@@ -15,7 +15,7 @@ import { mailCapabilities } from "../imap/engine/capability.js";
 import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
 import type { Logger } from "../log/index.js";
 import { MailStore } from "../mailbox/folders.js";
-import { type Pop3Handoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../pop3d/handoff.js";
+import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
 import type { ImapdSettings } from "./settings.js";
 
 export interface ImapdShared {
@@ -23,7 +23,7 @@ export interface ImapdShared {
   readonly log: Logger;
 }
 
-function userInfo(h: Pop3Handoff): UserInfo {
+function userInfo(h: LoginHandoff): UserInfo {
   const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
   return {
     user: h.user,
@@ -69,7 +69,6 @@ export async function serveImap(socket: Socket, shared: ImapdShared): Promise<vo
   const { log, settings } = shared;
   const { msg, rest } = await readHandoffFrame(socket, settings.handoffTimeoutMs);
   const h = parseHandoff(msg);
-  const tag = typeof (msg as { tag?: unknown })?.tag === "string" ? (msg as { tag: string }).tag : null;
   if (h === undefined) {
     log.warning("imap: malformed hand-off from the login process");
     writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
@@ -115,7 +114,7 @@ export async function serveImap(socket: Socket, shared: ImapdShared): Promise<vo
   });
   socket.on("close", () => engine.disconnected());
   socket.on("error", () => socket.destroy());
-  await engine.start(tag, Buffer.concat([Buffer.from(h.pipelined, "base64"), rest]));
+  await engine.start(h.tag ?? null, Buffer.concat([Buffer.from(h.pipelined, "base64"), rest]));
   socket.on("data", (d: Buffer) => {
     engine.push(d);
     if (engine.buffered > INPUT_HIGH_WATER) {
