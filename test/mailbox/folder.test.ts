@@ -145,6 +145,30 @@ describe("FolderSession", () => {
     assert.equal(again.uidValidity, s.uidValidity);
   });
 
+  it("keeps expunged messages as ghosts, numbers unchanged, until expunges may be announced", async () => {
+    const root = tempMaildir();
+    for (const n of ["1.a", "2.b", "3.c"]) deliver(root, n);
+    const s = await FolderSession.open(root);
+    unlinkSync(join(root, "cur", "2.b:2,"));
+    deliver(root, "4.d");
+    const quiet = await s.sync({ announceExpunges: false });
+    assert.deepEqual(quiet.expungedSeqs, []);
+    assert.deepEqual(quiet.added, [4]);
+    assert.deepEqual(
+      s.messages.map((m) => m.uid),
+      [1, 2, 3, 4],
+    );
+    assert.equal(s.isExpunged(2), true);
+    assert.equal(s.seqOf(3), 3);
+    const loud = await s.sync();
+    assert.deepEqual(loud.expungedSeqs, [2]);
+    assert.equal(s.isExpunged(2), false);
+    assert.deepEqual(
+      s.messages.map((m) => m.uid),
+      [1, 3, 4],
+    );
+  });
+
   it("expunges \\Deleted messages, optionally only those in a UID set, and POP3 agrees on UIDs", async () => {
     const root = tempMaildir();
     for (const n of ["1.a", "2.b", "3.c"]) deliver(root, n);
