@@ -79,6 +79,21 @@ const SANDBOX_SERVICES: ServiceLine[] = [
       ].join("\n"),
   },
   { command: "pop3", line: () => "pop3      unix  -       n       n       -       -       pop3" },
+  {
+    command: "imap-login",
+    needs: ["auth"],
+    line: (b) => `127.0.0.1:${b + 143} inet n       -       n       -       -       imap-login`,
+  },
+  {
+    command: "imap-login",
+    needs: ["auth"],
+    line: (b) =>
+      [
+        `127.0.0.1:${b + 993} inet n       -       n       -       -       imap-login`,
+        "  -o imap_tls_wrappermode=yes",
+      ].join("\n"),
+  },
+  { command: "imap", line: () => "imap      unix  -       n       n       -       -       imap" },
 ];
 
 function mainCf(dir: string, user: string): string {

@@ -24,7 +24,7 @@ export function imapdSettings(config: MainCf): ImapdSettings {
     separator: config.get(P.imap_hierarchy_separator) || "/",
     maxLineLength: config.get(P.imap_max_line_length),
     appendLimit: config.get(P.imap_max_append_size),
-    maxBadCommands: 20,
+    maxBadCommands: config.get(P.imap_max_bad_commands),
     idleNotifyMs: config.get(P.imap_idle_notify_interval) * 1000,
     idleTimeoutMs: config.get(P.imap_client_idle_timeout) * 1000,
     handoffTimeoutMs: config.get(P.ipc_timeout) * 1000,

@@ -17,6 +17,7 @@ import type { AuthClient } from "../auth/client.js";
 import { formatLoginFailure, sanitizeLogValue } from "../auth/penalty.js";
 import type { AuthUser } from "../auth/protocol.js";
 import { errorText, type Logger } from "../log/index.js";
+import { isLoopback, plainIp } from "../login/client-address.js";
 import { handOff, relay } from "../login/proxy.js";
 import {
   type Pop3AuthVerdict,
@@ -28,21 +29,12 @@ import { err, type Pop3Output } from "../pop3/protocol.js";
 import { upgradeToTls } from "../smtpd/tls.js";
 import type { Pop3LoginSettings } from "./settings.js";
 
+export { isLoopback } from "../login/client-address.js";
+
 export interface Pop3LoginShared {
   readonly settings: Pop3LoginSettings;
   readonly auth: AuthClient;
   readonly log: Logger;
-}
-
-/** Loopback as Dovecot's net_ip_is_loopback: 127.0.0.0/8 and ::1 (also IPv4-mapped). */
-export function isLoopback(ip: string): boolean {
-  const v4 = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
-  return v4.startsWith("127.") || ip === "::1";
-}
-
-function plainIp(ip: string | undefined): string {
-  const v = ip ?? "unknown";
-  return v.startsWith("::ffff:") ? v.slice(7) : v;
 }
 
 function outputOn(get: () => Socket): Pop3Output {

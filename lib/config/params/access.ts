@@ -97,6 +97,19 @@ export const ACCESS_PARAMS = {
     min: 1024,
     doc: "Longest IMAP command line (literals not counted), as Dovecot; a longer one is answered BAD and skipped.",
   }),
+  imap_tls_wrappermode: def({
+    name: "imap_tls_wrappermode",
+    kind: "bool",
+    default: "no",
+    doc: "Start TLS before the IMAP greeting (port 993, imaps).",
+  }),
+  imap_max_bad_commands: def({
+    name: "imap_max_bad_commands",
+    kind: "int",
+    default: "20",
+    min: 1,
+    doc: "Invalid IMAP commands a client may send before it is disconnected (* BYE Too many invalid IMAP commands.).",
+  }),
   imap_hierarchy_separator: def({
     name: "imap_hierarchy_separator",
     kind: "str",
