@@ -116,7 +116,8 @@ print(json.dumps(r, default=lambda b: b.decode(errors="replace")))
     for (const cap of ["IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "SPECIAL-USE", "LITERAL+"])
       assert.ok((r["caps"] as string[]).includes(cap), cap);
     const list = (r["list"] as string[]).join("\n");
-    for (const f of ["INBOX", "Drafts", "Sent", "Trash", "Junk"]) assert.match(list, new RegExp(`"/" ${f}\\b`));
+    for (const f of ["INBOX", "Drafts", "Sent", "Trash", "Junk"])
+      assert.match(list, new RegExp(`"/" ${f}\\b`));
     assert.deepEqual(r["select"], ["OK", ["3"]]);
     assert.match(JSON.stringify(r["fetch"]), /FLAGS \(.*\) RFC822\.SIZE \d+ ENVELOPE \(/);
     assert.match(r["body"] as string, /^Subject: m2\r\n\r\n$/);
@@ -163,6 +164,7 @@ print(json.dumps(r, default=lambda b: b.decode(errors="replace")))
       port: imap,
       secure: false,
       auth: { user: USER, pass: PW },
+      tls: { rejectUnauthorized: false }, // the sandbox's self-signed certificate, via STARTTLS
       logger: false,
     });
     await client.connect();
@@ -199,7 +201,7 @@ print(json.dumps(r, default=lambda b: b.decode(errors="replace")))
         `Port ${imap}`,
         `User ${USER}`,
         `Pass ${PW}`,
-        "TLSType None",
+        "SSLType None",
         "AuthMechs LOGIN",
         "",
         "IMAPStore remote",
@@ -226,7 +228,8 @@ print(json.dumps(r, default=lambda b: b.decode(errors="replace")))
       return r.stdout + r.stderr;
     };
     await sync();
-    const pulled = readdirSync(join(local, "INBOX", "cur")).length + readdirSync(join(local, "INBOX", "new")).length;
+    const pulled =
+      readdirSync(join(local, "INBOX", "cur")).length + readdirSync(join(local, "INBOX", "new")).length;
     assert.ok(pulled >= 2, `pulled ${pulled}`);
     const name = `${Math.floor(Date.now() / 1000)}.mbsync-test.host:2,S`;
     writeFileSync(join(local, "INBOX", "cur", name), "Subject: from mbsync\n\nlocal message\n");
