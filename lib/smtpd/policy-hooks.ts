@@ -80,6 +80,7 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
     unknownLocalRecipientRejectCode: main.get(P.unknown_local_recipient_reject_code),
     timeoutMs: 20_000,
     recipientDelimiter: main.get(P.recipient_delimiter),
+    senderLoginMaps: main.get(P.smtpd_sender_login_maps),
     onWarning,
   };
   const ctx = (

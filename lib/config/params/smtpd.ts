@@ -109,6 +109,12 @@ export const SMTPD_PARAMS = {
     default: "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
     doc: "Relay control, applied at RCPT TO before smtpd_recipient_restrictions.",
   }),
+  smtpd_sender_login_maps: def({
+    name: "smtpd_sender_login_maps",
+    kind: "list",
+    default: "",
+    doc: "Tables mapping a MAIL FROM address (or @domain) to the SASL login names that own it, for reject_*sender_login_mismatch.",
+  }),
   smtpd_recipient_restrictions: def({
     name: "smtpd_recipient_restrictions",
     kind: "list",

@@ -26,6 +26,7 @@ import {
   rejectSubject,
   type Subject,
 } from "./replies.js";
+import { senderLoginMismatch } from "./sender-login.js";
 import type { CheckState, PolicyEnv, Verdict } from "./types.js";
 
 export type RestrictionDef =
@@ -176,6 +177,16 @@ export const RESTRICTIONS: ReadonlyMap<string, RestrictionDef> = new Map<string,
   ["reject_unlisted_recipient", unlistedRecipient],
   ["check_recipient_maps", unlistedRecipient],
   ["reject_unlisted_sender", ifSender((s, a) => unlisted(s, a, senderSubject(s)))],
+  ["reject_sender_login_mismatch", ifSender((s, a) => senderLoginMismatch(s, a, "both"))],
+  [
+    "reject_authenticated_sender_login_mismatch",
+    ifSender((s, a) => senderLoginMismatch(s, a, "authenticated")),
+  ],
+  [
+    "reject_unauthenticated_sender_login_mismatch",
+    ifSender((s, a) => senderLoginMismatch(s, a, "unauthenticated")),
+  ],
+  ["reject_known_sender_login_mismatch", ifSender((s, a) => senderLoginMismatch(s, a, "known"))],
   ["check_client_access", withMap((s, spec) => checkClientAccess(s, spec, clientSubject(s.ctx)))],
   [
     "check_helo_access",

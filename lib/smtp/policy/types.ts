@@ -42,6 +42,8 @@ export interface PolicyEnv {
   timeoutMs: number;
   /** unknown_address_reject_code (default 450). */
   unknownAddressRejectCode?: number;
+  /** smtpd_sender_login_maps: address → owner logins, for reject_*sender_login_mismatch. */
+  senderLoginMaps?: readonly string[];
   /** recipient_delimiter, for access-map lookups of user+ext addresses (default: none). */
   recipientDelimiter?: string;
   /** Our own IP addresses: user@[addr] is then a local address. */

@@ -470,3 +470,71 @@ table("access-map results", [
     why: "does not trust OK for a routed recipient",
   },
 ]);
+
+const loginMaps = [
+  "inline:{{s@sender.example=bob}, {@owned.example=carol dave}, {alice@here.example=alice}}",
+];
+const rejectedSender = (addr: string, why: string) => `553 5.7.1 <${addr}>: Sender address rejected: ${why}`;
+table("sender login mismatch (smtpd_sender_login_maps)", [
+  {
+    list: "reject_sender_login_mismatch",
+    ctx: { saslUser: "bob" },
+    env: { senderLoginMaps: loginMaps },
+    want: "dunno",
+    why: "lets an owner send as the address",
+  },
+  {
+    list: "reject_sender_login_mismatch",
+    ctx: { saslUser: "mallory" },
+    env: { senderLoginMaps: loginMaps },
+    want: rejectedSender("s@sender.example", "not owned by user mallory"),
+    why: "refuses another login",
+  },
+  {
+    list: "reject_sender_login_mismatch",
+    ctx: { saslUser: "dave", sender: "x@owned.example" },
+    env: { senderLoginMaps: loginMaps },
+    want: "dunno",
+    why: "finds owners by @domain, several per entry",
+  },
+  {
+    list: "reject_sender_login_mismatch",
+    ctx: { saslUser: "bob", sender: "nobody@unowned.example" },
+    env: { senderLoginMaps: loginMaps },
+    want: rejectedSender("nobody@unowned.example", "not owned by user bob"),
+    why: "refuses an authenticated sender for an address without owner",
+  },
+  {
+    list: "reject_known_sender_login_mismatch",
+    ctx: { saslUser: "bob", sender: "nobody@unowned.example" },
+    env: { senderLoginMaps: loginMaps },
+    want: "dunno",
+    why: "(known) ignores addresses without owner",
+  },
+  {
+    list: "reject_sender_login_mismatch",
+    env: { senderLoginMaps: loginMaps },
+    want: rejectedSender("s@sender.example", "not logged in"),
+    why: "refuses an owned address from a client that did not log in",
+  },
+  {
+    list: "reject_authenticated_sender_login_mismatch",
+    env: { senderLoginMaps: loginMaps },
+    want: "dunno",
+    why: "(authenticated) leaves clients that did not log in alone",
+  },
+  {
+    list: "reject_unauthenticated_sender_login_mismatch",
+    ctx: { saslUser: "mallory" },
+    env: { senderLoginMaps: loginMaps },
+    want: "dunno",
+    why: "(unauthenticated) leaves logged-in clients alone",
+  },
+  {
+    list: "reject_sender_login_mismatch",
+    ctx: { saslUser: "bob", sender: "" },
+    env: { senderLoginMaps: loginMaps },
+    want: "dunno",
+    why: "ignores the null sender",
+  },
+]);
