@@ -98,6 +98,34 @@ export class AuthPenalty {
     return this.entries.size;
   }
 
+  /** The unexpired entries, for the next auth process (an idle auth process retires). */
+  save(): string {
+    const now = this.now();
+    const live = [...this.entries].filter(([, e]) => now - e.lastFailure < this.expireMs);
+    return JSON.stringify(live);
+  }
+
+  /** Take over what save() wrote; anything malformed is ignored (a fresh start is safe). */
+  restore(text: string): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(data)) return;
+    for (const item of data.slice(-this.maxEntries)) {
+      if (!Array.isArray(item) || typeof item[0] !== "string") continue;
+      const e = item[1] as Partial<Entry> | null;
+      if (typeof e?.failures !== "number" || typeof e.lastFailure !== "number") continue;
+      if (this.now() - e.lastFailure >= this.expireMs) continue;
+      this.entries.set(item[0], {
+        failures: Math.max(0, Math.floor(e.failures)),
+        lastFailure: e.lastFailure,
+      });
+    }
+  }
+
   /** Map order is insertion order and every failure re-inserts: the first keys are the oldest. */
   private evict(): void {
     for (const key of this.entries.keys()) {

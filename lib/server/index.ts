@@ -37,6 +37,8 @@ export interface ServiceHooks {
   onStop?(): Promise<void>;
   /** True while the service has background work that keeps it alive without connections. */
   busy?(): boolean;
+  /** Last words before the process exits (synchronous): save state the next process needs. */
+  onExit?(): void;
 }
 
 export function logTag(config: MainCf, program: string): string {
@@ -155,6 +157,11 @@ class Worker {
     if (!this.retiring || this.active > 0) return;
     if (!this.stopping && this.hooks.busy?.()) return;
     this.clearIdle();
+    try {
+      this.hooks.onExit?.();
+    } catch (err) {
+      this.ctx.log.warning(`exit: ${errorText(err)}`);
+    }
     process.exit(0);
   }
 }

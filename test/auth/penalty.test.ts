@@ -27,6 +27,25 @@ describe("AuthPenalty", () => {
     assert.equal(p.failures("192.0.2.1"), 0);
     assert.equal(p.recordFailure("192.0.2.1"), 2000);
   });
+  test("the table survives a retiring auth process through save() and restore(); junk is ignored", () => {
+    let now = 1_000_000;
+    const p = new AuthPenalty({ now: () => now });
+    p.recordFailure("192.0.2.1");
+    p.recordFailure("192.0.2.1");
+    p.recordFailure("192.0.2.9");
+    now += 3_600_000 - 1;
+    p.recordFailure("192.0.2.9");
+    const next = new AuthPenalty({ now: () => now });
+    next.restore(p.save());
+    assert.equal(next.failures("192.0.2.1"), 2);
+    assert.equal(next.recordFailure("192.0.2.9"), 8000);
+    for (const junk of ["", "{", "[1,2]", '[["a",{"failures":"x"}]]', "null"])
+      new AuthPenalty().restore(junk);
+    now += 10;
+    const later = new AuthPenalty({ now: () => now });
+    later.restore(p.save());
+    assert.equal(later.failures("192.0.2.1"), 0, "expired entries are not carried over");
+  });
   test("entries expire an hour after the last failure", () => {
     let now = 0;
     const p = new AuthPenalty({ now: () => now });
