@@ -1,8 +1,9 @@
 /*
  * sync — keeps a folder's index (the uidlist, see uidlist.ts) in step with its Maildir
  * directories, for POP3 and IMAP alike. Under the short folder lock (locks.ts) it:
- *   1. loads the index, reusing this process's parsed copy when the file's inode, size and
- *      mtime are unchanged (a SELECT of a big folder costs one stat, not a parse);
+ *   1. loads the index, reusing this process's parsed copy when the base file is unchanged
+ *      and reading only the log lines added since (a SELECT of a big folder costs two
+ *      stats, not a parse);
  *   2. stats new/ and cur/; when both mtimes equal those recorded at the last full scan,
  *      nothing changed and no directory is read (Dovecot's rule: a mtime less than a
  *      second old is never recorded, since a change in the same clock tick would not move
@@ -11,27 +12,22 @@
  *      (expunged by POP3, mutt, another IMAP process), records changed info parts (flags
  *      set by other programs) with a new modseq, and gives new base names the next UIDs,
  *      stat()ing only those files;
- *   4. lets the caller change the index (flags, expunge) and writes it as temp + rename,
- *      so a crash leaves the old or the new file, never half of one; a damaged file is
- *      rebuilt from the directories with a new UIDVALIDITY.
+ *   4. lets the caller change the index (flags, expunge) and saves the difference as lines
+ *      appended to the index's change log (uidlist-log.ts), rewriting the base file
+ *      (temp + rename) only now and then; a damaged base is rebuilt from the directories
+ *      with a new UIDVALIDITY.
  * Talks to: the folder's directories, through StoreFs for readdir/stat.
  * Security: runs as the mailbox owner; directory entries are used as single path
  * components only.
  */
 import { createReadStream } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
-import {
-  formatUidlist,
-  newUidValidity,
-  parseUidlist,
-  UIDLIST_NAME,
-  type Uidlist,
-  type UidRecord,
-} from "./uidlist.js";
+import { newUidValidity, UIDLIST_NAME, type Uidlist, type UidRecord } from "./uidlist.js";
+import { forgetIndexState, loadIndexState, saveIndex } from "./uidlist-log.js";
 
 export interface SyncOptions {
   readonly fs?: StoreFs;
@@ -43,8 +39,6 @@ interface Ctx {
   readonly dir: string;
   readonly fs: StoreFs;
 }
-
-const parsedIndexes = new Map<string, { key: string; list: Uidlist }>();
 
 /** The base name of a Maildir file: everything before the ":" info part. */
 export function maildirBase(file: string): string {
@@ -68,33 +62,21 @@ function visible(name: string): boolean {
   return !name.startsWith(".");
 }
 
-async function statKey(ctx: Ctx): Promise<string | undefined> {
-  const st = await ctx.fs.stat(join(ctx.dir, UIDLIST_NAME)).catch((e: unknown) => {
-    if (errnoCode(e) === "ENOENT") return undefined;
-    throw e;
-  });
-  return st === undefined ? undefined : `${st.ino}:${st.size}:${st.mtimeNs}`;
-}
-
 async function loadIndex(ctx: Ctx): Promise<Uidlist> {
-  const key = await statKey(ctx);
-  const cached = parsedIndexes.get(ctx.dir);
-  if (key !== undefined && cached?.key === key) return cached.list;
-  const text = key === undefined ? "" : await readFile(join(ctx.dir, UIDLIST_NAME), "utf8").catch(() => "");
-  const list = parseUidlist(text);
-  if (list !== undefined) {
-    if (key !== undefined) parsedIndexes.set(ctx.dir, { key, list });
-    return list;
-  }
-  return { uidValidity: newUidValidity(), nextUid: 1, records: [], highestModseq: 1, firstRecentUid: 1 };
+  const state = await loadIndexState(ctx.dir, ctx.fs);
+  return (
+    state?.list ?? {
+      uidValidity: newUidValidity(),
+      nextUid: 1,
+      records: [],
+      highestModseq: 1,
+      firstRecentUid: 1,
+    }
+  );
 }
 
-async function writeIndex(ctx: Ctx, list: Uidlist): Promise<void> {
-  const tmp = join(ctx.dir, `${UIDLIST_NAME}.tmp`);
-  await writeFile(tmp, formatUidlist(list), { mode: 0o600 });
-  await rename(tmp, join(ctx.dir, UIDLIST_NAME));
-  const key = await statKey(ctx);
-  if (key !== undefined) parsedIndexes.set(ctx.dir, { key, list });
+function writeIndex(ctx: Ctx, list: Uidlist): Promise<void> {
+  return saveIndex(ctx.dir, ctx.fs, list);
 }
 
 /** A directory mtime worth recording: "0" when it is too recent to prove anything. */
@@ -227,7 +209,7 @@ export function syncIndex(dir: string, opts: SyncOptions = {}): Promise<Uidlist>
 
 /** Forget this process's parsed copy of an index (after the folder was deleted or renamed). */
 export function forgetIndex(dir: string): void {
-  parsedIndexes.delete(dir);
+  forgetIndexState(dir);
 }
 
 /** Octets of the file in CRLF form: its size plus one for every LF without a CR before it. */

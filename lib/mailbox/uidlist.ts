@@ -44,6 +44,8 @@ export interface Uidlist {
   readonly firstRecentUid?: number;
   readonly curMtime?: string;
   readonly newMtime?: string;
+  /** Which change log (uidlist-log.ts) belongs to this base file. */
+  readonly generation?: number;
 }
 
 const HEADER = /^3 V(\d{1,10}) N(\d{1,10})((?: [A-Z]\S*)*)(?: .*)?$/;
@@ -61,7 +63,7 @@ function extensions(text: string): Map<string, string> {
   return out;
 }
 
-function parseRecord(line: string): UidRecord | undefined {
+export function parseRecordLine(line: string): UidRecord | undefined {
   const m = RECORD.exec(line);
   if (m === null) return undefined;
   const uid = Number(m[1]);
@@ -78,13 +80,16 @@ function parseRecord(line: string): UidRecord | undefined {
   return rec;
 }
 
-function parseHeader(line: string): Omit<Uidlist, "records"> | undefined {
+/** The fields of a header line ("3 V... N... ..."); undefined when it is unusable. */
+export function parseHeaderLine(line: string): Omit<Uidlist, "records"> | undefined {
   const m = HEADER.exec(line);
   if (m === null) return undefined;
   const head: { -readonly [K in keyof Uidlist]?: Uidlist[K] } = {};
   const ext = extensions(m[3] ?? "");
   const num = (k: string) => (/^\d{1,15}$/.test(ext.get(k) ?? "") ? Number(ext.get(k)) : undefined);
   const highest = num("M");
+  const generation = num("G");
+  if (generation !== undefined) head.generation = generation;
   const recent = num("R");
   if (highest !== undefined) head.highestModseq = highest;
   if (recent !== undefined) head.firstRecentUid = recent;
@@ -96,12 +101,12 @@ function parseHeader(line: string): Omit<Uidlist, "records"> | undefined {
 /** Parse the file's text; undefined when the header is unusable. */
 export function parseUidlist(text: string): Uidlist | undefined {
   const lines = text.split("\n");
-  const header = parseHeader(lines[0] ?? "");
+  const header = parseHeaderLine(lines[0] ?? "");
   if (header === undefined || header.uidValidity < 1 || header.nextUid < 1) return undefined;
   const records: UidRecord[] = [];
   let last = 0;
   for (const line of lines.slice(1)) {
-    const r = line === "" ? undefined : parseRecord(line);
+    const r = line === "" ? undefined : parseRecordLine(line);
     if (r === undefined || r.uid <= last) continue;
     records.push(r);
     last = r.uid;
@@ -110,7 +115,7 @@ export function parseUidlist(text: string): Uidlist | undefined {
   return { ...header, nextUid, records };
 }
 
-function formatRecord(r: UidRecord): string {
+export function formatRecord(r: UidRecord): string {
   let line = String(r.uid);
   if (r.crlfSize !== undefined) line += ` W${r.crlfSize}`;
   if (r.size !== undefined) line += ` S${r.size}`;
@@ -119,13 +124,18 @@ function formatRecord(r: UidRecord): string {
   return r.info !== undefined ? `${line} :${r.base}:${r.info}` : `${line} :${r.base}`;
 }
 
-export function formatUidlist(list: Uidlist): string {
+export function formatHeader(list: Omit<Uidlist, "records">): string {
   let header = `3 V${list.uidValidity} N${list.nextUid}`;
   if (list.highestModseq !== undefined) header += ` M${list.highestModseq}`;
   if (list.firstRecentUid !== undefined) header += ` R${list.firstRecentUid}`;
   if (list.curMtime !== undefined) header += ` C${list.curMtime}`;
   if (list.newMtime !== undefined) header += ` E${list.newMtime}`;
-  const lines = [header];
+  if (list.generation !== undefined) header += ` G${list.generation}`;
+  return header;
+}
+
+export function formatUidlist(list: Uidlist): string {
+  const lines = [formatHeader(list)];
   for (const r of list.records) lines.push(formatRecord(r));
   return `${lines.join("\n")}\n`;
 }

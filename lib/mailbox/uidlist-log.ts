@@ -1,0 +1,230 @@
+/*
+ * uidlist-log — the folder index on disk as a base file plus an append-only change log, so
+ * that a flag change in a 100,000-message folder appends one line instead of rewriting
+ * megabytes, and another process catches up by reading only the lines it has not seen
+ * (Dovecot's dovecot.index + dovecot.index.log idea, in our text format):
+ *
+ *   postern-uidlist      the base (uidlist.ts format), its header carrying G<generation>
+ *   postern-uidlist.log  "G<generation>" then change lines, each ending in LF:
+ *                          "H <header>"   the whole header as formatUidlist writes it
+ *                          "+<record>"    a record, added or replaced (by UID)
+ *                          "-<uid>"       a record removed
+ *
+ * Every line is idempotent, so replaying a line twice is harmless. A log whose generation is
+ * not the base's is stale (a crash between writing a new base and resetting the log) and is
+ * ignored. A torn last line (a crash mid-append) is ignored and cut off before the next
+ * append. When the log outgrows a quarter of the base (and 64 KiB) the base is rewritten
+ * with the next generation (temp + rename) and the log restarted. Callers hold the folder
+ * lock (sync.ts), so there is one writer at a time.
+ * Talks to: the folder directory. Security: our own files; damaged input degrades to a
+ * rescan, never to trusting a bad line (lines are parsed by uidlist.ts's strict rules).
+ */
+import { open, readFile, rename, stat, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { errnoCode } from "./errors.js";
+import type { StoreFs } from "./store-fs.js";
+import {
+  formatHeader,
+  formatRecord,
+  formatUidlist,
+  parseHeaderLine,
+  parseRecordLine,
+  parseUidlist,
+  UIDLIST_NAME,
+  type Uidlist,
+  type UidRecord,
+} from "./uidlist.js";
+
+export const UIDLIST_LOG_NAME = `${UIDLIST_NAME}.log`;
+const LOG_MIN_COMPACT = 64 * 1024;
+
+/** What this process knows of a folder's index files. */
+export interface IndexState {
+  readonly list: Uidlist;
+  /** Identity of the base file ("ino:size:mtime"). */
+  readonly baseKey: string;
+  readonly baseBytes: number;
+  /** Inode of the log and the offset just after its last complete line read. */
+  readonly logIno: string;
+  readonly logOffset: number;
+}
+
+const states = new Map<string, IndexState>();
+
+async function statOrUndefined(fs: StoreFs, path: string) {
+  return fs.stat(path).catch((e: unknown) => {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  });
+}
+
+/** Apply complete log lines to a list; returns the list and the bytes consumed. */
+function applyLog(list: Uidlist, text: string): { list: Uidlist; used: number } {
+  const end = text.lastIndexOf("\n") + 1;
+  if (end === 0) return { list, used: 0 };
+  let head: Omit<Uidlist, "records"> = list;
+  const byUid = new Map<number, UidRecord | null>();
+  for (const line of text.slice(0, end).split("\n")) {
+    if (line.startsWith("H ")) head = { ...head, ...parseHeaderLine(line.slice(2)) };
+    else if (line.startsWith("+")) {
+      const r = parseRecordLine(line.slice(1));
+      if (r !== undefined) byUid.set(r.uid, r);
+    } else if (line.startsWith("-") && /^-\d{1,10}$/.test(line)) byUid.set(Number(line.slice(1)), null);
+  }
+  if (byUid.size === 0) return { list: { ...head, records: list.records }, used: end };
+  const records: UidRecord[] = [];
+  for (const r of list.records) {
+    const change = byUid.get(r.uid);
+    if (change === undefined) records.push(r);
+    else if (change !== null) records.push(change);
+    byUid.delete(r.uid);
+  }
+  const added = [...byUid.values()].filter((r): r is UidRecord => r !== null);
+  added.sort((a, b) => a.uid - b.uid);
+  for (const r of added) if (r.uid > (records[records.length - 1]?.uid ?? 0)) records.push(r);
+  const last = records[records.length - 1]?.uid ?? 0;
+  return { list: { ...head, nextUid: Math.max(head.nextUid, last + 1), records }, used: end };
+}
+
+/**
+ * The index as it is on disk now, reading only what changed since this process last
+ * looked; undefined when there is no usable base (the caller rebuilds).
+ */
+export async function loadIndexState(dir: string, fs: StoreFs): Promise<IndexState | undefined> {
+  const baseSt = await statOrUndefined(fs, join(dir, UIDLIST_NAME));
+  if (baseSt === undefined) {
+    states.delete(dir);
+    return undefined;
+  }
+  const baseKey = `${baseSt.ino}:${baseSt.size}:${baseSt.mtimeNs}`;
+  const logSt = await statOrUndefined(fs, join(dir, UIDLIST_LOG_NAME));
+  const logIno = logSt === undefined ? "" : String(logSt.ino);
+  const logSize = logSt === undefined ? 0 : Number(logSt.size);
+  const known = states.get(dir);
+  if (known !== undefined && known.baseKey === baseKey && known.logIno === logIno) {
+    if (known.logOffset === logSize) return known;
+    if (known.logOffset < logSize) return remember(dir, await readTail(dir, known, logSize));
+  }
+  const base = parseUidlist(await readFile(join(dir, UIDLIST_NAME), "utf8").catch(() => ""));
+  if (base === undefined) {
+    states.delete(dir);
+    return undefined;
+  }
+  let state: IndexState = { list: base, baseKey, baseBytes: Number(baseSt.size), logIno, logOffset: 0 };
+  if (logSt !== undefined) {
+    const text = await readFile(join(dir, UIDLIST_LOG_NAME), "latin1").catch(() => "");
+    const nl = text.indexOf("\n");
+    const generation = /^G(\d{1,15})$/.exec(text.slice(0, nl))?.[1];
+    if (nl > 0 && generation !== undefined && Number(generation) === (base.generation ?? 0)) {
+      const tail = Buffer.from(text.slice(nl + 1), "latin1").toString("utf8");
+      const applied = applyLog(base, tail);
+      state = {
+        ...state,
+        list: applied.list,
+        logOffset: nl + 1 + Buffer.byteLength(tail.slice(0, applied.used), "utf8"),
+      };
+    } else {
+      state = { ...state, logOffset: -1 }; // stale or damaged: restart the log at the next write
+    }
+  }
+  return remember(dir, state);
+}
+
+async function readTail(dir: string, known: IndexState, size: number): Promise<IndexState> {
+  const fh = await open(join(dir, UIDLIST_LOG_NAME), "r");
+  try {
+    const buf = Buffer.alloc(size - known.logOffset);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, known.logOffset);
+    const text = buf.subarray(0, bytesRead).toString("utf8");
+    const applied = applyLog(known.list, text);
+    const used = Buffer.byteLength(text.slice(0, applied.used), "utf8");
+    return { ...known, list: applied.list, logOffset: known.logOffset + used };
+  } finally {
+    await fh.close();
+  }
+}
+
+function remember(dir: string, state: IndexState): IndexState {
+  states.set(dir, state);
+  return state;
+}
+
+/** The log lines that turn `old` into `next` (both sorted by UID; unchanged records are shared). */
+function delta(old: Uidlist, next: Uidlist): string[] {
+  const lines: string[] = [];
+  if (formatHeader(old) !== formatHeader(next)) lines.push(`H ${formatHeader(next)}`);
+  let i = 0;
+  let j = 0;
+  const a = old.records;
+  const b = next.records;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (y === undefined || (x !== undefined && x.uid < y.uid)) {
+      lines.push(`-${x?.uid}`);
+      i++;
+    } else if (x === undefined || y.uid < x.uid) {
+      lines.push(`+${formatRecord(y)}`);
+      j++;
+    } else {
+      if (x !== y && formatRecord(x) !== formatRecord(y)) lines.push(`+${formatRecord(y)}`);
+      i++;
+      j++;
+    }
+  }
+  return lines;
+}
+
+/** Write `next`; the caller holds the folder lock and loaded the index under it. */
+export async function saveIndex(dir: string, fs: StoreFs, changed: Uidlist): Promise<void> {
+  const state = states.get(dir);
+  // Callers build new lists from old ones; the generation is this module's business.
+  const generation = Math.max(state?.list.generation ?? 0, changed.generation ?? 0);
+  const next: Uidlist = { ...changed, generation };
+  const lines = state === undefined || state.logOffset < 0 ? null : delta(state.list, next);
+  if (lines !== null && lines.length === 0) return;
+  const body = lines === null ? "" : `${lines.join("\n")}\n`;
+  const logBytes = (state?.logOffset ?? 0) + Buffer.byteLength(body);
+  if (state === undefined || lines === null || (logBytes > LOG_MIN_COMPACT && logBytes > state.baseBytes / 4))
+    return rewrite(dir, fs, next);
+  const path = join(dir, UIDLIST_LOG_NAME);
+  if (state.logIno === "") {
+    await writeFile(path, `G${next.generation ?? 0}\n${body}`, { mode: 0o600 });
+  } else {
+    await truncate(path, state.logOffset); // a torn line from a crash must not swallow ours
+    const fh = await open(path, "a");
+    try {
+      await fh.write(body);
+    } finally {
+      await fh.close();
+    }
+  }
+  const st = await stat(path, { bigint: true });
+  remember(dir, { ...state, list: next, logIno: String(st.ino), logOffset: Number(st.size) });
+}
+
+/** A new base with the next generation, then an empty log of that generation. */
+async function rewrite(dir: string, fs: StoreFs, next: Uidlist): Promise<void> {
+  const generation = (next.generation ?? 0) + 1;
+  const list: Uidlist = { ...next, generation };
+  const tmp = join(dir, `${UIDLIST_NAME}.tmp`);
+  await writeFile(tmp, formatUidlist(list), { mode: 0o600 });
+  await rename(tmp, join(dir, UIDLIST_NAME));
+  const logTmp = join(dir, `${UIDLIST_LOG_NAME}.tmp`);
+  await writeFile(logTmp, `G${generation}\n`, { mode: 0o600 });
+  await rename(logTmp, join(dir, UIDLIST_LOG_NAME));
+  const baseSt = await fs.stat(join(dir, UIDLIST_NAME));
+  const logSt = await stat(join(dir, UIDLIST_LOG_NAME), { bigint: true });
+  remember(dir, {
+    list,
+    baseKey: `${baseSt.ino}:${baseSt.size}:${baseSt.mtimeNs}`,
+    baseBytes: Number(baseSt.size),
+    logIno: String(logSt.ino),
+    logOffset: Number(logSt.size),
+  });
+}
+
+/** Forget what this process knows of a folder (deleted or renamed). */
+export function forgetIndexState(dir: string): void {
+  states.delete(dir);
+}
