@@ -26,15 +26,57 @@ const MESSAGES = ["Subject: one\r\n\r\nbody one\r\n", "Subject: two\r\n\r\nline\
 function outputLines(text: string): string[] {
   assert.ok(text === "" || text.endsWith("\r\n"), "output ends at a line end");
   const lines = text.split("\r\n").slice(0, -1);
-  for (const line of lines) assert.doesNotMatch(line, /[\x00-\x1f\x7f]/, `control character in ${JSON.stringify(line)}`);
+  for (const line of lines)
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f]/, `control character in ${JSON.stringify(line)}`);
   return lines;
 }
 
 const statusLine = (l: string): boolean => l.startsWith("+OK") || l.startsWith("-ERR") || l.startsWith("+ ");
 
-const loginVerbs = fc.constantFrom("USER", "PASS", "APOP", "AUTH", "AUTH PLAIN", "AUTH LOGIN", "CAPA", "STLS", "QUIT", "NOOP", "RETR", "user", "");
-const mailVerbs = fc.constantFrom("STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET", "CAPA", "list", "top", "XTND", "");
-const numbers = fc.constantFrom("0", "1", "2", "3", "-1", "+1", "01", "1.5", "4294967297", "99999999999999999999", "1e3", "0x1");
+const loginVerbs = fc.constantFrom(
+  "USER",
+  "PASS",
+  "APOP",
+  "AUTH",
+  "AUTH PLAIN",
+  "AUTH LOGIN",
+  "CAPA",
+  "STLS",
+  "QUIT",
+  "NOOP",
+  "RETR",
+  "user",
+  "",
+);
+const mailVerbs = fc.constantFrom(
+  "STAT",
+  "LIST",
+  "UIDL",
+  "RETR",
+  "TOP",
+  "DELE",
+  "NOOP",
+  "RSET",
+  "CAPA",
+  "list",
+  "top",
+  "XTND",
+  "",
+);
+const numbers = fc.constantFrom(
+  "0",
+  "1",
+  "2",
+  "3",
+  "-1",
+  "+1",
+  "01",
+  "1.5",
+  "4294967297",
+  "99999999999999999999",
+  "1e3",
+  "0x1",
+);
 
 function command(verbs: fc.Arbitrary<string>): fc.Arbitrary<string> {
   return fc
@@ -48,7 +90,9 @@ async function runLogin(pieces: Buffer[], maxBadCommands = 50) {
   const auth = {
     async verify(c: Pop3Credentials): Promise<Pop3AuthVerdict> {
       if (c.user?.includes("%")) throw new Error("auth service crashed");
-      return c.type === "password" && c.user === "tim" && c.password === "secret" ? { ok: true, user: "tim" } : { ok: false };
+      return c.type === "password" && c.user === "tim" && c.password === "secret"
+        ? { ok: true, user: "tim" }
+        : { ok: false };
     },
   };
   const engine = new Pop3LoginEngine({ ...LOGIN_DEFAULTS, maxBadCommands }, auth, out, (e) => events.push(e));
@@ -74,14 +118,18 @@ async function runMail(pieces: Buffer[]) {
 
 test("the login engine answers every hostile command with one status line, the same in any chunking", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(command(loginVerbs), { minLength: 1, maxLength: 20 }), cutPoints, async (cmds, cuts) => {
-      const input = Buffer.from(`${cmds.join("\r\n")}\r\n`, "latin1");
-      const whole = await runLogin([input]);
-      const lines = outputLines(whole.text);
-      assert.ok(lines.filter(statusLine).length >= 1);
-      assert.equal((await runLogin(chunked(input, cuts))).text, whole.text);
-      if (input.length < 400) assert.equal((await runLogin(bytewise(input))).text, whole.text);
-    }),
+    fc.asyncProperty(
+      fc.array(command(loginVerbs), { minLength: 1, maxLength: 20 }),
+      cutPoints,
+      async (cmds, cuts) => {
+        const input = Buffer.from(`${cmds.join("\r\n")}\r\n`, "latin1");
+        const whole = await runLogin([input]);
+        const lines = outputLines(whole.text);
+        assert.ok(lines.filter(statusLine).length >= 1);
+        assert.equal((await runLogin(chunked(input, cuts))).text, whole.text);
+        if (input.length < 400) assert.equal((await runLogin(bytewise(input))).text, whole.text);
+      },
+    ),
     budget(120),
   );
 });
@@ -97,7 +145,9 @@ test("the login engine survives arbitrary bytes", async () => {
 });
 
 test("unknown login commands get -ERR each until the bad-command limit ends the session", async () => {
-  const junk = fc.stringMatching(/^[A-Z]{1,6}$/).filter((v) => !["USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "QUIT"].includes(v));
+  const junk = fc
+    .stringMatching(/^[A-Z]{1,6}$/)
+    .filter((v) => !["USER", "PASS", "APOP", "AUTH", "CAPA", "STLS", "QUIT"].includes(v));
   await fc.assert(
     fc.asyncProperty(fc.array(junk, { minLength: 1, maxLength: 12 }), async (verbs) => {
       const r = await runLogin([Buffer.from(`${verbs.join("\r\n")}\r\n`)], 5);
@@ -131,15 +181,23 @@ test("commands pipelined after STLS are discarded, never authenticated in plaint
 
 test("the mail engine answers every hostile command with exactly one status line, in any chunking", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(command(mailVerbs), { minLength: 1, maxLength: 20 }), cutPoints, async (cmds, cuts) => {
-      const input = Buffer.from(`${cmds.join("\r\n")}\r\n`, "latin1");
-      const whole = await runMail([input]);
-      const lines = outputLines(whole.text);
-      assert.equal(lines.filter(statusLine).length, 1 + cmds.length, "greeting plus one status per command");
-      assert.deepEqual(whole.store.deletedUidls, [], "nothing deleted without QUIT");
-      assert.equal((await runMail(chunked(input, cuts))).text, whole.text);
-      if (input.length < 300) assert.equal((await runMail(bytewise(input))).text, whole.text);
-    }),
+    fc.asyncProperty(
+      fc.array(command(mailVerbs), { minLength: 1, maxLength: 20 }),
+      cutPoints,
+      async (cmds, cuts) => {
+        const input = Buffer.from(`${cmds.join("\r\n")}\r\n`, "latin1");
+        const whole = await runMail([input]);
+        const lines = outputLines(whole.text);
+        assert.equal(
+          lines.filter(statusLine).length,
+          1 + cmds.length,
+          "greeting plus one status per command",
+        );
+        assert.deepEqual(whole.store.deletedUidls, [], "nothing deleted without QUIT");
+        assert.equal((await runMail(chunked(input, cuts))).text, whole.text);
+        if (input.length < 300) assert.equal((await runMail(bytewise(input))).text, whole.text);
+      },
+    ),
     budget(120),
   );
 });
