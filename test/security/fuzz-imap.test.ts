@@ -16,6 +16,7 @@ import { parseCommand } from "../../lib/imap/parser/index.js";
 import { encodeResponse, type ImapResponse } from "../../lib/imap/serializer/responses.js";
 import type { ImapValue } from "../../lib/imap/serializer/values.js";
 import { budget, bytewise, chunked, cutPoints, hostileText } from "./fuzz-budget.js";
+import { assertWellFramed } from "./imap-wire.js";
 
 const LIMITS: FramerLimits = { maxLineLength: 256, maxLiteralSize: 1024, maxLiterals: 3 };
 
@@ -177,24 +178,6 @@ test("hostile mailbox names never escape the mail directory", () => {
     budget(500),
   );
 });
-
-/** Walks a response: CRLF only at its end or right after a literal marker; literals skipped. */
-function assertWellFramed(bytes: Buffer): void {
-  let at = 0;
-  for (;;) {
-    const lf = bytes.indexOf(0x0a, at);
-    assert.ok(lf > at && bytes[lf - 1] === 0x0d, "lines end in CRLF");
-    const line = bytes.subarray(at, lf - 1);
-    assert.equal(line.indexOf(0x0d), -1, "no bare CR");
-    assert.equal(line.indexOf(0x00), -1, "no NUL");
-    const marker = /~?\{(\d+)\}$/.exec(line.toString("latin1"));
-    if (marker === null) {
-      assert.equal(lf + 1, bytes.length, "the response ends at its first line end outside literals");
-      return;
-    }
-    at = lf + 1 + Number(marker[1]);
-  }
-}
 
 const clientString = fc.oneof(
   hostileText(10),
