@@ -48,6 +48,7 @@ const MAIN_SHAPES = [
   "mydestination = $myhostname, localhost",
   "  continued",
   "# comment",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: main.cf syntax, not a template
   "a = ${b}",
   "b = $a",
   "= value",
@@ -145,6 +146,7 @@ const RC_SHAPES = [
   "* ! ^From:.*friend",
   "* 1000^0 ^X-Spam",
   "* ? test -f /etc/passwd",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: procmailrc syntax, not a template
   "* $ ${VAR}",
   "{",
   "}",
