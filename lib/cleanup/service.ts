@@ -138,7 +138,7 @@ async function oneMessage(
     const full = /ENOSPC|EDQUOT/.test(errorText(err));
     conn.send(
       full
-        ? tempFail("4.3.1", "Error: insufficient system storage")
+        ? tempFail("4.3.1", "Insufficient system storage")
         : tempFail("4.3.0", "Error: queue file write error"),
     );
     return false;

@@ -14,6 +14,8 @@
  * unless that is root (then default_privs) or there is a user context.
  * Talks to the alias lookup tables, the user lookup and (read-only) the file system.
  */
+
+import { splitAddress } from "../smtp/address.js";
 import {
   contentLines,
   expandTemplate,
@@ -181,9 +183,10 @@ class Expansion {
     if (depth > (this.ctx.maxDepth ?? 100)) throw loopError(this.original, [...frame.stack, "..."]);
     const direct = address.startsWith("\\");
     const addr = direct ? address.slice(1) : address;
-    const at = addr.lastIndexOf("@");
-    const local = (at < 0 ? addr : addr.slice(0, at)).toLowerCase();
-    const domain = at < 0 ? "" : addr.slice(at + 1).toLowerCase();
+    // Internal form, as smtpd checked it: "alice"@localhost is alice, a quoted '@' is no split.
+    const parsed = splitAddress(addr);
+    const local = parsed.localPart.toLowerCase();
+    const domain = parsed.domain;
     if (depth > 0 && domain !== "" && !this.ctx.localDomains.includes(domain)) {
       this.add(`forward:${addr.toLowerCase()}`, { kind: "forward", address: addr });
       return;

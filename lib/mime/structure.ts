@@ -234,16 +234,22 @@ export class MimeStructureParser {
   }
 
   private onBoundary(index: number, start: number, length: number, line: Buffer): void {
-    // The CRLF before a boundary belongs to the boundary, unless the part it ends is still in
-    // its header: then Dovecot keeps that CRLF in the header (and in every enclosing part).
-    const inHeader = this.stack[this.stack.length - 1]?.inHeader === true;
-    const end = inHeader ? start : start - 2;
-    const lfBeforeEnd = inHeader ? this.lfCount : this.lfCount - 1;
-    while (this.stack.length > index + 1) this.closeTop(end, lfBeforeEnd);
     const owner = this.stack[index];
     if (!owner) return;
     const boundaryLen = owner.boundary?.length ?? 0;
     const closing = line[2 + boundaryLen] === 0x2d && line[3 + boundaryLen] === 0x2d;
+    const top = this.stack[this.stack.length - 1];
+    if (!closing && this.partCount >= MAX_PARTS) {
+      // Past MAX_PARTS a boundary starts no new part: the rest stays in the current one.
+      if (top?.inHeader) this.onHeaderLine(top, line, start + length);
+      return;
+    }
+    // The CRLF before a boundary belongs to the boundary, unless the part it ends is still in
+    // its header: then Dovecot keeps that CRLF in the header (and in every enclosing part).
+    const inHeader = top?.inHeader === true;
+    const end = inHeader ? start : start - 2;
+    const lfBeforeEnd = inHeader ? this.lfCount : this.lfCount - 1;
+    while (this.stack.length > index + 1) this.closeTop(end, lfBeforeEnd);
     if (closing) {
       owner.closed = true;
       return;

@@ -2,7 +2,8 @@
  * policy-hooks — smtpd's restriction checks as engine hooks: which restriction lists run
  * at which command (Postfix's smtpd_delay_reject semantics: client, helo and sender
  * restrictions are applied at RCPT TO by default), the implicit reject_unlisted_recipient,
- * and local_recipient_maps lookups behind it. Every table is opened once at startup, so a
+ * and local_recipient_maps lookups behind it; at MAIL FROM, the queue free-space check
+ * (queue-space.ts) comes first, as in Postfix. Every table is opened once at startup, so a
  * bad restriction name or table type is a configuration error before any client connects.
  */
 import type { MainCf } from "../config/index.js";
@@ -21,6 +22,7 @@ import {
   type Restriction,
 } from "../smtp/policy/index.js";
 import type { SmtpEnvelope, SmtpReply, SmtpSessionInfo } from "../smtp/server-engine.js";
+import { checkQueueSpace } from "./queue-space.js";
 
 export interface SmtpdPolicy {
   helo(s: SmtpSessionInfo, name: string): Promise<SmtpReply | null>;
@@ -71,6 +73,8 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
     ? parseRestrictions(["reject_unlisted_recipient"], "smtpd_recipient_restrictions")
     : [];
   const delayReject = main.get(P.smtpd_delay_reject);
+  const queueDir = main.get(P.queue_directory);
+  const messageSizeLimit = main.get(P.message_size_limit);
   const env: PolicyEnv = {
     mynetworks: main.get(P.mynetworks),
     mydestination: main.get(P.mydestination),
@@ -104,6 +108,15 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
       return replyOf(await evaluateAll([lists.client, lists.helo], ctx(s, "HELO", name), env));
     },
     async mailFrom(s, e) {
+      const announced = Number(e.mailParams.SIZE ?? "0");
+      const space = await checkQueueSpace(queueDir, {
+        messageSizeLimit,
+        ...(Number.isSafeInteger(announced) && announced > 0 ? { announcedSize: announced } : {}),
+      });
+      if (space !== null) {
+        onWarning(space.warning);
+        return space.reply;
+      }
       if (delayReject) return null;
       return replyOf(
         await evaluateAll(

@@ -117,7 +117,12 @@ export type ImapResponse =
   | { readonly type: "VANISHED"; readonly earlier: boolean; readonly uids: readonly number[] };
 
 const atoms = (names: readonly string[]): ImapValue[] => names.map((atom) => ({ atom }));
-const oneLine = (text: string): string => text.replace(/[\r\n]+/g, " ");
+/**
+ * Free text (which may echo client input) as one safe line: CR, LF and NUL become spaces,
+ * and a trailing "{n}" gets a space after it, because clients (imaplib, for one) take a
+ * line ending in a literal marker as announcing n more bytes, which would desynchronise them.
+ */
+const oneLine = (text: string): string => text.replace(/[\r\n\0]+/g, " ").replace(/(~?\{\d+\+?\})$/, "$1 ");
 
 function codeText(code: ResponseCode): string {
   switch (code.name) {
