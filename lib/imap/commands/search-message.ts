@@ -75,7 +75,7 @@ export async function readTopHeader(source: MessageSource, uid: number, plan: Se
   const onField = (f: HeaderField): void => {
     const name = f.name.toLowerCase();
     if (name === "date" && dateRaw === null) dateRaw = f.raw;
-    text.feed(`${f.name}:${headerText(f.raw)}\r\n`);
+    text.feed(`${f.name}: ${headerText(f.raw)}\r\n`);
     const tests = byField.get(name);
     if (tests === undefined) return;
     const haystack = foldText(headerHaystack(name, f.raw));
@@ -144,7 +144,7 @@ interface SegmentSink {
 function headerSink(text: TextScanner): SegmentSink {
   let hit = false;
   const reader = new HeaderReader((f) => {
-    if (text.feed(`${f.name}:${headerText(f.raw)}\r\n`)) hit = true;
+    if (text.feed(`${f.name}: ${headerText(f.raw)}\r\n`)) hit = true;
   });
   text.reset();
   const take = (): boolean => {
