@@ -1,0 +1,255 @@
+/*
+ * search-message — answers a SEARCH plan's text tests (and the Date: header for SENT*) for
+ * one message by reading its file, as little of it as the tests need.
+ *
+ * First pass: the top-level header only (FROM, TO, CC, BCC, SUBJECT, HEADER, the Date:
+ * field, and the header part of TEXT); the file is closed at the empty line. Second pass,
+ * only when BODY/TEXT tests are still open: mime/structure finds the parts, then the file is
+ * streamed once more in its CRLF form and each part is fed to the scanners as it passes:
+ * text/* and message/* bodies transfer- and charset-decoded (BODY and TEXT), the MIME headers
+ * of inner parts and encapsulated messages decoded (TEXT only) — the set Dovecot searches.
+ * Multipart preambles, epilogues and non-text bodies are skipped. A match never spans two
+ * parts. Reading stops as soon as the caller says the answer is settled.
+ * Memory: one chunk of decoded text plus a window of the longest needle, and one header
+ * field (capped), whatever the message size.
+ * Talks to: the FolderSession (openMessage), lib/mime (structure, sections.crlfRange,
+ * decode.TransferDecoder). RFCs: 3501 §6.4.4, 2045 §6 (transfer encodings), 2046, 2047.
+ * Security: message content is untrusted; unknown charsets decode as UTF-8 with
+ * replacement characters, never an exception; a file that vanished is reported, not thrown.
+ */
+import { once } from "node:events";
+import type { ReadStream } from "node:fs";
+import { TextDecoder } from "node:util";
+import { errnoCode, MailError } from "../../mailbox/errors.js";
+import { TransferDecoder } from "../../mime/decode.js";
+import { crlfRange } from "../../mime/sections.js";
+import { type MimePart, parseStructure } from "../../mime/structure.js";
+import { parseSentDay, type SearchPlan, type TextKnowledge, type TextTest } from "./search-eval.js";
+import {
+  foldText,
+  type HeaderField,
+  HeaderReader,
+  headerHaystack,
+  headerText,
+  TextScanner,
+} from "./search-text.js";
+
+export interface MessageSource {
+  openMessage(uid: number): Promise<ReadStream>;
+}
+
+/** Opens the file, retrying once when a flag rename by another session raced the open. */
+async function openFile(source: MessageSource, uid: number): Promise<ReadStream> {
+  for (let attempt = 0; ; attempt++) {
+    const stream = await source.openMessage(uid);
+    try {
+      await once(stream, "ready");
+      return stream;
+    } catch (err) {
+      stream.destroy();
+      if (errnoCode(err) !== "ENOENT") throw err;
+      if (attempt > 0) throw new MailError("notFound", `message uid=${uid} vanished`);
+    }
+  }
+}
+
+const needlesOf = (tests: readonly TextTest[], k: TextKnowledge) =>
+  tests.filter((t) => t.folded !== "" && !k.hits.has(t.id)).map((t) => ({ id: t.id, folded: t.folded }));
+
+/**
+ * Reads the top-level header: answers header tests, the header part of TEXT tests, and
+ * returns the Date: field's calendar day (null without a parseable one).
+ */
+export async function readTopHeader(source: MessageSource, uid: number, plan: SearchPlan, k: TextKnowledge) {
+  const byField = new Map<string, TextTest[]>();
+  for (const t of plan.tests)
+    if (t.scope === "header") byField.set(t.field, [...(byField.get(t.field) ?? []), t]);
+  const text = new TextScanner(
+    needlesOf(
+      plan.tests.filter((t) => t.scope === "text"),
+      k,
+    ),
+    k.hits,
+  );
+  let dateRaw: string | null = null;
+  const onField = (f: HeaderField): void => {
+    const name = f.name.toLowerCase();
+    if (name === "date" && dateRaw === null) dateRaw = f.raw;
+    text.feed(`${f.name}: ${headerText(f.raw)}\r\n`);
+    const tests = byField.get(name);
+    if (tests === undefined) return;
+    const haystack = foldText(headerHaystack(name, f.raw));
+    for (const t of tests) if (t.folded === "" || haystack.includes(t.folded)) k.hits.add(t.id);
+  };
+  const reader = new HeaderReader(onField);
+  const stream = await openFile(source, uid);
+  try {
+    for await (const chunk of stream) {
+      reader.write(chunk as Buffer);
+      if (reader.done) break;
+    }
+    reader.end();
+  } finally {
+    stream.destroy();
+  }
+  return { sentDay: dateRaw === null ? null : parseSentDay(dateRaw) };
+}
+
+interface Segment {
+  readonly start: number;
+  readonly end: number;
+  /** A MIME header (TEXT only) or a text body (BODY and TEXT). */
+  readonly part: MimePart;
+  readonly kind: "header" | "body";
+}
+
+const isTextual = (p: MimePart): boolean => {
+  const type = p.contentType.type.toLowerCase();
+  return p.kind === "leaf" && (type === "text" || type === "message");
+};
+
+/** The parts to search, in file order; the root header was done by the first pass. */
+function segmentsOf(root: MimePart, withHeaders: boolean): Segment[] {
+  const out: Segment[] = [];
+  const stack: MimePart[] = [root];
+  while (stack.length > 0) {
+    const p = stack.pop() as MimePart;
+    if (withHeaders && p !== root && p.bodyStart > p.headerStart)
+      out.push({ start: p.headerStart, end: p.bodyStart, part: p, kind: "header" });
+    if (isTextual(p) && p.end > p.bodyStart)
+      out.push({ start: p.bodyStart, end: p.end, part: p, kind: "body" });
+    for (let i = p.children.length - 1; i >= 0; i--) stack.push(p.children[i] as MimePart);
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+function charsetDecoder(part: MimePart): TextDecoder {
+  const param = part.contentType.params.find(([n]) => n.toLowerCase() === "charset")?.[1];
+  const label = (param ?? "").trim().toLowerCase();
+  // no charset or US-ASCII: take UTF-8 (a superset) so undeclared 8-bit UTF-8 still matches
+  if (label === "" || label === "us-ascii" || label === "ascii") return new TextDecoder("utf-8");
+  try {
+    return new TextDecoder(label);
+  } catch {
+    return new TextDecoder("utf-8");
+  }
+}
+
+/** Feeds one segment's bytes to the scanners. */
+interface SegmentSink {
+  write(bytes: Buffer): boolean;
+  end(): boolean;
+}
+
+function headerSink(text: TextScanner): SegmentSink {
+  let hit = false;
+  const reader = new HeaderReader((f) => {
+    if (text.feed(`${f.name}: ${headerText(f.raw)}\r\n`)) hit = true;
+  });
+  text.reset();
+  const take = (): boolean => {
+    const h = hit;
+    hit = false;
+    return h;
+  };
+  return {
+    write: (bytes) => {
+      reader.write(bytes);
+      return take();
+    },
+    end: () => {
+      reader.end();
+      return take();
+    },
+  };
+}
+
+function bodySink(part: MimePart, scanners: readonly TextScanner[]): SegmentSink {
+  const transfer = new TransferDecoder(part.encoding);
+  const decoder = charsetDecoder(part);
+  for (const s of scanners) s.reset();
+  const feed = (text: string): boolean => scanners.map((s) => s.feed(text)).some(Boolean);
+  return {
+    write: (bytes) => feed(decoder.decode(transfer.write(bytes), { stream: true })),
+    end: () => feed(decoder.decode(transfer.end())),
+  };
+}
+
+/**
+ * Second pass: answers BODY and TEXT tests from the message's parts. `settled` is asked after
+ * every new hit; when it says true the file is closed at once.
+ */
+export async function readBodies(
+  source: MessageSource,
+  uid: number,
+  opts: { readonly plan: SearchPlan; readonly k: TextKnowledge; readonly settled: () => boolean },
+): Promise<void> {
+  const { plan, k } = opts;
+  const body = new TextScanner(
+    needlesOf(
+      plan.tests.filter((t) => t.scope === "body"),
+      k,
+    ),
+    k.hits,
+  );
+  const text = new TextScanner(
+    needlesOf(
+      plan.tests.filter((t) => t.scope === "text"),
+      k,
+    ),
+    k.hits,
+  );
+  const first = await openFile(source, uid);
+  let root: MimePart;
+  try {
+    root = await parseStructure(first);
+  } finally {
+    first.destroy();
+  }
+  const segments = segmentsOf(root, text.pending);
+  if (segments.length === 0) return;
+  const sinkFor = (s: Segment): SegmentSink =>
+    s.kind === "header" ? headerSink(text) : bodySink(s.part, [body, text]);
+  const stream = await openFile(source, uid);
+  try {
+    await dispatch(crlfRange(stream, { offset: 0, length: root.end }), segments, sinkFor, opts.settled);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Cuts the CRLF-form byte stream into the segments; returns early once settled. */
+async function dispatch(
+  pieces: AsyncIterable<Buffer>,
+  segments: readonly Segment[],
+  sinkFor: (s: Segment) => SegmentSink,
+  settled: () => boolean,
+): Promise<void> {
+  let index = 0;
+  let pos = 0;
+  let sink: SegmentSink | null = null;
+  for await (const piece of pieces) {
+    let at = 0;
+    while (at < piece.length && index < segments.length) {
+      const seg = segments[index] as Segment;
+      const abs = pos + at;
+      if (abs >= seg.end) {
+        if (sink?.end() === true && settled()) return;
+        sink = null;
+        index++;
+        continue;
+      }
+      if (abs < seg.start) {
+        at = Math.min(piece.length, seg.start - pos);
+        continue;
+      }
+      sink ??= sinkFor(seg);
+      const stop = Math.min(piece.length, seg.end - pos);
+      if (sink.write(piece.subarray(at, stop)) && settled()) return;
+      at = stop;
+    }
+    pos += piece.length;
+    if (index >= segments.length) break;
+  }
+  sink?.end();
+}
