@@ -1,3 +1,112 @@
-// TEMPORARY stub until the imap-fetch branch lands.
-import { type CommandHandler, no } from "./context.js";
-export const fetchCommand: CommandHandler<"FETCH"> = async () => no("FETCH not yet implemented.");
+/*
+ * fetch — the FETCH and UID FETCH commands (RFC 3501 §6.4.5, §6.4.8): one untagged FETCH
+ * response per message, sent one at a time through ctx.send (so a slow client holds back
+ * the reading of the next message), in ascending order.
+ *
+ * \Seen: a non-PEEK body item on a read-write mailbox marks the unseen messages \Seen in one
+ * store() before anything is sent; the refresh that follows is told to keep quiet about them
+ * (their FLAGS, and with CONDSTORE their UID and MODSEQ, go in the FETCH response itself, as
+ * Dovecot does) so the client does not get a second FETCH FLAGS. EXAMINE never sets \Seen.
+ * CHANGEDSINCE (RFC 7162 §3.1.4.1) answers only the messages with a higher MODSEQ and adds
+ * MODSEQ; it and the MODSEQ item enable CONDSTORE. Messages expunged by another session
+ * meanwhile are answered as far as the index allows: OK [EXPUNGEISSUED] (RFC 2180 §4.1.3).
+ * Talks to: the selected FolderSession and FolderCache through fetch-items, the engine's
+ * ImapContext. RFCs: 3501, 7162, 3516, 2180.
+ * Security: sequence sets are resolved against the snapshot (sequence.ts); only the
+ * selected mailbox's own files are read; storage errors become NO, never a stack trace.
+ */
+import { sortFlags } from "../../mailbox/flags.js";
+import type { MessageInfo } from "../../mailbox/folder.js";
+import { bad, type CommandHandler, type ImapContext, no, ok, type SelectedMailbox } from "./context.js";
+import { MessageAnswer } from "./fetch-items.js";
+import { type FetchPlan, planFetch } from "./fetch-plan.js";
+import { resolveSet } from "./sequence.js";
+
+const SEEN = "\\Seen";
+
+export const fetchCommand: CommandHandler<"FETCH"> = async (command, ctx) => {
+  const selected = ctx.selected;
+  if (selected === null) return bad("No mailbox selected.");
+  const verb = command.uid ? "UID FETCH" : "FETCH";
+  const resolved = resolveSet(selected.folder, command.set, command.uid, selected.saved);
+  if (!resolved.ok) return bad(`Error in IMAP command ${verb}: ${resolved.text}`);
+  const plan = planFetch(command);
+  if (plan.enablesCondstore) ctx.enableCondstore();
+  const since = command.changedSince;
+  const messages =
+    since === null ? resolved.messages : resolved.messages.filter((m) => BigInt(m.modseq) > since);
+  const writable = !selected.readOnly && !selected.folder.readOnly;
+  const seenNow = plan.setsSeen && writable ? await markSeen(ctx, selected, messages) : new Set<number>();
+  let expunged = false;
+  let failed = false;
+  for (const message of messages) {
+    const outcome = await answer(ctx, selected, plan, { message, seenNow: seenNow.has(message.uid) });
+    expunged ||= outcome.expunged;
+    failed ||= outcome.failed;
+  }
+  if (failed)
+    return no("Internal error occurred. Refer to server log for more information.", { name: "SERVERBUG" });
+  if (expunged) return ok("Some messages were already expunged.", { name: "EXPUNGEISSUED" });
+  return ok("Fetch completed.");
+};
+
+/**
+ * Sets \Seen on the unseen, still present messages; returns the UIDs that now carry it. The
+ * session's snapshot is refreshed (quietly for these UIDs) so their new flags and MODSEQ are
+ * what the responses show.
+ */
+async function markSeen(
+  ctx: ImapContext,
+  selected: SelectedMailbox,
+  messages: readonly MessageInfo[],
+): Promise<Set<number>> {
+  const folder = selected.folder;
+  const unseen = messages
+    .filter((m) => !m.flags.includes(SEEN) && !folder.isExpunged(m.uid))
+    .map((m) => m.uid);
+  if (unseen.length === 0) return new Set();
+  try {
+    await folder.store(unseen, { mode: "add", flags: [SEEN] });
+    await ctx.refresh({ expunges: false, quiet: new Set(unseen) });
+  } catch (err) {
+    // the client still gets its data; only the implicit \Seen is lost
+    ctx.logError(
+      `FETCH: setting \\Seen in ${selected.name}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return new Set();
+  }
+  return new Set(unseen.filter((uid) => !folder.isExpunged(uid)));
+}
+
+interface Target {
+  readonly message: MessageInfo;
+  /** This FETCH set the message's \Seen. */
+  readonly seenNow: boolean;
+}
+
+/** Builds and sends one message's FETCH response. */
+async function answer(
+  ctx: ImapContext,
+  selected: SelectedMailbox,
+  plan: FetchPlan,
+  target: Target,
+): Promise<{ expunged: boolean; failed: boolean }> {
+  const folder = selected.folder;
+  const uid = target.message.uid;
+  let info = folder.byUid(uid) ?? target.message;
+  if (target.seenNow && !info.flags.includes(SEEN))
+    info = { ...info, flags: sortFlags([...info.flags, SEEN]) };
+  const seq = folder.seqOf(uid);
+  if (seq === undefined) return { expunged: true, failed: false };
+  const items = target.seenNow ? plan.seenItems(ctx.condstore) : plan.items;
+  const message = new MessageAnswer(
+    { folder, cache: selected.cache, logError: (t) => ctx.logError(t) },
+    info,
+  );
+  try {
+    await ctx.send({ type: "FETCH", seq, items: await message.items(items) });
+  } finally {
+    await message.close();
+  }
+  return message.outcome;
+}
