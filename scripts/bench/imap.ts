@@ -228,8 +228,9 @@ async function warmUp(sys: Pop3System, o: Options): Promise<void> {
   for (const user of Object.values(USERS)) {
     const open = new Set<ImapClient>();
     const c = await withDeadline(session(sys, user, open), o.deadlineS, `${sys.name} login ${user}`);
-    must(await withDeadline(c.command("SELECT INBOX"), o.deadlineS, `${sys.name} warm-up ${user}`), "SELECT");
-    must(await c.command("FETCH 1:* (FLAGS UID ENVELOPE)"), "FETCH");
+    const sel = await withDeadline(c.command("SELECT INBOX"), o.deadlineS, `${sys.name} warm-up ${user}`);
+    must(sel, "SELECT");
+    if (!sel.untagged.includes("* 0 EXISTS")) must(await c.command("FETCH 1:* (FLAGS UID ENVELOPE)"), "FETCH");
     await c.logout();
   }
 }
