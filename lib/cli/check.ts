@@ -19,6 +19,7 @@ import { type CliCommand, type CliContext, CliFatal } from "./context.js";
 import {
   chrootWarnings,
   privilegeContext,
+  recipientMapWarnings,
   systemExpectations,
   tlsReadabilityWarnings,
 } from "./privileges.js";
@@ -35,7 +36,9 @@ function checkPermissions(ctx: CliContext, main: MainCf, services: MasterService
   if (problems.length > PROBLEM_LIMIT)
     ctx.warn(`... and ${problems.length - PROBLEM_LIMIT} more paths with wrong owner or mode`);
   if (problems.length > 0) ctx.warn("run postern set-permissions to repair owners and modes");
-  if (priv.privs) for (const w of tlsReadabilityWarnings(main, services, priv.privs)) ctx.warn(w);
+  if (!priv.privs) return;
+  for (const w of tlsReadabilityWarnings(main, services, priv.privs)) ctx.warn(w);
+  for (const w of recipientMapWarnings(main, services, priv.privs)) ctx.warn(w);
 }
 
 export const checkCommand: CliCommand = {

@@ -67,7 +67,7 @@ const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "smtp", line: () => "smtp      unix  -       -       n       -       -       smtp" },
   { command: "pickup", line: () => "pickup    fifo  n       -       n       60      1       pickup" },
   { command: "showq", line: () => "showq     unix  n       -       n       -       -       showq" },
-  { command: "auth", line: () => "auth      unix  -       -       n       -       1       auth" },
+  { command: "auth", line: () => "auth      unix  -       n       n       -       1       auth" },
   {
     command: "pop3-login",
     needs: ["auth", "pop3"],

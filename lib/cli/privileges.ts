@@ -131,6 +131,43 @@ export function tlsReadabilityWarnings(
   return [...out];
 }
 
+/** The files behind lookup tables smtpd opens itself (passwd-file:, hash: → .db). */
+function mapFiles(specs: readonly string[]): string[] {
+  return specs.flatMap((spec) => {
+    const colon = spec.indexOf(":");
+    const [type, path] = [spec.slice(0, colon), spec.slice(colon + 1)];
+    if (type === "passwd-file") return [path];
+    if (type === "hash") return [`${path}.db`];
+    return [];
+  });
+}
+
+/**
+ * Warnings for local_recipient_maps files smtpd (as mail_owner) cannot read: every RCPT to
+ * a local domain would then be answered 451 "Temporary lookup failure".
+ */
+export function recipientMapWarnings(
+  main: MainCf,
+  services: readonly MasterService[],
+  privs: Privileges,
+): string[] {
+  const out = new Set<string>();
+  for (const svc of services) {
+    const user = svc.command === "smtpd" ? roleUser(privs, serviceRole(svc)) : undefined;
+    if (!user) continue;
+    const config = loadMainCf(main.configDir, { overrides: svc.overrides });
+    const ids = { uid: user.uid, gid: privs.group.gid };
+    for (const file of mapFiles(config.get(P.local_recipient_maps))) {
+      if (!exists(file) || readableBy(file, ids)) continue;
+      out.add(
+        `local_recipient_maps: ${file} is not readable by ${user.name} (group ${privs.group.name}), ` +
+          `the user ${svc.name}/${svc.type} runs as: local recipients will get 451 temporary failures`,
+      );
+    }
+  }
+  return [...out];
+}
+
 function exists(file: string): boolean {
   try {
     accessSync(file, constants.F_OK);
