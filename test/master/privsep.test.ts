@@ -161,6 +161,9 @@ describe("privilege separation when master runs as root", {
     ]);
     assert.equal(pop.code, 0, pop.stderr);
     assert.match(pop.stdout, /separated/);
+    // Workers that are not root still append to the maillog master opened (group postdrop).
+    await sb.waitLog(/postern\/pop3-login\[\d+\]: pop3-login: Login: user=<vera>/);
+    await sb.waitLog(/postern\/smtpd\[\d+\]: connect from/);
   });
 
   it("shows each worker's uid, gid and supplementary groups in /proc", () => {
