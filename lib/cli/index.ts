@@ -16,12 +16,14 @@ import { aliasesCommand, mapCommand } from "./maps.js";
 import { pwCommand } from "./pw.js";
 import { queueCommand } from "./queue.js";
 import { sendmailCommand } from "./sendmail.js";
+import { setPermissionsCommand } from "./set-permissions.js";
 import { superCommand } from "./super.js";
 import { userCommand } from "./user.js";
 
 export const COMMANDS: readonly CliCommand[] = [
   ...controlCommands,
   checkCommand,
+  setPermissionsCommand,
   confCommand,
   initCommand,
   userCommand,

@@ -4,6 +4,9 @@
  * DIR, loopback-only services on N+25 (smtp), N+587, N+465, N+110, N+995, N+143, N+993
  * (each listed only once its daemon exists), a passwd-file with one user, and aliases.
  * USER@localhost and USER@<hostname> reach DIR/mail/USER/Maildir.
+ * Privilege separation is a no-op in a sandbox: mail_owner, login_user, virtual_uid and
+ * setgid_group name the invoking user and their primary group, so every service runs as
+ * whoever starts master, root (as CI does) or not.
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -12,8 +15,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadMainCf } from "../config/index.js";
 import { compileMap } from "../maps/index.js";
+import { idNames, readSystemAccounts } from "../master/identity.js";
 import { daemonProgram } from "../master/master.js";
-import { ensureQueueDirs } from "../queue/index.js";
+import { ensureQueueTree } from "../master/permissions.js";
 import { type CliCommand, CliFatal, UsageError } from "./context.js";
 
 interface ServiceLine {
@@ -63,7 +67,7 @@ const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "smtp", line: () => "smtp      unix  -       -       n       -       -       smtp" },
   { command: "pickup", line: () => "pickup    fifo  n       -       n       60      1       pickup" },
   { command: "showq", line: () => "showq     unix  n       -       n       -       -       showq" },
-  { command: "auth", line: () => "auth      unix  -       -       n       -       1       auth" },
+  { command: "auth", line: () => "auth      unix  -       n       n       -       1       auth" },
   {
     command: "pop3-login",
     needs: ["auth", "pop3"],
@@ -96,7 +100,14 @@ const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "imap", line: () => "imap      unix  -       n       n       -       -       imap" },
 ];
 
+/** The invoking user and their primary group, by name where the system knows them. */
+function invoker(): { user: string; group: string } {
+  const me = userInfo();
+  return { user: me.username, group: idNames(readSystemAccounts()).group(me.gid) };
+}
+
 function mainCf(dir: string, user: string): string {
+  const self = invoker();
   return `# postern development sandbox, written by \`postern init --dev\`.
 # Everything lives below ${dir}; nothing needs root. Use it with: postern -c ${dir} COMMAND
 queue_directory = ${dir}/spool
@@ -114,7 +125,10 @@ home_mailbox = Maildir/
 mail_location = maildir:~/Maildir
 local_system_users = no
 local_recipient_maps = passwd-file:$user_passdb $alias_maps
-mail_owner = ${user}
+mail_owner = ${self.user}
+login_user = ${self.user}
+virtual_uid = ${self.user}
+setgid_group = ${self.group}
 default_privs = ${user}
 smtpd_tls_cert_file = ${dir}/tls/cert.pem
 smtpd_tls_key_file = ${dir}/tls/key.pem
@@ -223,7 +237,7 @@ export const initCommand: CliCommand = {
     }
     await compileMap(`hash:${dir}/aliases`, { format: "aliases" });
     if (!existsSync(`${dir}/tls/cert.pem`)) selfSignedCertificate(`${dir}/tls`, (m) => ctx.warn(m));
-    ensureQueueDirs(`${dir}/spool`);
+    ensureQueueTree(`${dir}/spool`, undefined);
     ctx.err(
       `postern: sandbox written to ${dir}; SMTP on 127.0.0.1:${base + 25}; mail for ${user}@localhost goes to ${dir}/mail/${user}/Maildir`,
     );

@@ -7,12 +7,16 @@
  * not one byte is read by master before the worker takes the socket over. A fifo service's
  * connection is only a wake-up: master reads and discards it and wakes the worker.
  * Binding is all or nothing: if one endpoint fails, every socket opened so far is closed.
+ * Unix sockets get the mode lib/master/permissions gives them and, when master runs as
+ * root, mail_owner and setgid_group as owner and group, so workers that are not root can
+ * connect (connect(2) needs write permission on the socket).
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { inetEndpoints, type MainCf, type MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
+import { socketMode } from "./permissions.js";
 
 export interface Listener {
   /** Human-readable address, e.g. "127.0.0.1:2025" or "/spool/private/cleanup". */
@@ -42,6 +46,7 @@ export async function openListeners(
   svc: MasterService,
   main: MainCf,
   onConnection: (socket: Socket, listener: string) => void,
+  opts: { socketOwner?: { uid: number; gid: number } } = {},
 ): Promise<Listener[]> {
   const opened: Listener[] = [];
   try {
@@ -62,7 +67,8 @@ export async function openListeners(
       rmSync(path, { force: true });
       const server = createServer({ pauseOnConnect: true }, (s) => onConnection(s, path));
       await listen(server, { path }, `bind ${path}`);
-      chmodSync(path, svc.private ? 0o600 : 0o666);
+      if (opts.socketOwner) chownSync(path, opts.socketOwner.uid, opts.socketOwner.gid);
+      chmodSync(path, socketMode(svc));
       opened.push({ address: path, server, path });
     }
   } catch (err) {

@@ -8,18 +8,34 @@
  * ones start with the new configuration (configuration is frozen per process). SIGTERM stops
  * listening and lets workers finish within shutdown_timeout; SIGINT (abort) kills them;
  * SIGUSR1 reopens the maillog everywhere. Runs as root in production (to bind port 25 and
- * start services as their users), or unprivileged in a dev sandbox.
+ * start services as their users), or unprivileged in a dev sandbox. As root it resolves
+ * mail_owner, login_user, virtual_uid and setgid_group (an unknown one is fatal at start,
+ * and keeps the old configuration on reload), creates missing queue directories with their
+ * owners, warns about wrong ones (`postern set-permissions` repairs them), makes the
+ * maillog appendable by setgid_group, and forks each worker as its service's user
+ * (lib/master/identity). Changing those users takes a restart: sockets keep their owner.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../config/index.js";
 import { P, type ParamDef } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
-import { ensureQueueDirs } from "../queue/index.js";
 import { logHost, logTag } from "../server/index.js";
+import {
+  chrootWarning,
+  forkIdentity,
+  idNames,
+  ownersOf,
+  PrivilegeError,
+  type Privileges,
+  readSystemAccounts,
+  resolvePrivileges,
+  runningAsRoot,
+} from "./identity.js";
 import { closeListeners, type Listener, openListeners, serviceAddresses } from "./listeners.js";
+import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
 import { Pool } from "./pool.js";
 
@@ -83,11 +99,27 @@ function clientLimitOption(
   return limit ? { clientLimit: limit } : {};
 }
 
+function runAsOption(
+  svc: MasterService,
+  privs: Privileges | undefined,
+): { runAs?: { uid: number; gid: number } } {
+  const ids = forkIdentity(svc, privs);
+  return ids ? { runAs: ids } : {};
+}
+
+interface LoadedConfig {
+  main: MainCf;
+  services: MasterService[];
+  privs: Privileges | undefined;
+}
+
 export class Master {
   private services = new Map<string, ServiceState>();
   private main!: MainCf;
   private log!: Logger;
   private lock: MasterLock | undefined;
+  /** Whom workers run as; undefined when master is not root (nothing is dropped). */
+  private privs: Privileges | undefined;
   private stopping = false;
   /** Reload and stop run one at a time: a stop during a reload waits for it to finish. */
   private serial: Promise<void> = Promise.resolve();
@@ -98,12 +130,13 @@ export class Master {
   ) {}
 
   async start(): Promise<void> {
-    const { main, services } = this.loadConfig();
+    const { main, services, privs } = this.loadConfig();
     this.main = main;
+    this.privs = privs;
     this.log = initLog({ file: main.get(P.maillog_file), tag: logTag(main, "master"), host: logHost(main) });
+    this.prepareFiles(main);
+    for (const svc of services) this.warnChroot(svc);
     const queueDir = main.get(P.queue_directory);
-    mkdirSync(queueDir, { recursive: true });
-    ensureQueueDirs(queueDir);
     this.lock = await acquireMasterLock(join(queueDir, "pid", "master.pid"), main.get(P.mail_name));
     try {
       const states: ServiceState[] = [];
@@ -135,16 +168,18 @@ export class Master {
 
   private async doReload(): Promise<void> {
     if (this.stopping) return;
-    let loaded: { main: MainCf; services: MasterService[] };
+    let loaded: LoadedConfig;
     try {
       loaded = this.loadConfig();
     } catch (err) {
       this.log.error(`reload failed, keeping the current configuration: ${errorText(err)}`);
       return;
     }
-    const { main, services } = loaded;
+    const { main, services, privs } = loaded;
     this.main = main;
+    this.privs = privs;
     this.log.reopen();
+    for (const svc of services) this.warnChroot(svc);
     const wanted = new Map(services.map((s) => [s.key, s]));
     for (const [key, st] of this.services) {
       const next = wanted.get(key);
@@ -217,9 +252,16 @@ export class Master {
     return out;
   }
 
-  private loadConfig(): { main: MainCf; services: MasterService[] } {
+  private loadConfig(): LoadedConfig {
     const main = loadMainCf(this.configDir);
     const services = loadMasterCf(main);
+    let privs: Privileges | undefined;
+    try {
+      privs = runningAsRoot() ? resolvePrivileges(main) : undefined;
+    } catch (err) {
+      if (err instanceof PrivilegeError) throw new MasterError(`${main.file}: ${err.message}`);
+      throw err;
+    }
     for (const svc of services) {
       const prog = daemonProgram(main, svc.command);
       if (!existsSync(prog)) {
@@ -228,7 +270,31 @@ export class Master {
         );
       }
     }
-    return { main, services };
+    return { main, services, privs };
+  }
+
+  /**
+   * The queue tree (missing directories created with their owners, wrong ones reported)
+   * and, as root, a maillog every worker can append to.
+   */
+  private prepareFiles(main: MainCf): void {
+    const owners = this.privs ? ownersOf(this.privs) : undefined;
+    const names = idNames(readSystemAccounts());
+    for (const p of ensureQueueTree(main.get(P.queue_directory), owners))
+      this.log.warning(`${formatProblem(p, names)} (run postern set-permissions)`);
+    const logFile = maillogExpectation(main.get(P.maillog_file), owners);
+    if (!logFile) return;
+    try {
+      for (const change of repair([logFile], { trees: false, names }))
+        this.log.info(`set-permissions: ${change}`);
+    } catch (err) {
+      this.log.warning(`${logFile.path}: cannot make it appendable by setgid_group: ${errorText(err)}`);
+    }
+  }
+
+  private warnChroot(svc: MasterService): void {
+    const text = chrootWarning(svc);
+    if (text) this.log.warning(`${this.main.configDir}/${text}`);
   }
 
   private async openService(main: MainCf, svc: MasterService): Promise<ServiceState | undefined> {
@@ -243,7 +309,13 @@ export class Master {
       addresses: serviceAddresses(svc, main),
       timer: undefined,
     };
-    st.listeners = await openListeners(svc, main, (sock, addr) => this.onConnection(st, sock, addr));
+    const owner = this.privs ? { uid: this.privs.mailOwner.uid, gid: this.privs.group.gid } : undefined;
+    st.listeners = await openListeners(
+      svc,
+      main,
+      (sock, addr) => this.onConnection(st, sock, addr),
+      owner ? { socketOwner: owner } : {},
+    );
     return st;
   }
 
@@ -283,6 +355,7 @@ export class Master {
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,
       ...clientLimitOption(main, svc),
+      ...runAsOption(svc, this.privs),
     });
   }
 

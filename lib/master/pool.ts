@@ -7,7 +7,8 @@
  * A worker that dies abnormally is logged as Postfix does ("process ... pid N killed by
  * signal 9"); one that keeps dying right after start throttles the service for
  * service_throttle_time instead of feeding a spawn storm; connections that arrive meanwhile
- * wait (as they would in the kernel's listen queue for Postfix).
+ * wait (as they would in the kernel's listen queue for Postfix). When master runs as root,
+ * workers are forked with the uid/gid of their service (lib/master/identity).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
@@ -25,6 +26,8 @@ export interface PoolOptions {
   /** Long-running services (those with a wakeup timer) are started at once and restarted when they die. */
   keepAlive: boolean;
   log: Logger;
+  /** The uid/gid to start workers with (lib/master/identity); absent: master's own. */
+  runAs?: { uid: number; gid: number };
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
   clientLimit?: { max: number; refusal: (ip: string) => string };
 }
@@ -218,7 +221,13 @@ export class Pool {
     });
     let child: ChildProcess;
     try {
-      child = fork(program, args, { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
+      // With uid/gid, libuv drops supplementary groups, then gid, then uid in the child
+      // before node starts: the worker never runs a line of its code as root.
+      child = fork(program, args, {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        execArgv: [],
+        ...(this.opts.runAs ?? {}),
+      });
     } catch (err) {
       this.opts.log.warning(`${program}: cannot start: ${String(err)}`);
       this.throttle();

@@ -1,14 +1,23 @@
 /*
  * The /etc/postern files the package ships: `postern check` accepts them as they are (only
- * the paths that need root are pointed into a temp directory), and every service they name
- * has its daemon.
+ * the paths that need root are pointed into a temp directory, and the users and group the
+ * services run as name the invoking user, since the package's users may not exist here),
+ * and every service they name has its daemon.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { REPO, run } from "../helpers/sandbox.js";
+
+function selfAsServiceUsers(): string {
+  const me = userInfo();
+  return (
+    ["mail_owner", "login_user", "virtual_uid"].map((p) => `${p} = ${me.username}\n`).join("") +
+    `setgid_group = ${me.gid}\n`
+  );
+}
 
 test("postern check accepts the shipped main.cf, master.cf and users", async () => {
   const dir = mkdtempSync(join(tmpdir(), "postern-etc-"));
@@ -16,7 +25,7 @@ test("postern check accepts the shipped main.cf, master.cf and users", async () 
     for (const f of ["main.cf", "master.cf", "users"]) copyFileSync(join(REPO, "etc", f), join(dir, f));
     writeFileSync(
       join(dir, "main.cf"),
-      `${readFileSync(join(dir, "main.cf"), "utf8")}\nqueue_directory = ${dir}/spool\nmaillog_file = ${dir}/maillog\n`,
+      `${readFileSync(join(dir, "main.cf"), "utf8")}\nqueue_directory = ${dir}/spool\nmaillog_file = ${dir}/maillog\n${selfAsServiceUsers()}`,
     );
     const r = await run(["-c", dir, "check"]);
     assert.equal(r.code, 0, r.stderr);

@@ -64,6 +64,12 @@ export const ACCESS_PARAMS = {
     min: 0,
     doc: "Concurrent POP3 or IMAP connections one client IP may have to a login service; 0 means no limit.",
   }),
+  login_user: def({
+    name: "login_user",
+    kind: "str",
+    default: "postern-login",
+    doc: "The user pop3-login and imap-login run as (when master runs as root): no access to mail, the queue or password data.",
+  }),
   login_loopback_secured: def({
     name: "login_loopback_secured",
     kind: "bool",

@@ -204,6 +204,12 @@ export const SYSTEM_PARAMS = {
     name: "mail_owner",
     kind: "str",
     default: "postern",
-    doc: "The unprivileged user that owns the queue and runs most daemons.",
+    doc: "The unprivileged user that owns the queue and runs the daemons whose master.cf unpriv column is y (when master runs as root).",
+  }),
+  setgid_group: def({
+    name: "setgid_group",
+    kind: "str",
+    default: "postdrop",
+    doc: "The group of maildrop/, public/ and private/ and the group every unprivileged daemon runs with (it may append to maillog_file).",
   }),
 } as const;
