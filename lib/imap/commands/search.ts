@@ -81,7 +81,9 @@ function withoutFile(plan: SearchPlan, m: Candidate, k: TextKnowledge): boolean 
 async function readAndDecide(plan: SearchPlan, selected: SelectedMailbox, m: Candidate, k: TextKnowledge) {
   const { folder, cache } = selected;
   const uid = m.info.uid;
-  const header = await readTopHeader(folder, uid, plan, k);
+  const needHeader =
+    plan.tests.some((t) => t.scope !== "body") || (plan.usesSentDate && k.sentDay === undefined);
+  const header = needHeader ? await readTopHeader(folder, uid, plan, k) : { sentDay: null };
   k.headerDone = true;
   if (k.sentDay === undefined) {
     k.sentDay = header.sentDay ?? localDay(m.info.internalDate);
