@@ -129,10 +129,11 @@ async function matchOne(
 
 async function findMatches(plan: SearchPlan, selected: SelectedMailbox): Promise<Found> {
   const folder = selected.folder;
+  const messages = folder.messages; // the snapshot the sequence numbers refer to
   const matches: Match[] = [];
   let expungeIssued = false;
-  for (let i = 0; i < folder.messages.length; i++) {
-    const info = folder.messages[i] as MessageInfo;
+  for (let i = 0; i < messages.length; i++) {
+    const info = messages[i] as MessageInfo;
     const m: Candidate = {
       info,
       seq: i + 1,

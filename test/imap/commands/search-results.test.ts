@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { MailError } from "../../../lib/mailbox/errors.js";
 import { FolderSession } from "../../../lib/mailbox/folder.js";
 import { type Harness, harness } from "./search-harness.js";
 
@@ -123,6 +124,41 @@ describe("SENT* day cache", () => {
       assert.deepEqual(await untagged("UID SEARCH SENTON 5-Jan-2020"), ["* SEARCH 5"]);
       assert.deepEqual(await untagged("UID SEARCH SENTBEFORE 2-Jan-2020"), ["* SEARCH 2 4 6"]);
       assert.equal(opens, 0);
+    } finally {
+      h.folder.openMessage = original;
+    }
+  });
+});
+
+describe("storage failures", () => {
+  it("answer NO [SERVERBUG] without details when a file cannot be read", async () => {
+    const original = h.folder.openMessage;
+    h.folder.openMessage = async () => {
+      throw new MailError("temp", "disk on fire");
+    };
+    try {
+      const reply = await h.run("SEARCH RETURN (SAVE) BODY text");
+      assert.deepEqual(reply.untagged, []);
+      assert.equal(
+        reply.tagged,
+        "NO [SERVERBUG] Internal error occurred. Refer to server log for more information.",
+      );
+      assert.deepEqual(h.selected.saved, []);
+    } finally {
+      h.folder.openMessage = original;
+    }
+  });
+
+  it("treat a file that vanished while searching as expunged", async () => {
+    const original = h.folder.openMessage;
+    h.folder.openMessage = async (uid) => {
+      if (uid === 4) throw new MailError("notFound", "gone");
+      return original.call(h.folder, uid);
+    };
+    try {
+      const reply = await h.run("UID SEARCH BODY text");
+      assert.deepEqual(reply.untagged, ["* SEARCH 2 6"]);
+      assert.equal(reply.tagged, "OK [EXPUNGEISSUED] Search completed.");
     } finally {
       h.folder.openMessage = original;
     }
