@@ -43,7 +43,7 @@ async function openFile(source: MessageSource, uid: number): Promise<ReadStream>
   for (let attempt = 0; ; attempt++) {
     const stream = await source.openMessage(uid);
     try {
-      await once(stream, "ready");
+      if (stream.pending) await once(stream, "ready");
       return stream;
     } catch (err) {
       stream.destroy();
@@ -212,10 +212,28 @@ export async function readBodies(
     s.kind === "header" ? headerSink(text) : bodySink(s.part, [body, text]);
   const stream = await openFile(source, uid);
   try {
-    await dispatch(crlfRange(stream, { offset: 0, length: root.end }), segments, sinkFor, opts.settled);
+    const pieces = coalesce(crlfRange(stream, { offset: 0, length: root.end }));
+    await dispatch(pieces, segments, sinkFor, opts.settled);
   } finally {
     stream.destroy();
   }
+}
+
+const BATCH_BYTES = 64 * 1024;
+
+/** crlfRange yields a piece per inserted CR; decoding and folding want fewer, larger chunks. */
+async function* coalesce(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let batch: Buffer[] = [];
+  let size = 0;
+  for await (const piece of pieces) {
+    batch.push(piece);
+    size += piece.length;
+    if (size < BATCH_BYTES) continue;
+    yield Buffer.concat(batch, size);
+    batch = [];
+    size = 0;
+  }
+  if (size > 0) yield Buffer.concat(batch, size);
 }
 
 /** Cuts the CRLF-form byte stream into the segments; returns early once settled. */

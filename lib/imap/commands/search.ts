@@ -81,7 +81,9 @@ function withoutFile(plan: SearchPlan, m: Candidate, k: TextKnowledge): boolean 
 async function readAndDecide(plan: SearchPlan, selected: SelectedMailbox, m: Candidate, k: TextKnowledge) {
   const { folder, cache } = selected;
   const uid = m.info.uid;
-  const header = await readTopHeader(folder, uid, plan, k);
+  const needHeader =
+    plan.tests.some((t) => t.scope !== "body") || (plan.usesSentDate && k.sentDay === undefined);
+  const header = needHeader ? await readTopHeader(folder, uid, plan, k) : { sentDay: null };
   k.headerDone = true;
   if (k.sentDay === undefined) {
     k.sentDay = header.sentDay ?? localDay(m.info.internalDate);
@@ -127,10 +129,11 @@ async function matchOne(
 
 async function findMatches(plan: SearchPlan, selected: SelectedMailbox): Promise<Found> {
   const folder = selected.folder;
+  const messages = folder.messages; // the snapshot the sequence numbers refer to
   const matches: Match[] = [];
   let expungeIssued = false;
-  for (let i = 0; i < folder.messages.length; i++) {
-    const info = folder.messages[i] as MessageInfo;
+  for (let i = 0; i < messages.length; i++) {
+    const info = messages[i] as MessageInfo;
     const m: Candidate = {
       info,
       seq: i + 1,
