@@ -127,7 +127,12 @@ export class TestSession {
     const responses: ImapResponse[] = [];
     const send = this.ctx.send;
     const ctx: ImapContext = Object.create(this.ctx, {
-      send: { value: (r: ImapResponse) => (responses.push(r), send(r)) },
+      send: {
+        value: (r: ImapResponse) => {
+          responses.push(r);
+          return send(r);
+        },
+      },
     });
     const result = await fetchCommand(command, ctx);
     return { result, wire: this.sent.slice(before).join(""), responses };
