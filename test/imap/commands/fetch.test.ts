@@ -299,6 +299,30 @@ describe("messages whose file is gone", () => {
     assert.deepEqual(s.refreshes, []);
   });
 
+  it("still answers ENVELOPE of a ghost from the cache", async () => {
+    await s.run("FETCH 2 ENVELOPE");
+    const cached = s.sent[0];
+    await expungeElsewhere(2);
+    const run = await s.run("FETCH 2 ENVELOPE");
+    assert.equal(run.wire, cached);
+    assert.deepEqual(run.result, OK);
+  });
+
+  it("answers NIL, logs, and ends NO [SERVERBUG] when a file cannot be read", async () => {
+    s.folder.messagePath = async () => {
+      throw new Error("EIO: i/o error");
+    };
+    const run = await s.run("FETCH 1:2 (UID BODY.PEEK[1])");
+    assert.equal(run.wire, "* 1 FETCH (UID 1 BODY[1] NIL)\r\n* 2 FETCH (UID 2 BODY[1] NIL)\r\n");
+    assert.deepEqual(run.result, {
+      status: "NO",
+      code: { name: "SERVERBUG" },
+      text: "Internal error occurred. Refer to server log for more information.",
+    });
+    assert.equal(s.errors.length, 2);
+    assert.match(s.errors[0] ?? "", /uid=1: EIO/);
+  });
+
   it("answers a file removed behind the index's back the same way", async () => {
     const cur = join(s.folder.dir, "cur");
     for (const f of readdirSync(cur))
