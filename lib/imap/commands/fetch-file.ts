@@ -48,8 +48,18 @@ export class MessageFile {
     return this.parsed;
   }
 
-  private raw(): AsyncIterable<Buffer> {
-    return this.fh.createReadStream({ start: 0, autoClose: false, highWaterMark: CHUNK });
+  /**
+   * The stored bytes by positional reads, so several readers can share the descriptor and any
+   * may stop early (a FileHandle read stream closes the handle when it is destroyed early).
+   */
+  private async *raw(): AsyncGenerator<Buffer> {
+    for (let position = 0; ; ) {
+      const buffer = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await this.fh.read(buffer, 0, CHUNK, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
   }
 
   /** The CRLF-form bytes of a range, read now (a header block for HEADER.FIELDS). */

@@ -72,22 +72,22 @@ export class MessageAnswer {
     private readonly info: MessageInfo,
   ) {}
 
+  /** The items; index items are computed synchronously (FETCH 1:* FLAGS must be cheap). */
   async items(planned: readonly PlannedItem[]): Promise<Item[]> {
     const out: Item[] = [];
-    for (const item of planned) out.push([item.name, await this.value(item)]);
+    for (const item of planned)
+      out.push([item.name, item.kind === "index" ? this.indexValue(item.name) : await this.value(item)]);
     return out;
   }
 
   /** Lets go of the file once the response has been sent (streams keep their own hold). */
   async close(): Promise<void> {
-    const file = await this.file;
-    file?.release();
+    if (this.file === undefined) return;
+    (await this.file)?.release();
   }
 
-  private async value(item: PlannedItem): Promise<ImapValue> {
+  private async value(item: Exclude<PlannedItem, { kind: "index" }>): Promise<ImapValue> {
     switch (item.kind) {
-      case "index":
-        return this.indexValue(item.name);
       case "envelope":
       case "structure":
         return this.structureValue(item.name);

@@ -118,8 +118,3 @@ export function planFetch(command: CommandOf<"FETCH">): FetchPlan {
     enablesCondstore: items.some((i) => i.name === "MODSEQ"),
   };
 }
-
-/** True when an item needs the message file (or, for ENVELOPE/BODY/BODYSTRUCTURE, the cache). */
-export function readsMessage(item: PlannedItem): boolean {
-  return item.kind !== "index";
-}
