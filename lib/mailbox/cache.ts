@@ -14,6 +14,9 @@ export const CACHE_FILE = "postern-cache";
 
 export class FolderCache {
   private entries: Map<string, string> | undefined;
+  /** Lines waiting to be appended: a FETCH of 1,000 envelopes writes once, not 1,000 times. */
+  private pending: string[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly dir: string,
@@ -50,12 +53,15 @@ export class FolderCache {
     const entries = await this.load();
     if (entries.get(`${uid} ${key}`) === value) return;
     entries.set(`${uid} ${key}`, value);
-    await appendFile(
-      join(this.dir, CACHE_FILE),
-      `${this.uidValidity} ${uid} ${key} ${JSON.stringify(value)}\n`,
-      {
-        mode: 0o600,
-      },
-    );
+    this.pending.push(`${this.uidValidity} ${uid} ${key} ${JSON.stringify(value)}\n`);
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+    await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    const lines = this.pending.join("");
+    this.pending = [];
+    this.flushing = undefined;
+    if (lines !== "") await appendFile(join(this.dir, CACHE_FILE), lines, { mode: 0o600 });
   }
 }

@@ -127,7 +127,8 @@ export class MessageAnswer {
         : name === "BODY"
           ? buildBody(tree)
           : buildBodyStructure(tree);
-    await this.src.cache.set(this.info.uid, key, encodeCached(value)).catch((err: unknown) => {
+    // Not awaited: the cache batches appends, one write for many messages of this FETCH.
+    void this.src.cache.set(this.info.uid, key, encodeCached(value)).catch((err: unknown) => {
       this.src.logError(`FETCH: caching ${key} of uid=${this.info.uid}: ${String(err)}`);
     });
     return toWire(value);

@@ -29,7 +29,12 @@ import { reportedFlags } from "../commands/flags.js";
 import { type FrameEvent, type FramerLimits, ImapFramer } from "../framer.js";
 import { isIdleDone, parseCommand } from "../parser/index.js";
 import type { ImapCommand } from "../parser/types.js";
-import { type ImapResponse, responseBuffer, streamResponse } from "../serializer/responses.js";
+import {
+  encodeResponse,
+  type ImapResponse,
+  responseBuffer,
+  streamResponse,
+} from "../serializer/responses.js";
 import type { ImapValue } from "../serializer/values.js";
 import { ROUTES } from "./routes.js";
 import { sessionCommand } from "./session-commands.js";
@@ -77,6 +82,9 @@ export class ImapMailEngine implements ImapContext {
   private badCommands = 0;
   private idling: Idling | null = null;
   private keywordCount = 0;
+  /** Output waiting to be written: responses are coalesced into few large writes. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   constructor(
     private readonly opts: ImapMailOptions,
@@ -121,6 +129,7 @@ export class ImapMailEngine implements ImapContext {
       code,
       text: "Logged in",
     });
+    await this.flush();
     this.push(pipelined);
   }
 
@@ -146,8 +155,9 @@ export class ImapMailEngine implements ImapContext {
     return this.pumping;
   }
 
+  /** Run after everything queued before, then push out what it wrote. */
   private exclusive(fn: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(fn);
+    const run = this.chain.then(fn).finally(() => this.flush());
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -201,6 +211,7 @@ export class ImapMailEngine implements ImapContext {
       code: null,
       text: "Too many invalid IMAP commands.",
     });
+    await this.flush();
     this.finish("bad-commands");
   }
 
@@ -258,6 +269,8 @@ export class ImapMailEngine implements ImapContext {
 
   async send(response: ImapResponse): Promise<void> {
     if (this.closed) return;
+    const parts = encodeResponse(response);
+    if (parts.length === 1 && Buffer.isBuffer(parts[0])) return this.write(parts[0]);
     for await (const chunk of streamResponse(response)) await this.write(chunk);
   }
 
@@ -268,7 +281,20 @@ export class ImapMailEngine implements ImapContext {
 
   private async write(bytes: Buffer): Promise<void> {
     this.stats.bytesOut += bytes.length;
-    await this.output.write(bytes);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= 64 * 1024) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const out =
+      this.pending.length === 1
+        ? (this.pending[0] as Buffer)
+        : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.output.write(out);
   }
 
   async refresh(opts: RefreshOptions): Promise<void> {
@@ -379,6 +405,7 @@ export class ImapMailEngine implements ImapContext {
   async logout(tag: string): Promise<void> {
     await this.sendRaw({ type: "status", tag: null, status: "BYE", code: null, text: "Logging out" });
     await this.sendRaw({ type: "status", tag, status: "OK", code: null, text: "Logout completed." });
+    await this.flush();
     this.finish("logout");
   }
 
