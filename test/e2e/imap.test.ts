@@ -158,6 +158,45 @@ print(json.dumps(r, default=lambda b: b.decode(errors="replace")))
     }
   });
 
+  it("answers the extensions over a raw socket: NAMESPACE, ID, ENABLE, CONDSTORE, ESEARCH, LIST-STATUS, LITERAL+, UNSELECT", async () => {
+    const c = await RawImap.open(imap);
+    try {
+      await c.cmd("r1", `LOGIN ${USER} ${PW}`);
+      assert.match(await c.cmd("r2", "NAMESPACE"), /\* NAMESPACE \(\(""\s"\/"\)\) NIL NIL\r\n/);
+      assert.match(await c.cmd("r3", 'ID ("name" "test")'), /\* ID \("name" "postern"\)/);
+      assert.match(await c.cmd("r4", "ENABLE CONDSTORE"), /\* ENABLED CONDSTORE\r\nr4 OK/);
+      const ex = await c.cmd("r5", "EXAMINE INBOX");
+      assert.match(ex, /\* OK \[HIGHESTMODSEQ (\d+)\]/);
+      assert.match(ex, /r5 OK \[READ-ONLY\]/);
+      assert.match(
+        await c.cmd("r6", "FETCH 1 (UID FLAGS) (CHANGEDSINCE 1)"),
+        /\* 1 FETCH \(UID \d+ FLAGS \([^)]*\) MODSEQ \(\d+\)\)/,
+      );
+      assert.match(
+        await c.cmd("r7", "UID SEARCH RETURN (MIN MAX COUNT) ALL"),
+        /\* ESEARCH \(TAG "r7"\) UID MIN \d+ MAX \d+ COUNT \d+\r\n/,
+      );
+      assert.match(await c.cmd("r8", "STORE 1 +FLAGS (\\Seen)"), /r8 NO/); // EXAMINE is read-only
+      assert.match(await c.cmd("r9", "UNSELECT"), /r9 OK/);
+      assert.match(
+        await c.cmd("r10", 'LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT) SPECIAL-USE)'),
+        /\* LIST \([^)]*\\Sent[^)]*\) "\/" Sent\r\n\* STATUS Sent \(MESSAGES \d+ UIDNEXT \d+\)/,
+      );
+      const body = "Subject: literal plus\r\n\r\nx\r\n";
+      assert.match(
+        await c.cmd("r11", `APPEND Drafts (\\Seen) {${body.length}+}\r\n${body}`),
+        /r11 OK \[APPENDUID \d+ \d+\]/,
+      );
+      assert.match(await c.cmd("r12", "SELECT Drafts (CONDSTORE)"), /r12 OK \[READ-WRITE\]/);
+      assert.match(await c.cmd("r13", 'SEARCH SUBJECT "literal plus"'), /\* SEARCH \d+/);
+      assert.match(await c.cmd("r14", "CLOSE"), /r14 OK/);
+      assert.match(await c.cmd("r15", "FETCH 1 FLAGS"), /r15 BAD/);
+      assert.match(await c.cmd("r16", "LOGOUT"), /\* BYE .*\r\nr16 OK/s);
+    } finally {
+      c.close();
+    }
+  });
+
   it("works with imapflow: list, open, fetch, flags, move, append", async () => {
     const client = new ImapFlow({
       host: "127.0.0.1",
