@@ -14,8 +14,9 @@ import { mailboxLocation, type UserInfo } from "../delivery/users.js";
 import { mailCapabilities } from "../imap/engine/capability.js";
 import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
 import type { Logger } from "../log/index.js";
-import { MailStore } from "../mailbox/folders.js";
 import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
+import { becomeMailUser } from "../login/mail-user.js";
+import { MailStore } from "../mailbox/folders.js";
 import type { ImapdSettings } from "./settings.js";
 
 export interface ImapdShared {
@@ -72,6 +73,12 @@ export async function serveImap(socket: Socket, shared: ImapdShared): Promise<vo
   if (h === undefined) {
     log.warning("imap: malformed hand-off from the login process");
     writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
+    return void socket.end();
+  }
+  const who = becomeMailUser(h, settings.mailUser);
+  if (!who.ok) {
+    log.error(`imap(${h.user}): ${who.reason}`);
+    writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
     return void socket.end();
   }
   const prefix = `imap(${h.user})<${process.pid}><${h.session}>`;

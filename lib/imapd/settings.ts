@@ -4,6 +4,7 @@
  */
 import type { MainCf } from "../config/index.js";
 import { P } from "../config/params.js";
+import type { MailUserOptions } from "../login/mail-user.js";
 
 export interface ImapdSettings {
   readonly separator: string;
@@ -14,6 +15,8 @@ export interface ImapdSettings {
   readonly idleNotifyMs: number;
   readonly idleTimeoutMs: number;
   readonly handoffTimeoutMs: number;
+  /** For a root process: whom to become (login/mail-user.ts). */
+  readonly mailUser: MailUserOptions;
   readonly mailLocation: string;
   readonly homeMailbox: string;
   readonly mailSpoolDirectory: string;
@@ -28,6 +31,10 @@ export function imapdSettings(config: MainCf): ImapdSettings {
     idleNotifyMs: config.get(P.imap_idle_notify_interval) * 1000,
     idleTimeoutMs: config.get(P.imap_client_idle_timeout) * 1000,
     handoffTimeoutMs: config.get(P.ipc_timeout) * 1000,
+    mailUser: {
+      virtualUser: config.get(P.virtual_uid),
+      singleSession: config.get(P.worker_connection_limit) === 1 && config.get(P.max_use) === 1,
+    },
     mailLocation: config.get(P.mail_location),
     homeMailbox: config.get(P.home_mailbox),
     mailSpoolDirectory: config.get(P.mail_spool_directory),

@@ -14,6 +14,7 @@ import { mailboxLocation, type UserInfo } from "../delivery/users.js";
 import type { Logger } from "../log/index.js";
 import { errorText } from "../log/index.js";
 import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
+import { becomeMailUser } from "../login/mail-user.js";
 import { MailError } from "../mailbox/errors.js";
 import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
 import type { Pop3Output } from "../pop3/protocol.js";
@@ -85,6 +86,12 @@ export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<vo
   if (h === undefined) {
     log.warning("pop3: malformed hand-off from the login process");
     writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
+    return void socket.end();
+  }
+  const who = becomeMailUser(h, settings.mailUser);
+  if (!who.ok) {
+    log.error(`pop3(${h.user}): ${who.reason}`);
+    writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
     return void socket.end();
   }
   let store: MaildirPop3Store | undefined;

@@ -4,6 +4,7 @@
  */
 import type { MainCf } from "../config/index.js";
 import { P } from "../config/params.js";
+import type { MailUserOptions } from "../login/mail-user.js";
 import { DEFAULT_UIDL_FORMAT } from "../mailbox/uidl.js";
 
 export interface Pop3dSettings {
@@ -13,6 +14,8 @@ export interface Pop3dSettings {
   /** RFC 1939 3: the autologout timer must be at least 10 minutes. */
   idleTimeoutMs: number;
   handoffTimeoutMs: number;
+  /** For a root process: whom to become (login/mail-user.ts). */
+  mailUser: MailUserOptions;
   mailLocation: string;
   homeMailbox: string;
   mailSpoolDirectory: string;
@@ -25,6 +28,10 @@ export function pop3dSettings(config: MainCf): Pop3dSettings {
     uidlFormat: config.get(P.pop3_uidl_format) || DEFAULT_UIDL_FORMAT,
     idleTimeoutMs: config.get(P.pop3_idle_timeout) * 1000,
     handoffTimeoutMs: config.get(P.ipc_timeout) * 1000,
+    mailUser: {
+      virtualUser: config.get(P.virtual_uid),
+      singleSession: config.get(P.worker_connection_limit) === 1 && config.get(P.max_use) === 1,
+    },
     mailLocation: config.get(P.mail_location),
     homeMailbox: config.get(P.home_mailbox),
     mailSpoolDirectory: config.get(P.mail_spool_directory),

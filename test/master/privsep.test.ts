@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { processesOf, runProgram, Sandbox } from "../helpers/sandbox.js";
@@ -110,7 +111,13 @@ describe("privilege separation when master runs as root", {
     // pop3 as master.cf ships it runs as root (system users' home Maildirs); with only
     // virtual users it runs as virtual_uid.
     const masterCf = join(sb.dir, "master.cf");
-    writeFileSync(masterCf, readFileSync(masterCf, "utf8").replace(/^(pop3\s+unix\s+-\s+)n/m, "$1-"));
+    // imap stays root as shipped, one session per process: it becomes the mail owner itself.
+    writeFileSync(
+      masterCf,
+      readFileSync(masterCf, "utf8")
+        .replace(/^(pop3\s+unix\s+-\s+)n/m, "$1-")
+        .replace(/^(imap\s+unix\s.*imap)$/m, "$1\n  -o worker_connection_limit=1\n  -o max_use=1"),
+    );
     // The sandbox is a private temp directory: let the service users reach its config.
     chmodSync(sb.dir, 0o755);
     for (const f of ["main.cf", "master.cf"]) chmodSync(join(sb.dir, f), 0o644);
@@ -187,6 +194,29 @@ describe("privilege separation when master runs as root", {
         assert.equal(p.gid, ids.postdrop, `${program} gid`);
         assert.equal(p.groups, "", `${program} has no supplementary groups`);
       }
+    }
+  });
+
+  it("an imap process started as root (one session per process) serves the session as virtual_uid", async () => {
+    const sock = connect(sb.base + 143, "127.0.0.1");
+    let seen = "";
+    sock.on("data", (d: Buffer) => {
+      seen += d.toString("latin1");
+    });
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 500 && !re.test(seen); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.match(seen, re);
+    };
+    try {
+      await until(/^\* OK/);
+      sock.write(`a LOGIN ${MAIL_USER} ${PASSWORD}\r\nb SELECT INBOX\r\n`);
+      await until(/b OK \[READ-WRITE\]/);
+      const [imap] = processTable(sb.dir).get("imap") ?? [];
+      assert.ok(imap, "an imap process serves the session");
+      assert.equal(imap.uid, ids.vmail, "imap uid after login");
+      assert.notEqual(imap.gid, 0, "imap gid: virtual_uid's group, not root's");
+    } finally {
+      sock.destroy();
     }
   });
 

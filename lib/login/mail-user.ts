@@ -1,0 +1,51 @@
+/*
+ * mail-user — who a POP3/IMAP mail process is while it serves one session. When it runs
+ * as root (master.cf unpriv n, needed when system users' mail lives in their homes), it
+ * becomes the owner of the mail it serves before it opens anything: the uid/gid the userdb
+ * gave (system users, passwd-file entries with ids), else virtual_uid — Dovecot's mail
+ * processes do the same. A root process can only switch once, so it must serve one session
+ * and exit: master.cf gives such services -o worker_connection_limit=1 -o max_use=1.
+ * A shared root process (several sessions) is refused for users it would have to switch to,
+ * rather than reading their mail as root.
+ * Talks to: /etc/passwd (virtual_uid by name). Security: never serves mail as uid 0 unless it
+ * already runs as that uid (a sandbox run by root).
+ */
+import { lookupUser, readSystemAccounts } from "../master/identity.js";
+import type { LoginHandoff } from "./handoff.js";
+
+export interface MailUserOptions {
+  /** virtual_uid: the owner of virtual users' mail when the userdb gives no uid. */
+  readonly virtualUser: string;
+  /** The process serves only this session (worker_connection_limit = 1 and max_use = 1). */
+  readonly singleSession: boolean;
+}
+
+export type MailUserResult =
+  | { readonly ok: true; readonly switched: boolean }
+  | { readonly ok: false; readonly reason: string };
+
+function target(h: LoginHandoff, virtualUser: string): { uid: number; gid: number } | undefined {
+  if (h.uid !== undefined) return { uid: h.uid, gid: h.gid ?? h.uid };
+  const user = lookupUser(readSystemAccounts(), virtualUser);
+  return user === undefined ? undefined : { uid: user.uid, gid: user.gid };
+}
+
+/** Become the mail's owner if running as root; see the header for the rules. */
+export function becomeMailUser(h: LoginHandoff, opts: MailUserOptions): MailUserResult {
+  const self = process.getuid?.();
+  if (self !== 0) return { ok: true, switched: false };
+  const ids = target(h, opts.virtualUser);
+  if (ids === undefined) return { ok: false, reason: `virtual_uid ${opts.virtualUser}: no such user` };
+  if (ids.uid === self) return { ok: true, switched: false };
+  if (!opts.singleSession)
+    return {
+      ok: false,
+      reason:
+        "running as root and serving several sessions per process: cannot switch to the mail owner; " +
+        "give this master.cf service -o worker_connection_limit=1 -o max_use=1, or unpriv y",
+    };
+  process.setgroups?.([ids.gid]);
+  process.setgid?.(ids.gid);
+  process.setuid?.(ids.uid);
+  return { ok: true, switched: true };
+}
