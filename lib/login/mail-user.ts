@@ -10,7 +10,7 @@
  * Talks to: /etc/passwd (virtual_uid by name). Security: never serves mail as uid 0 unless it
  * already runs as that uid (a sandbox run by root).
  */
-import { lookupUser, readSystemAccounts } from "../master/identity.js";
+import { lookupUser, readSystemAccounts } from "../master/accounts.js";
 import type { LoginHandoff } from "./handoff.js";
 
 export interface MailUserOptions {

@@ -22,19 +22,14 @@
  * Node has no chroot(2) without a native module, so master and `postern check` warn and
  * the service runs unchrooted. Talks to: /etc/passwd, /etc/group.
  */
-import { readFileSync } from "node:fs";
 import type { MainCf, MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
+import { lookupGroup, lookupUser, type RunAs, readSystemAccounts, type SystemAccounts } from "./accounts.js";
 import type { IdNames, Owners } from "./permissions.js";
 
-export type ServiceRole = "root" | "mail_owner" | "login_user" | "virtual_uid";
+export { lookupGroup, lookupUser, type RunAs, readSystemAccounts, type SystemAccounts } from "./accounts.js";
 
-/** A user the workers of one role run as: its name (for messages), uid and gid. */
-export interface RunAs {
-  readonly name: string;
-  readonly uid: number;
-  readonly gid: number;
-}
+export type ServiceRole = "root" | "mail_owner" | "login_user" | "virtual_uid";
 
 /** The resolved identities of one configuration (only built when master runs as root). */
 export interface Privileges {
@@ -45,11 +40,6 @@ export interface Privileges {
   readonly group: { readonly name: string; readonly gid: number };
 }
 
-export interface SystemAccounts {
-  readonly users: ReadonlyMap<string, { uid: number; gid: number }>;
-  readonly groups: ReadonlyMap<string, number>;
-}
-
 export class PrivilegeError extends Error {}
 
 const LOGIN_COMMANDS: ReadonlySet<string> = new Set(["pop3-login", "imap-login"]);
@@ -58,46 +48,6 @@ const MAIL_COMMANDS: ReadonlySet<string> = new Set(["pop3", "imap"]);
 /** Whether this process can start others as another user. */
 export function runningAsRoot(): boolean {
   return typeof process.getuid === "function" && process.getuid() === 0;
-}
-
-function readLines(file: string): string[] {
-  try {
-    return readFileSync(file, "utf8").split("\n");
-  } catch {
-    return [];
-  }
-}
-
-/** /etc/passwd and /etc/group as name → id maps (first entry of a name wins, as getpwnam). */
-export function readSystemAccounts(passwdFile = "/etc/passwd", groupFile = "/etc/group"): SystemAccounts {
-  const users = new Map<string, { uid: number; gid: number }>();
-  for (const line of readLines(passwdFile)) {
-    const [name = "", , uid = "", gid = ""] = line.split(":");
-    if (name === "" || !/^\d+$/.test(uid) || !/^\d+$/.test(gid) || users.has(name)) continue;
-    users.set(name, { uid: Number(uid), gid: Number(gid) });
-  }
-  const groups = new Map<string, number>();
-  for (const line of readLines(groupFile)) {
-    const [name = "", , gid = ""] = line.split(":");
-    if (name !== "" && /^\d+$/.test(gid) && !groups.has(name)) groups.set(name, Number(gid));
-  }
-  return { users, groups };
-}
-
-/** A user by name or number; a number that is in no passwd entry keeps itself as its gid. */
-export function lookupUser(accounts: SystemAccounts, nameOrId: string): RunAs | undefined {
-  const byName = accounts.users.get(nameOrId);
-  if (byName) return { name: nameOrId, ...byName };
-  if (!/^\d+$/.test(nameOrId)) return undefined;
-  const uid = Number(nameOrId);
-  for (const [name, u] of accounts.users) if (u.uid === uid) return { name, ...u };
-  return { name: nameOrId, uid, gid: uid };
-}
-
-export function lookupGroup(accounts: SystemAccounts, nameOrId: string): number | undefined {
-  const byName = accounts.groups.get(nameOrId);
-  if (byName !== undefined) return byName;
-  return /^\d+$/.test(nameOrId) ? Number(nameOrId) : undefined;
 }
 
 /** The role master.cf gives a service (see the header). */
