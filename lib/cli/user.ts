@@ -2,9 +2,21 @@
  * user — `postern user add|del|passwd|list`: maintain the passwd-file (Dovecot format,
  * user_passdb). Passwords are read from stdin (first line) and stored as {SHA512-CRYPT};
  * the file is rewritten atomically (temp + fsync + rename) with its comments and the other
- * lines kept byte for byte, and mode 0640: it holds password hashes.
+ * lines kept byte for byte, keeping the file's owner and mode (new files: 0640, it holds
+ * password hashes).
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { parseArgs } from "node:util";
 import { expandUserVars } from "../auth/passwd-file.js";
 import { hashPassword } from "../auth/schemes.js";
@@ -22,11 +34,17 @@ function readLines(file: string): string[] {
   return lines;
 }
 
+/** The new file keeps the old one's owner, group and mode (postinst gives it to mail_owner). */
 function writeLines(file: string, lines: string[]): void {
   const tmp = `${file}.tmp${process.pid}`;
+  const old = existsSync(file) ? statSync(file) : undefined;
   const fd = openSync(tmp, "w", 0o640);
   try {
     writeSync(fd, lines.map((l) => `${l}\n`).join(""));
+    if (old !== undefined) {
+      fchmodSync(fd, old.mode & 0o7777);
+      if (process.getuid?.() === 0) fchownSync(fd, old.uid, old.gid);
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);

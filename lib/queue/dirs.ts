@@ -9,6 +9,7 @@
  *   hold      files held by the administrator
  *   corrupt   unreadable files, kept for inspection
  *   bounce defer trace  per-message delivery logs; saved  files kept by `postern queue save`
+ *   pickup    pickup's claim directory for maildrop files (pickup/maildrop, lib/pickup)
  *   private public  Unix sockets;  pid  pid and lock files
  *
  * Modes are 0700 (only mail_owner) except maildrop and public (see DIR_MODES); as in Postfix,
@@ -36,6 +37,7 @@ export const QUEUE_DIRS: readonly string[] = [
   "defer",
   "trace",
   "saved",
+  "pickup",
   "private",
   "public",
   "pid",
