@@ -238,8 +238,8 @@ test("master starts from the unit's ExecStartPre and ExecStart and takes mail ov
     sys.sh(`node -e "require('net').connect(${port},'127.0.0.1').on('connect',()=>process.exit(0))"`)
       .status === 0;
   await until(
-    () => `SMTP and POP3 listeners (${masterLog})`,
-    () => listening(25) && listening(110),
+    () => `SMTP, POP3 and IMAP listeners (${masterLog})`,
+    () => listening(25) && listening(110) && listening(143),
   );
   ok(sys.sh("postern user add --home /var/vmail/alice alice", "s3cret\n"), "user add");
   const swaks = "swaks -s 127.0.0.1:25 -t alice@localhost -f tester@example.org --h-Subject 'via smtp'";
@@ -260,6 +260,23 @@ test("the messages are read back over POP3", { skip }, () => {
   assert.match(
     sys.sh("cat /var/log/maillog").out,
     /postern\/local\[\d+\]: \w+: to=<alice@localhost>.*status=sent/,
+  );
+});
+
+test("the messages are read over IMAP by a process that became the mail's owner", { skip }, () => {
+  const imap = (path: string, extra = "") =>
+    ok(sys.sh(`curl -sS --user alice:s3cret ${extra} 'imap://127.0.0.1${path}'`), "curl imap");
+  assert.match(imap("/"), /LIST \(.*\) "\/" (INBOX|Sent)/);
+  const both = imap("/INBOX;UID=1") + imap("/INBOX;UID=2");
+  assert.match(both, /delivered over SMTP/);
+  assert.match(both, /delivered by \/usr\/sbin\/sendmail/);
+  assert.match(
+    sys.sh("cat /var/log/maillog").out,
+    /postern\/imap-login\[\d+\]: imap-login: Login: user=<alice>/,
+  );
+  assert.match(
+    sys.sh("cat /var/log/maillog").out,
+    /postern\/imap\[\d+\]: imap\(alice\)<\d+><[^>]*>: Disconnected: Logged out/,
   );
 });
 
