@@ -1,13 +1,12 @@
 /*
  * session — one authenticated POP3 session in the pop3 mail process: reads the hand-off
- * from pop3-login (lib/login/handoff.ts), finds the user's Maildir (mailbox location as local
+ * from pop3-login (lib/login/handoff.ts), finds the user's Maildir or mbox (mailbox location as local
  * delivery computes it: userdb_mail, mail_location, home_mailbox), runs Pop3MailEngine
  * over the raw byte stream and logs Dovecot's logout line:
  *   pop3(alice): Disconnected: Logged out top=0/0, retr=1/1234, del=1/1, size=1234
  * RFC 1939 TRANSACTION/UPDATE states are the engine's; this file is wiring and logging.
- * Talks to: pop3-login (the Unix socket master handed over), the Maildir.
- * Security: runs as the mail owner; trusts the hand-off (private socket); mbox mailboxes
- * are refused for now ([SYS/TEMP]).
+ * Talks to: pop3-login (the Unix socket master handed over), the Maildir or mbox.
+ * Security: runs as the mail owner; trusts the hand-off (private socket).
  */
 import type { Socket } from "node:net";
 import { mailboxLocation, type UserInfo } from "../delivery/users.js";
@@ -18,8 +17,9 @@ import { becomeMailUser } from "../login/mail-user.js";
 import { MailError } from "../mailbox/errors.js";
 import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
 import type { Pop3Output } from "../pop3/protocol.js";
+import { MboxPop3Store } from "./mbox-store.js";
 import type { Pop3dSettings } from "./settings.js";
-import { formatLogout, MaildirPop3Store } from "./store.js";
+import { formatLogout, MaildirPop3Store, type Pop3SessionStats } from "./store.js";
 
 export interface Pop3dShared {
   readonly settings: Pop3dSettings;
@@ -39,14 +39,18 @@ function userInfo(h: LoginHandoff): UserInfo {
   };
 }
 
-/** The store opener for one user: Maildir only (mbox for POP3 is not implemented yet). */
-export function maildirOpener(h: LoginHandoff, s: Pop3dSettings, onOpen: (st: MaildirPop3Store) => void) {
+/** A store that reports Dovecot's logout statistics. */
+export type CountingPop3Store = Pop3Store & { readonly stats: Pop3SessionStats };
+
+/** The store opener for one user: Maildir or mbox, wherever local delivery puts the mail. */
+export function mailboxOpener(h: LoginHandoff, s: Pop3dSettings, onOpen: (st: CountingPop3Store) => void) {
   return async (): Promise<Pop3Store> => {
     const where = mailboxLocation(userInfo(h), s);
     if ("error" in where) throw new MailError("temp", where.error);
-    if (where.format !== "maildir")
-      throw new MailError("temp", `${where.path}: mbox is not supported by pop3 yet`);
-    const store = await MaildirPop3Store.open(where.path, { uidlFormat: s.uidlFormat });
+    const store =
+      where.format === "maildir"
+        ? await MaildirPop3Store.open(where.path, { uidlFormat: s.uidlFormat })
+        : await MboxPop3Store.open(where.path);
     onOpen(store);
     return store;
   };
@@ -94,12 +98,12 @@ export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<vo
     writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
     return void socket.end();
   }
-  let store: MaildirPop3Store | undefined;
+  let store: CountingPop3Store | undefined;
   let timedOut = false;
   const prefix = `pop3(${h.user})<${process.pid}><${h.session}>`;
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   const engine = new Pop3MailEngine(
-    maildirOpener(h, settings, (s) => {
+    mailboxOpener(h, settings, (s) => {
       store = s;
     }),
     { user: h.user, lineLimit: settings.lineLimit, maxBadCommands: settings.maxBadCommands },
