@@ -102,7 +102,15 @@ export async function passdb(req: PassdbRequest, svc: AuthService): Promise<Auth
 }
 
 async function userdb(req: UserdbRequest, svc: AuthService): Promise<AuthReply> {
-  const entry = typeof req.user === "string" ? await lookup(req.user, svc).catch(() => undefined) : undefined;
+  if (typeof req.user !== "string") return { ok: false, temporary: false, reason: "unknown user" };
+  let entry: Awaited<ReturnType<typeof lookup>>;
+  try {
+    entry = await lookup(req.user, svc);
+  } catch (err) {
+    // A passdb that cannot be read must not turn users into unknown ones (RCPT would get 550).
+    svc.log.error(`userdb(${sanitizeLogValue(req.user)}): ${String(err)}`);
+    return { ok: false, temporary: true, reason: "userdb lookup failed" };
+  }
   return entry
     ? { ok: true, user: identity(entry) }
     : { ok: false, temporary: false, reason: "unknown user" };

@@ -41,6 +41,11 @@ export interface MapOptions {
   passwdFile?: string;
   /** Receives warnings: stale or missing .db files, duplicate keys, bad passwd-file lines. */
   onWarning?: (message: string) => void;
+  /**
+   * What auth:userdb asks: the auth service's userdb (smtpd passes its auth client), so a
+   * process that must not read password data can still tell users from strangers.
+   */
+  authUserdb?: (user: string) => Promise<string | undefined>;
 }
 
 export const SUPPORTED_MAP_TYPES = [
@@ -51,6 +56,7 @@ export const SUPPORTED_MAP_TYPES = [
   "static",
   "inline",
   "fail",
+  "auth",
 ] as const;
 
 /** Split "type:name"; throws MapError when there is no type. */
@@ -137,6 +143,16 @@ export function openMap(spec: string, opts: MapOptions = {}): LookupTable {
       return new MemoryTable(spec, parseInline(name, spec));
     case "fail":
       return new FailTable(spec);
+    case "auth":
+      if (name !== "userdb") throw new MapError(`unknown table: ${spec}`);
+      return {
+        spec,
+        lookup: (key) => {
+          if (opts.authUserdb === undefined)
+            throw new MapError(`${spec}: only smtpd can ask the auth service`);
+          return opts.authUserdb(key);
+        },
+      };
     default:
       throw new MapError(`unsupported dictionary type: ${type}`);
   }

@@ -6,9 +6,11 @@
  * (queue-space.ts) comes first, as in Postfix. Every table is opened once at startup, so a
  * bad restriction name or table type is a configuration error before any client connects.
  */
+
+import { AuthClient } from "../auth/client.js";
 import type { MainCf } from "../config/index.js";
 import { P, type ParamDef, paramByName } from "../config/params.js";
-import { type LookupTable, openMap } from "../maps/index.js";
+import { type LookupTable, MapError, openMap } from "../maps/index.js";
 import { splitAddress, stripExtension } from "../smtp/address.js";
 import type { StageLists } from "../smtp/policy/engine.js";
 import {
@@ -35,11 +37,30 @@ function localDomainSet(main: MainCf): Set<string> {
   return new Set(main.get(P.mydestination).map((d) => d.toLowerCase().replace(/\.$/, "")));
 }
 
+/**
+ * auth:userdb — the auth service's userdb: smtpd runs as mail_owner and must not read the
+ * passwd-file's hashes, so it asks whether a user exists. A temporary failure is a table
+ * failure (451 4.3.0), never "unknown user".
+ */
+function userdbOf(main: MainCf): (user: string) => Promise<string | undefined> {
+  let client: AuthClient | undefined;
+  return async (user) => {
+    client ??= new AuthClient(main.get(P.queue_directory), main.get(P.ipc_timeout) * 1000);
+    const reply = await client.userdb(user);
+    if (reply.ok) return reply.user.user;
+    if (reply.temporary) throw new MapError(`auth:userdb: ${reply.reason}`);
+    return undefined;
+  };
+}
+
 /** local_recipient_maps: is this address in a local domain known to any table? */
 export function localRecipientLookup(main: MainCf, onWarning: (m: string) => void) {
   const domains = localDomainSet(main);
   const specs = main.get(P.local_recipient_maps);
-  const tables: LookupTable[] = specs.map((spec) => openMap(spec, { configDir: main.configDir, onWarning }));
+  const authUserdb = userdbOf(main);
+  const tables: LookupTable[] = specs.map((spec) =>
+    openMap(spec, { configDir: main.configDir, onWarning, authUserdb }),
+  );
   const delimiter = main.get(P.recipient_delimiter);
   return async (addr: string): Promise<boolean | "unknown-domain"> => {
     const { localPart, domain } = splitAddress(addr);

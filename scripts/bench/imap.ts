@@ -230,7 +230,8 @@ async function warmUp(sys: Pop3System, o: Options): Promise<void> {
     const c = await withDeadline(session(sys, user, open), o.deadlineS, `${sys.name} login ${user}`);
     const sel = await withDeadline(c.command("SELECT INBOX"), o.deadlineS, `${sys.name} warm-up ${user}`);
     must(sel, "SELECT");
-    if (!sel.untagged.includes("* 0 EXISTS")) must(await c.command("FETCH 1:* (FLAGS UID ENVELOPE)"), "FETCH");
+    if (!sel.untagged.includes("* 0 EXISTS"))
+      must(await c.command("FETCH 1:* (FLAGS UID ENVELOPE)"), "FETCH");
     await c.logout();
   }
 }

@@ -136,8 +136,8 @@ export const SMTPD_PARAMS = {
   local_recipient_maps: def({
     name: "local_recipient_maps",
     kind: "list",
-    default: "unix:passwd.byname passwd-file:$user_passdb $alias_maps",
-    doc: "Lookup tables of valid local recipients; empty disables the RCPT check (not recommended).",
+    default: "unix:passwd.byname auth:userdb $alias_maps",
+    doc: "Lookup tables of valid local recipients (auth:userdb asks the auth service, so smtpd never reads password files); empty disables the RCPT check (not recommended).",
   }),
   relay_domains: def({
     name: "relay_domains",
