@@ -218,7 +218,10 @@ export class Pool {
     });
     let child: ChildProcess;
     try {
-      child = fork(program, args, { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
+      child = fork(program, args, {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        execArgv: profilingArgv(),
+      });
     } catch (err) {
       this.opts.log.warning(`${program}: cannot start: ${String(err)}`);
       this.throttle();
@@ -382,4 +385,13 @@ const SIGNALS: Record<string, number> = {
 
 function signalNumber(sig: NodeJS.Signals): string {
   return String(SIGNALS[sig] ?? sig);
+}
+
+/**
+ * Node refuses --cpu-prof in NODE_OPTIONS, so POSTERN_PROFILE_DIR=DIR makes every worker
+ * write a V8 CPU profile into DIR when it exits (scripts/bench/README.md). Unset: nothing.
+ */
+function profilingArgv(): string[] {
+  const dir = process.env["POSTERN_PROFILE_DIR"];
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }
