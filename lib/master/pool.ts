@@ -225,7 +225,7 @@ export class Pool {
       // before node starts: the worker never runs a line of its code as root.
       child = fork(program, args, {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
-        execArgv: [],
+        execArgv: profilingArgv(),
         ...(this.opts.runAs ?? {}),
       });
     } catch (err) {
@@ -391,4 +391,13 @@ const SIGNALS: Record<string, number> = {
 
 function signalNumber(sig: NodeJS.Signals): string {
   return String(SIGNALS[sig] ?? sig);
+}
+
+/**
+ * Node refuses --cpu-prof in NODE_OPTIONS, so POSTERN_PROFILE_DIR=DIR makes every worker
+ * write a V8 CPU profile into DIR when it exits (scripts/bench/README.md). Unset: nothing.
+ */
+function profilingArgv(): string[] {
+  const dir = process.env["POSTERN_PROFILE_DIR"];
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }

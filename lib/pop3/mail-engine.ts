@@ -25,13 +25,18 @@ import {
   parseCommand,
 } from "./protocol.js";
 
+export type Pop3Body = AsyncIterable<Buffer> | readonly Buffer[];
+
 export interface Pop3Store {
   /** Sizes are octets of the CRLF form. */
   list(): Promise<{ uidl: string; size: number }[]>;
-  /** The message in CRLF form (the engine dot-stuffs). */
-  retrieve(n: number): Promise<AsyncIterable<Buffer>>;
+  /**
+   * The message in CRLF form (the engine dot-stuffs): streamed, or, for a message small
+   * enough to hold, its chunks already in memory (then the whole reply is one write).
+   */
+  retrieve(n: number): Promise<Pop3Body>;
   /** Header, the blank line, and the first `lines` body lines, CRLF form. */
-  top(n: number, lines: number): Promise<AsyncIterable<Buffer>>;
+  top(n: number, lines: number): Promise<Pop3Body>;
   /** 1-based numbers of the session's list. */
   commitDeletes(ns: number[]): Promise<void>;
   /** Release locks; called once when the session ends for any reason. */
@@ -41,6 +46,10 @@ export interface Pop3Store {
 /** A store error that says what kind it is (protocol-neutral MailError shape). */
 export interface Pop3StoreError {
   kind: string;
+}
+
+function isHeld(body: Pop3Body): body is readonly Buffer[] {
+  return Array.isArray(body);
 }
 
 function errorKind(e: unknown): string | undefined {
@@ -106,6 +115,8 @@ export class Pop3MailEngine {
   }
 
   private store: Pop3Store | undefined;
+  /** Commands arrived while a batch was being answered: run another batch after it. */
+  private inputWhileBusy = false;
 
   /** Open the mailbox, answer "+OK Logged in." (or [IN-USE]/[SYS/TEMP]), then run `pipelined`. */
   async start(pipelined: Buffer = Buffer.alloc(0)): Promise<void> {
@@ -153,8 +164,13 @@ export class Pop3MailEngine {
   }
 
   private async pump(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy) {
+      this.inputWhileBusy = true;
+      return;
+    }
     this.busy = true;
+    this.inputWhileBusy = false;
+    this.out.cork?.();
     try {
       while (this.state === "transaction") {
         const line = this.input.next();
@@ -166,9 +182,13 @@ export class Pop3MailEngine {
         await this.dispatch(parseCommand(line.text));
       }
     } finally {
+      // Backpressure: the next batch of commands waits until the client took this one.
+      const sent = this.out.uncork?.();
+      if (sent !== undefined) await sent;
       this.busy = false;
       for (const w of this.idleWaiters.splice(0)) w();
     }
+    if (this.inputWhileBusy) void this.pump();
   }
 
   private async dispatch(cmd: Pop3Command): Promise<void> {
@@ -274,9 +294,13 @@ export class Pop3MailEngine {
     return this.listing(cmd, (m) => m.uidl, "");
   }
 
-  private async streamBody(first: Buffer, body: AsyncIterable<Buffer>): Promise<void> {
-    await this.out.write(first);
+  private async streamBody(first: Buffer, body: Pop3Body): Promise<void> {
     const stuffer = new DotStuffer();
+    if (isHeld(body)) {
+      const stuffed = body.map((chunk) => stuffer.stuff(chunk));
+      return this.out.write(Buffer.concat([first, ...stuffed, stuffer.finish()]));
+    }
+    await this.out.write(first);
     for await (const chunk of body) await this.out.write(stuffer.stuff(chunk));
     await this.out.write(stuffer.finish());
   }

@@ -4,7 +4,7 @@
  * chunking to exercise streaming, a lock flag for [IN-USE], and failure injection.
  * Talks to: nothing. Never used by end-to-end tests or production daemons.
  */
-import type { Pop3Store } from "./mail-engine.js";
+import type { Pop3Body, Pop3Store } from "./mail-engine.js";
 
 export function toCrlf(text: string | Buffer): Buffer {
   const s = Buffer.isBuffer(text) ? text.toString("latin1") : text;
@@ -26,6 +26,8 @@ export function topOf(message: Buffer, lines: number): Buffer {
 export interface MemoryStoreOptions {
   chunkSize?: number;
   failOn?: "list" | "retrieve" | "commit";
+  /** Answer with the chunks in memory (an array), as a real store does for small messages. */
+  held?: boolean;
 }
 
 export class MemoryStore implements Pop3Store {
@@ -45,12 +47,12 @@ export class MemoryStore implements Pop3Store {
     return this.messages.map((m) => ({ uidl: m.uidl, size: m.body.length }));
   }
 
-  async retrieve(n: number): Promise<AsyncIterable<Buffer>> {
+  async retrieve(n: number): Promise<Pop3Body> {
     if (this.opts.failOn === "retrieve") throw new Error("retrieve failed");
     return this.chunks(this.messages[n - 1]?.body ?? Buffer.alloc(0));
   }
 
-  async top(n: number, lines: number): Promise<AsyncIterable<Buffer>> {
+  async top(n: number, lines: number): Promise<Pop3Body> {
     return this.chunks(topOf(this.messages[n - 1]?.body ?? Buffer.alloc(0), lines));
   }
 
@@ -66,8 +68,13 @@ export class MemoryStore implements Pop3Store {
     this.closed++;
   }
 
-  private async *chunks(body: Buffer): AsyncIterable<Buffer> {
+  private chunks(body: Buffer): Pop3Body {
     const size = this.opts.chunkSize ?? 4096;
-    for (let i = 0; i < body.length; i += size) yield body.subarray(i, i + size);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < body.length; i += size) pieces.push(body.subarray(i, i + size));
+    if (this.opts.held) return pieces;
+    return (async function* () {
+      yield* pieces;
+    })();
   }
 }

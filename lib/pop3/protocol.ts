@@ -12,8 +12,15 @@
 export interface Pop3Output {
   /** Send bytes; a returned promise is awaited (backpressure). */
   write(bytes: Buffer): Promise<void> | void;
-  /** Close the connection after what was written. */
+  /** Close the connection after what was written (including anything gathered while corked). */
   end(): void;
+  /**
+   * Optional batching: between cork() and uncork() the output may gather replies into
+   * larger writes (pipelined commands then cost one send, not one per reply). uncork()
+   * sends what was gathered.
+   */
+  cork?(): void;
+  uncork?(): Promise<void> | void;
 }
 
 export type LineResult = { kind: "line"; text: string } | { kind: "too-long" } | { kind: "none" };

@@ -8,24 +8,28 @@
 export class CrlfEncoder {
   private last = -1;
 
+  /** Two passes with indexOf: count the bare LFs, then copy into one exact-size buffer. */
   encode(chunk: Buffer): Buffer {
     if (chunk.length === 0) return chunk;
-    const parts: Buffer[] = [];
+    let bare = 0;
+    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1))
+      if ((i > 0 ? chunk[i - 1] : this.last) !== 0x0d) bare++;
+    const previous = this.last;
+    this.last = chunk[chunk.length - 1] ?? this.last;
+    if (bare === 0) return chunk;
+    const out = Buffer.allocUnsafe(chunk.length + bare);
     let from = 0;
+    let to = 0;
     for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
-      const before = i > 0 ? chunk[i - 1] : this.last;
-      if (before === 0x0d) continue;
-      parts.push(chunk.subarray(from, i), CR);
+      if ((i > 0 ? chunk[i - 1] : previous) === 0x0d) continue;
+      to += chunk.copy(out, to, from, i);
+      out[to++] = 0x0d;
       from = i;
     }
-    this.last = chunk[chunk.length - 1] ?? this.last;
-    if (parts.length === 0) return chunk;
-    parts.push(chunk.subarray(from));
-    return Buffer.concat(parts);
+    chunk.copy(out, to, from);
+    return out;
   }
 }
-
-const CR = Buffer.from("\r");
 
 /** The CRLF form of a stream of stored bytes. */
 export async function* toCrlf(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
@@ -37,7 +41,10 @@ export async function* toCrlf(source: AsyncIterable<Buffer>): AsyncGenerator<Buf
  * TOP: the header, the blank line and `lines` body lines of a CRLF stream. Stops reading
  * the source (return() on it) once enough has been sent.
  */
-export async function* topOf(crlf: AsyncIterable<Buffer>, lines: number): AsyncGenerator<Buffer> {
+export async function* topOf(
+  crlf: AsyncIterable<Buffer> | Iterable<Buffer>,
+  lines: number,
+): AsyncGenerator<Buffer> {
   let inHeader = true;
   let bodyLines = 0;
   let carried = 0;

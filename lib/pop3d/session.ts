@@ -56,21 +56,55 @@ export function mailboxOpener(h: LoginHandoff, s: Pop3dSettings, onOpen: (st: Co
   };
 }
 
+/** While corked, replies are gathered up to this many bytes before a write. */
+const BATCH_BYTES = 64 * 1024;
+
+/**
+ * The client side of the engine: socket writes with backpressure, and batching while the
+ * engine works through pipelined commands (one write of up to 64 KiB instead of one per
+ * reply; each write also costs a relay through pop3-login).
+ */
 function socketOutput(socket: Socket): Pop3Output {
+  let corked = false;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const send = (bytes: Buffer): Promise<void> | undefined =>
+    socket.destroyed || socket.write(bytes)
+      ? undefined
+      : new Promise<void>((resolve) => {
+          const done = () => {
+            socket.off("drain", done);
+            socket.off("close", done);
+            resolve();
+          };
+          socket.once("drain", done);
+          socket.once("close", done);
+        });
+  const flush = () => {
+    if (heldBytes === 0) return undefined;
+    const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    return send(bytes);
+  };
   return {
-    write: (bytes) =>
-      socket.destroyed || socket.write(bytes)
-        ? undefined
-        : new Promise<void>((resolve) => {
-            const done = () => {
-              socket.off("drain", done);
-              socket.off("close", done);
-              resolve();
-            };
-            socket.once("drain", done);
-            socket.once("close", done);
-          }),
-    end: () => socket.end(),
+    write: (bytes) => {
+      if (!corked) return send(bytes);
+      held.push(bytes);
+      heldBytes += bytes.length;
+      return heldBytes >= BATCH_BYTES ? flush() : undefined;
+    },
+    end: () => {
+      void flush();
+      socket.end();
+    },
+    cork: () => {
+      corked = true;
+    },
+    uncork: () => {
+      corked = false;
+      return flush();
+    },
   };
 }
 

@@ -22,9 +22,11 @@
  * an fsync of the same directory is running share the next one, which starts after their
  * renames, so every caller's rename is durable when its promise resolves.
  */
-import { chmodSync, mkdirSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { chmodSync, closeSync, fsync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
+
+const fsyncFd = promisify(fsync);
 
 export const QUEUE_DIRS: readonly string[] = [
   "maildrop",
@@ -68,12 +70,13 @@ interface DirSyncState {
 
 const dirSyncs = new Map<string, DirSyncState>();
 
+/** open and close are synchronous (microseconds); only the fsync goes to the thread pool. */
 async function fsyncDirectory(path: string): Promise<void> {
-  const handle = await open(path, "r");
+  const fd = openSync(path, "r");
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -3,17 +3,19 @@
  *
  * The file is written under a temporary name (".ID.tmp", which no scanner picks up) in
  * the target queue directory, content is streamed through a small buffer, and commit()
- * then: appends the late attributes and the end record, patches the content length with
- * a positioned write, fsyncs the file, renames it to its queue ID and fsyncs the directory
- * (grouped with concurrent commits). Only after commit() resolves may smtpd answer 250.
+ * then: appends the late attributes and the end record (with the envelope too when the
+ * message fit in the buffer; else it patches the content length with a positioned
+ * write), fsyncs the file, renames it to its queue ID and fsyncs the directory (grouped
+ * with concurrent commits). Only after commit() resolves may smtpd answer 250.
  * A crash before the rename leaves a temporary file that no one delivers from.
  *
  * Talks to: the file system only. Security: files are created 0600 with O_EXCL, so a
  * pre-planted name is never followed or reused.
  */
+import { closeSync, fsync, openSync, renameSync, unlinkSync, writevSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { syncDirectory } from "./dirs.js";
 import {
   encodeAttr,
@@ -27,6 +29,8 @@ import { newQueueId } from "./queue-id.js";
 /** Content is gathered into writes of this size: one write per 64 KiB, not one per line. */
 const WRITE_BUFFER_BYTES = 64 * 1024;
 
+const fsyncFd = promisify(fsync);
+
 export interface QueueFileWriterOptions {
   queue: "incoming" | "maildrop";
   envelope: QueueEnvelope;
@@ -34,12 +38,23 @@ export interface QueueFileWriterOptions {
 
 type WriterState = "open" | "committing" | "committed" | "aborted";
 
+/*
+ * Why open/write/close/rename are synchronous here and only the fsyncs are not: each
+ * asynchronous fs call is a round trip through libuv's thread pool that costs far more
+ * than the system call itself when the data only goes to the page cache. A typical
+ * message is now one writev(2) at commit (envelope with its length filled in, content,
+ * trailer) and two thread-pool jobs (file fsync, grouped directory fsync) which may take
+ * milliseconds and must not stall the other clients of this process.
+ */
 export class QueueFileWriter {
   readonly id: string;
   readonly #dir: string;
   readonly #queue: "incoming" | "maildrop";
   readonly #tempPath: string;
-  readonly #handle: FileHandle;
+  readonly #fd: number;
+  /** The envelope records, kept in memory until the first flush (small messages: commit). */
+  #header: Buffer | null;
+  /** File offset of the next content byte. */
   #position: number;
   readonly #contentOffset: number;
   /** Small writes are copied here (callers may reuse their buffers once write() resolves). */
@@ -52,33 +67,27 @@ export class QueueFileWriter {
     dir: string;
     queue: "incoming" | "maildrop";
     tempPath: string;
-    handle: FileHandle;
-    header: number;
+    fd: number;
+    header: Buffer;
   }) {
     this.id = init.id;
     this.#dir = init.dir;
     this.#queue = init.queue;
     this.#tempPath = init.tempPath;
-    this.#handle = init.handle;
-    this.#position = init.header;
-    this.#contentOffset = init.header;
+    this.#fd = init.fd;
+    this.#header = init.header;
+    this.#position = init.header.length;
+    this.#contentOffset = init.header.length;
   }
 
-  /** Open a new queue file in queueDir/<queue>/ and write its envelope records. */
+  /** Open a new queue file in queueDir/<queue>/ for its envelope records. */
   static async create(queueDir: string, opts: QueueFileWriterOptions): Promise<QueueFileWriter> {
     const id = newQueueId();
     const dir = join(queueDir, opts.queue);
     const tempPath = join(dir, `.${id}.tmp`);
-    const handle = await open(tempPath, "wx", 0o600);
     const header = encodeEnvelope(opts.envelope);
-    try {
-      await writeFully(handle, header, 0);
-    } catch (err) {
-      await handle.close().catch(() => undefined);
-      await unlink(tempPath).catch(() => undefined);
-      throw err;
-    }
-    return new QueueFileWriter({ id, dir, queue: opts.queue, tempPath, handle, header: header.length });
+    const fd = openSync(tempPath, "wx", 0o600);
+    return new QueueFileWriter({ id, dir, queue: opts.queue, tempPath, fd, header });
   }
 
   /** Bytes of content written so far. */
@@ -89,21 +98,28 @@ export class QueueFileWriter {
   /** Append content bytes (already LF-normalised); resolves when chunk may be reused. */
   async write(chunk: Buffer): Promise<void> {
     if (this.#state !== "open") throw new Error(`queue file ${this.id} is ${this.#state}`);
-    if (this.#buffered + chunk.length > WRITE_BUFFER_BYTES) await this.#flush();
+    if (this.#buffered + chunk.length > WRITE_BUFFER_BYTES) this.#flush([]);
     if (chunk.length >= WRITE_BUFFER_BYTES) {
-      await writeFully(this.#handle, chunk, this.#position);
-      this.#position += chunk.length;
+      this.#flush([chunk]);
       return;
     }
     chunk.copy(this.#buffer, this.#buffered);
     this.#buffered += chunk.length;
   }
 
-  async #flush(): Promise<void> {
-    if (this.#buffered === 0) return;
-    await writeFully(this.#handle, this.#buffer.subarray(0, this.#buffered), this.#position);
-    this.#position += this.#buffered;
+  /** Write the unwritten header (if any), the buffered content and then extra, in one writev. */
+  #flush(extra: Buffer[]): void {
+    const start = this.#header === null ? this.#position : 0;
+    const pieces = [
+      ...(this.#header === null ? [] : [this.#header]),
+      this.#buffer.subarray(0, this.#buffered),
+    ];
+    pieces.push(...extra);
+    writevFully(this.#fd, pieces, start);
+    const content = this.#buffered + extra.reduce((n, b) => n + b.length, 0);
+    this.#position += content;
     this.#buffered = 0;
+    this.#header = null;
   }
 
   /**
@@ -116,14 +132,16 @@ export class QueueFileWriter {
     const finalPath = join(this.#dir, this.id);
     let renamed = false;
     try {
-      await this.#flush();
-      const length = this.#position - this.#contentOffset;
+      const length = this.contentLength;
       const trailer = Object.entries(lateAttrs).map(([name, value]) => `${encodeAttr(name, value)}\n`);
-      await writeFully(this.#handle, Buffer.from(`${trailer.join("")}E\n`, "utf8"), this.#position);
-      await writeFully(this.#handle, encodeLength(length), LENGTH_FIELD_OFFSET);
-      await this.#handle.sync();
-      await this.#handle.close();
-      await rename(this.#tempPath, finalPath);
+      const end = Buffer.from(`${trailer.join("")}E\n`, "utf8");
+      const header = this.#header;
+      if (header !== null) encodeLength(length).copy(header, LENGTH_FIELD_OFFSET);
+      this.#flush([end]);
+      if (header === null) writevFully(this.#fd, [encodeLength(length)], LENGTH_FIELD_OFFSET);
+      await fsyncFd(this.#fd);
+      this.#close();
+      renameSync(this.#tempPath, finalPath);
       renamed = true;
       await syncDirectory(this.#dir).catch((err: unknown) => {
         // An unprivileged sender may write into maildrop but not read (so not fsync) the
@@ -135,8 +153,8 @@ export class QueueFileWriter {
     } catch (err) {
       // The caller will report a temporary failure, so the message must not stay queued
       // (best effort: qmgr may already hold it, and then the client's retry duplicates).
-      if (renamed) await unlink(finalPath).catch(() => undefined);
-      await this.#discard();
+      if (renamed) ignoreErrors(() => unlinkSync(finalPath));
+      this.#discard();
       throw err;
     }
   }
@@ -144,14 +162,48 @@ export class QueueFileWriter {
   /** Give up on this message: close and remove the temporary file. Safe to call twice. */
   async abort(): Promise<void> {
     if (this.#state === "committed" || this.#state === "aborted") return;
-    await this.#discard();
+    this.#discard();
   }
 
-  async #discard(): Promise<void> {
+  #fdOpen = true;
+  #close(): void {
+    if (!this.#fdOpen) return;
+    this.#fdOpen = false;
+    closeSync(this.#fd);
+  }
+
+  #discard(): void {
     this.#state = "aborted";
     this.#buffered = 0;
-    await this.#handle.close().catch(() => undefined);
-    await unlink(this.#tempPath).catch(() => undefined);
+    ignoreErrors(() => this.#close());
+    ignoreErrors(() => unlinkSync(this.#tempPath));
+  }
+}
+
+function ignoreErrors(action: () => void): void {
+  try {
+    action();
+  } catch {
+    /* best effort clean-up */
+  }
+}
+
+/** writev(2) all of pieces at position, looping over short writes. */
+function writevFully(fd: number, pieces: Buffer[], position: number): void {
+  let rest = pieces.filter((b) => b.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    let written = writevSync(fd, rest, at);
+    at += written;
+    const remaining: Buffer[] = [];
+    for (const piece of rest) {
+      if (written >= piece.length) written -= piece.length;
+      else {
+        remaining.push(piece.subarray(written));
+        written = 0;
+      }
+    }
+    rest = remaining;
   }
 }
 
