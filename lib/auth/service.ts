@@ -37,6 +37,9 @@ function isRequest(m: unknown): m is PassdbRequest | UserdbRequest {
 export function serveAuth(socket: Socket, svc: AuthService): Promise<void> {
   return serveRequests(socket, {
     timeoutMs: svc.settings.timeoutMs,
+    // smtpd and the login processes keep connections for reuse; close idle ones (Postfix's
+    // ipc_idle) so a retiring auth process is not held open by them.
+    idleTimeoutMs: 5000,
     isRequest,
     handle: (req) => (req.op === "passdb" ? passdb(req, svc) : userdb(req, svc)),
     warn: (text) => svc.log.warning(text),

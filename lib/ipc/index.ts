@@ -228,6 +228,12 @@ export function trigger(path: string, request = "W", timeoutMs = 2000): Promise<
 
 export interface RequestServer<Req, Rep> {
   timeoutMs: number;
+  /**
+   * How long a connection may wait for its next request (default timeoutMs). Clients keep
+   * connections for reuse; a short value (Postfix's ipc_idle, 5 s) lets a worker that has
+   * reached max_use close them and retire instead of waiting on them.
+   */
+  idleTimeoutMs?: number;
   /** Checks a peer's message; anything else ends the connection with a warning. */
   isRequest(m: unknown): m is Req;
   handle(req: Req): Promise<Rep>;
@@ -244,7 +250,7 @@ export async function serveRequests<Req, Rep>(socket: Socket, s: RequestServer<R
   for (;;) {
     let req: unknown;
     try {
-      req = await conn.nextMessage(s.timeoutMs);
+      req = await conn.nextMessage(s.idleTimeoutMs ?? s.timeoutMs);
     } catch {
       return; // the client closed between requests, or was idle too long
     }
