@@ -1,5 +1,6 @@
 /*
- * fetch-file — one message file while FETCH answers it: opened once, pinned by its file
+ * fetch-file — one message file while FETCH answers it: a small one (up to 256 KiB) read
+ * whole at once with blocking calls, a larger one opened once and pinned by its file
  * descriptor so a flag rename or an expunge by another session cannot pull it away halfway
  * through a literal, parsed into its MIME tree at most once, and read as CRLF-form byte
  * ranges streamed in 64 KiB chunks (a 50 MB BODY[] never sits in memory).
@@ -11,6 +12,7 @@
  * Security: runs as the mailbox owner; ranges come from our own parse of the file and are
  * clamped by crlfRange; nothing but one header block (HEADER.FIELDS) is buffered.
  */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { errnoCode, MailError } from "../../mailbox/errors.js";
@@ -21,18 +23,52 @@ import { type MimePart, parseStructure } from "../../mime/structure.js";
 import type { StreamedLiteral } from "../serializer/values.js";
 
 const CHUNK = 64 * 1024;
+/** Messages up to this size are read whole at open, with blocking calls (no thread-pool trips). */
+const HOLD_MAX = 256 * 1024;
+
+/** A small message read whole with blocking calls; undefined when it is big or unreadable. */
+function readHeld(path: string, expected: number): Buffer | undefined {
+  if (expected > HOLD_MAX) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined; // renamed meanwhile, or unreadable: the streaming path decides
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > HOLD_MAX) return undefined;
+    const bytes = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, bytes, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return bytes.subarray(0, got);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export class MessageFile {
   private refs = 1;
   private parsed: Promise<MimePart> | undefined;
 
-  private constructor(private readonly fh: FileHandle) {}
+  private constructor(
+    private readonly fh: FileHandle | undefined,
+    private readonly held: Buffer | undefined = undefined,
+  ) {}
 
   /** Opens the file of `uid`; MailError "notFound" when it no longer exists. */
   static async open(folder: FolderSession, uid: number): Promise<MessageFile> {
     // a rename by another session between finding the name and opening it: look again once
     for (let attempt = 0; ; attempt++) {
       const path = await folder.messagePath(uid);
+      const held = readHeld(path, folder.byUid(uid)?.size ?? Number.POSITIVE_INFINITY);
+      if (held !== undefined) return new MessageFile(undefined, held);
       try {
         return new MessageFile(await open(path, "r"));
       } catch (err) {
@@ -53,9 +89,15 @@ export class MessageFile {
    * may stop early (a FileHandle read stream closes the handle when it is destroyed early).
    */
   private async *raw(): AsyncGenerator<Buffer> {
+    if (this.held !== undefined) {
+      if (this.held.length > 0) yield this.held;
+      return;
+    }
+    const fh = this.fh;
+    if (fh === undefined) return;
     for (let position = 0; ; ) {
       const buffer = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await this.fh.read(buffer, 0, CHUNK, position);
+      const { bytesRead } = await fh.read(buffer, 0, CHUNK, position);
       if (bytesRead === 0) return;
       position += bytesRead;
       yield buffer.subarray(0, bytesRead);
@@ -117,7 +159,7 @@ export class MessageFile {
 
   /** Drops one reference; the descriptor closes with the last. */
   release(): void {
-    if (--this.refs === 0) void this.fh.close().catch(() => undefined);
+    if (--this.refs === 0) void this.fh?.close().catch(() => undefined);
   }
 }
 
