@@ -25,6 +25,13 @@ describe("fail2ban's stock filters match postern's log lines", {
   skip: HAVE_F2B ? false : "fail2ban is not installed",
 }, () => {
   let sb: Sandbox;
+  const seconds = { pop3: 0, imap: 0, smtp: 0 };
+  /** How long a failed login took to be answered, in ms. */
+  const timed = async (work: Promise<unknown>): Promise<number> => {
+    const t0 = Date.now();
+    await work;
+    return Date.now() - t0;
+  };
   before(async () => {
     sb = await Sandbox.create({ user: "alice" });
     const pw = await sb.cli(["user", "passwd", "alice"], { input: "right-password\n" });
@@ -34,30 +41,36 @@ describe("fail2ban's stock filters match postern's log lines", {
       const r = await runProgram("python3", ["-c", code], { timeoutMs: 30_000 });
       assert.equal(r.code, 0, r.stderr);
     };
-    await py(
-      `import poplib\np=poplib.POP3("127.0.0.1",${sb.base + 110})\np.user("alice")\ntry:\n  p.pass_("wrong")\nexcept poplib.error_proto:\n  pass\np.quit()`,
+    seconds.pop3 = await timed(
+      py(
+        `import poplib\np=poplib.POP3("127.0.0.1",${sb.base + 110})\np.user("alice")\ntry:\n  p.pass_("wrong")\nexcept poplib.error_proto:\n  pass\np.quit()`,
+      ),
     );
-    await py(
-      `import imaplib\nm=imaplib.IMAP4("127.0.0.1",${sb.base + 143})\ntry:\n  m.login("alice","wrong")\nexcept imaplib.IMAP4.error:\n  pass\nm.logout()`,
+    seconds.imap = await timed(
+      py(
+        `import imaplib\nm=imaplib.IMAP4("127.0.0.1",${sb.base + 143})\ntry:\n  m.login("alice","wrong")\nexcept imaplib.IMAP4.error:\n  pass\nm.logout()`,
+      ),
     );
-    await runProgram(
-      "swaks",
-      [
-        "--server",
-        `127.0.0.1:${sb.base + 587}`,
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        "wrong",
-        "--to",
-        "alice@localhost",
-        "--quit-after",
-        "AUTH",
-      ],
-      { timeoutMs: 30_000 },
+    seconds.smtp = await timed(
+      runProgram(
+        "swaks",
+        [
+          "--server",
+          `127.0.0.1:${sb.base + 587}`,
+          "--tls",
+          "--auth",
+          "PLAIN",
+          "--auth-user",
+          "alice",
+          "--auth-password",
+          "wrong",
+          "--to",
+          "alice@localhost",
+          "--quit-after",
+          "AUTH",
+        ],
+        { timeoutMs: 30_000 },
+      ),
     );
     await sb.waitLog(/pop3-login: (Disconnected|Aborted login) \(auth failed/);
     await sb.waitLog(/imap-login: (Disconnected|Aborted login) \(auth failed/);
@@ -72,6 +85,13 @@ describe("fail2ban's stock filters match postern's log lines", {
     assert.equal(r.code, 0, r.stderr);
     return r.stdout;
   };
+
+  it("the penalty delay doubles per failure from one address, across POP3, IMAP and SMTP AUTH", () => {
+    // Dovecot's auth penalty: 2 s, then 4 s, then 8 s for the same client address.
+    assert.ok(seconds.pop3 >= 1800, `POP3 failure answered after ${seconds.pop3} ms`);
+    assert.ok(seconds.imap >= 3800, `IMAP failure answered after ${seconds.imap} ms`);
+    assert.ok(seconds.smtp >= 7800, `SMTP AUTH failure answered after ${seconds.smtp} ms`);
+  });
 
   it("the dovecot filter bans POP3 and IMAP login failures", async () => {
     const out = await regex(shippedFilter("postern-dovecot"));
