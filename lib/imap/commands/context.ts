@@ -76,6 +76,11 @@ export interface ImapContext {
   enableCondstore(): void;
   /** Send one untagged response; resolves when the socket can take more. */
   send(response: ImapResponse): Promise<void>;
+  /**
+   * Send wire text built by the caller from values it vouches for (numbers, validated atoms,
+   * our own dates): the fast path of FETCH for index items.
+   */
+  sendText(text: string): Promise<void>;
   /** Sync the selected folder and send what changed: EXPUNGE, EXISTS, RECENT, FETCH. */
   refresh(opts: RefreshOptions): Promise<void>;
   /** SELECT / EXAMINE: opens (or with null closes) the selected mailbox. */

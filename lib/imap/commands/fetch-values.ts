@@ -96,13 +96,18 @@ export function formatInternalDate(date: Date): string {
 
 /** FLAGS: the stored flags with \Recent after the system flags (Dovecot's order). */
 export function flagsValue(flags: readonly string[], recent: boolean): ImapValue {
+  // flags and keywords were validated as atoms when they were stored
+  return flagAtoms(flags, recent).map((atom) => ({ atom }));
+}
+
+/** The FLAGS atoms in Dovecot's order (\Recent after the system flags). */
+export function flagAtoms(flags: readonly string[], recent: boolean): string[] {
   const out = [...flags];
   if (recent) {
     const lastSystem = out.reduce((at, flag, i) => (flag.startsWith("\\") ? i + 1 : at), 0);
     out.splice(lastSystem, 0, "\\Recent");
   }
-  // flags and keywords were validated as atoms when they were stored
-  return out.map((atom) => ({ atom }));
+  return out;
 }
 
 const NIL_BODY: ImapValue[] = ["text", "plain", null, null, null, "7bit", 0, 0];

@@ -19,7 +19,8 @@ import { sortFlags } from "../../mailbox/flags.js";
 import type { MessageInfo } from "../../mailbox/folder.js";
 import { bad, type CommandHandler, type ImapContext, no, ok, type SelectedMailbox } from "./context.js";
 import { MessageAnswer } from "./fetch-items.js";
-import { type FetchPlan, planFetch } from "./fetch-plan.js";
+import { type FetchPlan, type PlannedItem, planFetch } from "./fetch-plan.js";
+import { flagAtoms, formatInternalDate } from "./fetch-values.js";
 import { resolveSet } from "./sequence.js";
 
 const SEEN = "\\Seen";
@@ -37,6 +38,10 @@ export const fetchCommand: CommandHandler<"FETCH"> = async (command, ctx) => {
     since === null ? resolved.messages : resolved.messages.filter((m) => BigInt(m.modseq) > since);
   const writable = !selected.readOnly && !selected.folder.readOnly;
   const seenNow = plan.setsSeen && writable ? await markSeen(ctx, selected, messages) : new Set<number>();
+  if (seenNow.size === 0 && plan.items.every((i) => i.kind === "index")) {
+    await sendIndexOnly(ctx, selected, plan, messages);
+    return ok("Fetch completed.");
+  }
   let expunged = false;
   let failed = false;
   for (const message of messages) {
@@ -76,6 +81,50 @@ async function markSeen(
     return new Set();
   }
   return new Set(unseen.filter((uid) => !folder.isExpunged(uid)));
+}
+
+/** One index item as wire text (the values are numbers, stored atoms and our own dates). */
+function indexText(item: Extract<PlannedItem, { kind: "index" }>, m: MessageInfo, recent: boolean): string {
+  switch (item.name) {
+    case "UID":
+      return `UID ${m.uid}`;
+    case "FLAGS":
+      return `FLAGS (${flagAtoms(m.flags, recent).join(" ")})`;
+    case "INTERNALDATE":
+      return `INTERNALDATE "${formatInternalDate(m.internalDate)}"`;
+    case "RFC822.SIZE":
+      return `RFC822.SIZE ${m.crlfSize}`;
+    case "MODSEQ":
+      return `MODSEQ (${m.modseq})`;
+  }
+}
+
+/**
+ * FETCH of index items only (FLAGS, UID, ...: what clients ask for every message of a big
+ * folder): the lines are written as text in batches, without building response objects.
+ * The bytes are the same as the general path's.
+ */
+async function sendIndexOnly(
+  ctx: ImapContext,
+  selected: SelectedMailbox,
+  plan: FetchPlan,
+  messages: readonly MessageInfo[],
+): Promise<void> {
+  const folder = selected.folder;
+  const items = plan.items.filter((i): i is Extract<PlannedItem, { kind: "index" }> => i.kind === "index");
+  let batch = "";
+  for (const listed of messages) {
+    const seq = folder.seqOf(listed.uid);
+    if (seq === undefined) continue;
+    const m = folder.byUid(listed.uid) ?? listed;
+    const recent = folder.isRecent(m.uid);
+    batch += `* ${seq} FETCH (${items.map((i) => indexText(i, m, recent)).join(" ")})\r\n`;
+    if (batch.length >= 64 * 1024) {
+      await ctx.sendText(batch);
+      batch = "";
+    }
+  }
+  if (batch !== "") await ctx.sendText(batch);
 }
 
 interface Target {

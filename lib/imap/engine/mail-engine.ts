@@ -274,6 +274,11 @@ export class ImapMailEngine implements ImapContext {
     for await (const chunk of streamResponse(response)) await this.write(chunk);
   }
 
+  sendText(text: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.write(Buffer.from(text, "latin1"));
+  }
+
   private sendRaw(response: ImapResponse): Promise<void> {
     if (this.closed) return Promise.resolve();
     return this.write(responseBuffer(response));

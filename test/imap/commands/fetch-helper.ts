@@ -105,6 +105,10 @@ export class TestSession {
       enableCondstore: () => {
         session.condstore = true;
       },
+      sendText: async (text) => {
+        // one entry per response line, as send() records them
+        for (const line of text.split(/(?<=\r\n)/)) if (line !== "") session.sent.push(line);
+      },
       send: async (response) => {
         const parts = encodeResponse(response);
         if (parts.every((p) => Buffer.isBuffer(p))) {

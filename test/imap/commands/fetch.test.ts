@@ -84,9 +84,19 @@ describe("items answered from the index", () => {
   });
 
   it("sends one response per message, in ascending order, through send()", async () => {
-    const run = await s.run("FETCH 3,1:2 UID");
+    const run = await s.run("FETCH 3,1:2 (UID BODY.PEEK[HEADER])");
     assert.deepEqual(
       run.responses.map((r) => (r.type === "FETCH" ? r.seq : 0)),
+      [1, 2, 3],
+    );
+  });
+
+  it("answers index-only fetches with the same bytes, in ascending order, as text", async () => {
+    const run = await s.run("FETCH 3,1:2 (UID FLAGS RFC822.SIZE)");
+    assert.deepEqual(
+      [...run.wire.matchAll(/^\* (\d+) FETCH \(UID \d+ FLAGS \([^)]*\) RFC822\.SIZE \d+\)\r$/gm)].map((m) =>
+        Number(m[1]),
+      ),
       [1, 2, 3],
     );
   });

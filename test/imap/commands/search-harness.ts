@@ -81,6 +81,9 @@ export async function harness(messages: readonly TestMessage[], dir?: string): P
     enableCondstore: () => {
       condstore = true;
     },
+    sendText: async (text) => {
+      untagged.push(...text.split("\r\n").filter((l) => l !== ""));
+    },
     send: async (response) => {
       untagged.push(line(responseBuffer(response)));
     },
