@@ -18,12 +18,13 @@
  * Talks to: the folder's directories and index. Security: runs as the mailbox owner; UIDs
  * and flags come from the client and are checked against the index, never used as paths.
  */
-import { createReadStream, type ReadStream, watch } from "node:fs";
+import { createReadStream, watch } from "node:fs";
 import { rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { MailError } from "./errors.js";
 import { addKeywords, formatInfo, parseInfo, readKeywords, sortFlags } from "./flags.js";
-import { currentPath } from "./maildir.js";
+import { currentPath, readSmallFile, SMALL_FILE_MAX } from "./maildir.js";
 import { type SyncOptions, withSyncedIndex } from "./sync.js";
 import type { Uidlist, UidRecord } from "./uidlist.js";
 
@@ -100,6 +101,7 @@ export class FolderSession {
   keywords: readonly string[] = [];
   private readonly recent = new Set<number>();
   private ghosts = new Set<number>();
+  private lastRead: { uid: number; bytes: Buffer } | undefined;
   private seqByUid = new Map<number, number>();
   private seen: Uidlist | undefined;
 
@@ -274,11 +276,23 @@ export class FolderSession {
     });
   }
 
-  /** The message's bytes as stored. */
-  async openMessage(uid: number): Promise<ReadStream> {
+  /**
+   * The message's bytes as stored. A small message (the usual mail) is read whole with
+   * blocking calls and the last one is kept: a SEARCH reads a message's header, structure
+   * and text one after another, and a message's bytes never change under its UID.
+   */
+  async openMessage(uid: number): Promise<Readable & { readonly pending?: boolean }> {
     const m = this.byUid(uid);
     if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
-    return createReadStream(await currentPath(this.dir, m.base, m.file), { highWaterMark: 64 * 1024 });
+    const path = await currentPath(this.dir, m.base, m.file);
+    if (m.size <= SMALL_FILE_MAX) {
+      if (this.lastRead?.uid !== uid) {
+        const bytes = readSmallFile(path, m.size);
+        this.lastRead = bytes === undefined ? undefined : { uid, bytes };
+      }
+      if (this.lastRead !== undefined) return Readable.from([this.lastRead.bytes]);
+    }
+    return createReadStream(path, { highWaterMark: 64 * 1024 });
   }
 
   /** The path of a message's file now (for hard-link copies). */

@@ -11,7 +11,7 @@
  * directory are used as single path components only.
  */
 
-import { statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, MailError } from "./errors.js";
@@ -49,6 +49,40 @@ export async function ensureMaildir(root: string): Promise<void> {
     for (const sub of ["cur", "new", "tmp"]) await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new MailError(errnoCode(err) === "EACCES" ? "perm" : "temp", `open ${root}: ${String(err)}`);
+  }
+}
+
+/** Messages up to this size are read whole with blocking calls: cheaper than thread-pool trips. */
+export const SMALL_FILE_MAX = 256 * 1024;
+
+/**
+ * A small message file read whole with blocking calls (open, fstat, read, close); undefined
+ * when it is bigger than SMALL_FILE_MAX (`expected` is the size the index knows) or cannot
+ * be read, for the caller's streaming path to handle.
+ */
+export function readSmallFile(path: string, expected: number): Buffer | undefined {
+  if (expected > SMALL_FILE_MAX) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined; // renamed meanwhile, or unreadable: the streaming path decides
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > SMALL_FILE_MAX) return undefined;
+    const bytes = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, bytes, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return bytes.subarray(0, got);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -12,46 +12,17 @@
  * Security: runs as the mailbox owner; ranges come from our own parse of the file and are
  * clamped by crlfRange; nothing but one header block (HEADER.FIELDS) is buffered.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { errnoCode, MailError } from "../../mailbox/errors.js";
 import type { FolderSession } from "../../mailbox/folder.js";
+import { readSmallFile } from "../../mailbox/maildir.js";
 import { TransferDecoder } from "../../mime/decode.js";
 import { type ByteRange, crlfRange } from "../../mime/sections.js";
 import { type MimePart, parseStructure } from "../../mime/structure.js";
 import type { StreamedLiteral } from "../serializer/values.js";
 
 const CHUNK = 64 * 1024;
-/** Messages up to this size are read whole at open, with blocking calls (no thread-pool trips). */
-const HOLD_MAX = 256 * 1024;
-
-/** A small message read whole with blocking calls; undefined when it is big or unreadable. */
-function readHeld(path: string, expected: number): Buffer | undefined {
-  if (expected > HOLD_MAX) return undefined;
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined; // renamed meanwhile, or unreadable: the streaming path decides
-  }
-  try {
-    const size = fstatSync(fd).size;
-    if (size > HOLD_MAX) return undefined;
-    const bytes = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, bytes, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return bytes.subarray(0, got);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export class MessageFile {
   private refs = 1;
@@ -67,7 +38,7 @@ export class MessageFile {
     // a rename by another session between finding the name and opening it: look again once
     for (let attempt = 0; ; attempt++) {
       const path = await folder.messagePath(uid);
-      const held = readHeld(path, folder.byUid(uid)?.size ?? Number.POSITIVE_INFINITY);
+      const held = readSmallFile(path, folder.byUid(uid)?.size ?? Number.POSITIVE_INFINITY);
       if (held !== undefined) return new MessageFile(undefined, held);
       try {
         return new MessageFile(await open(path, "r"));

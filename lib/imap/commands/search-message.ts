@@ -18,7 +18,7 @@
  * replacement characters, never an exception; a file that vanished is reported, not thrown.
  */
 import { once } from "node:events";
-import type { ReadStream } from "node:fs";
+import type { Readable } from "node:stream";
 import { TextDecoder } from "node:util";
 import { errnoCode, MailError } from "../../mailbox/errors.js";
 import { TransferDecoder } from "../../mime/decode.js";
@@ -34,12 +34,15 @@ import {
   TextScanner,
 } from "./search-text.js";
 
+/** A message's bytes: a file stream, or a small file already read into memory. */
+export type MessageStream = Readable & { readonly pending?: boolean };
+
 export interface MessageSource {
-  openMessage(uid: number): Promise<ReadStream>;
+  openMessage(uid: number): Promise<MessageStream>;
 }
 
 /** Opens the file, retrying once when a flag rename by another session raced the open. */
-async function openFile(source: MessageSource, uid: number): Promise<ReadStream> {
+async function openFile(source: MessageSource, uid: number): Promise<MessageStream> {
   for (let attempt = 0; ; attempt++) {
     const stream = await source.openMessage(uid);
     try {
