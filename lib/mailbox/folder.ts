@@ -27,6 +27,7 @@ import { addKeywords, formatInfo, parseInfo, readKeywords, sortFlags } from "./f
 import { currentPath, readSmallFile, SMALL_FILE_MAX } from "./maildir.js";
 import { type SyncOptions, withSyncedIndex } from "./sync.js";
 import type { Uidlist, UidRecord } from "./uidlist.js";
+import { peekUnchanged } from "./uidlist-log.js";
 
 export interface MessageInfo {
   readonly uid: number;
@@ -145,7 +146,13 @@ export class FolderSession {
    */
   async sync(opts: { announceExpunges?: boolean } = {}): Promise<FolderChanges> {
     const announce = opts.announceExpunges !== false;
-    const list = await withSyncedIndex(this.dir, this.opts, async (l) => this.claimRecent(l));
+    const quiet = this.opts.fs === undefined ? peekUnchanged(this.dir) : undefined;
+    const nothingToClaim =
+      quiet !== undefined && (this.readOnly || (quiet.firstRecentUid ?? 1) >= quiet.nextUid);
+    const list =
+      quiet !== undefined && nothingToClaim
+        ? quiet
+        : await withSyncedIndex(this.dir, this.opts, async (l) => this.claimRecent(l));
     if (list === this.seen && (!announce || this.ghosts.size === 0))
       return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
     if (this.seen !== undefined && list.uidValidity !== this.seen.uidValidity)

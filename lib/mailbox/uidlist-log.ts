@@ -19,6 +19,7 @@
  * Talks to: the folder directory. Security: our own files; damaged input degrades to a
  * rescan, never to trusting a bad line (lines are parsed by uidlist.ts's strict rules).
  */
+import { statSync } from "node:fs";
 import { open, readFile, rename, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "./errors.js";
@@ -222,6 +223,32 @@ async function rewrite(dir: string, fs: StoreFs, next: Uidlist): Promise<void> {
     logIno: String(logSt.ino),
     logOffset: Number(logSt.size),
   });
+}
+
+/**
+ * The index this process last saw, if the files on disk prove nothing changed since: the
+ * base and the log are the same files at the same sizes and new/ and cur/ still have the
+ * mtimes of the last full scan. Blocking stats, no lock: a NOOP or IDLE check on a quiet
+ * folder costs four stat calls. Anything else (or any doubt) is undefined: take the lock.
+ */
+export function peekUnchanged(dir: string): Uidlist | undefined {
+  const known = states.get(dir);
+  if (known === undefined) return undefined;
+  const { curMtime, newMtime } = known.list;
+  if (curMtime === undefined || curMtime === "0" || newMtime === undefined || newMtime === "0")
+    return undefined;
+  try {
+    const base = statSync(join(dir, UIDLIST_NAME), { bigint: true });
+    if (`${base.ino}:${base.size}:${base.mtimeNs}` !== known.baseKey) return undefined;
+    const log = statSync(join(dir, UIDLIST_LOG_NAME), { bigint: true, throwIfNoEntry: false });
+    if ((log === undefined ? "" : String(log.ino)) !== known.logIno) return undefined;
+    if ((log === undefined ? 0 : Number(log.size)) !== known.logOffset) return undefined;
+    if (String(statSync(join(dir, "cur"), { bigint: true }).mtimeNs) !== curMtime) return undefined;
+    if (String(statSync(join(dir, "new"), { bigint: true }).mtimeNs) !== newMtime) return undefined;
+  } catch {
+    return undefined;
+  }
+  return known.list;
 }
 
 /** Forget what this process knows of a folder (deleted or renamed). */
