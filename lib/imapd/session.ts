@@ -10,11 +10,16 @@
  * refused (IMAP needs folders and flags: Maildir only).
  */
 import type { Socket } from "node:net";
-import { mailboxLocation, type UserInfo } from "../delivery/users.js";
+import { mailboxLocation } from "../delivery/users.js";
 import { mailCapabilities } from "../imap/engine/capability.js";
 import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
 import type { Logger } from "../log/index.js";
-import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
+import {
+  handoffUser,
+  parseHandoff,
+  readHandoffFrame,
+  writeHandoffFrame,
+} from "../login/handoff.js";
 import { becomeMailUser } from "../login/mail-user.js";
 import { MailStore } from "../mailbox/folders.js";
 import type { ImapdSettings } from "./settings.js";
@@ -22,19 +27,6 @@ import type { ImapdSettings } from "./settings.js";
 export interface ImapdShared {
   readonly settings: ImapdSettings;
   readonly log: Logger;
-}
-
-function userInfo(h: LoginHandoff): UserInfo {
-  const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
-  return {
-    user: h.user,
-    uid: h.uid ?? process.getuid?.() ?? 0,
-    gid: h.gid ?? process.getgid?.() ?? 0,
-    home: h.home,
-    shell: "",
-    kind: "virtual",
-    ...(mail !== undefined ? { mailLocation: mail } : {}),
-  };
 }
 
 function socketOutput(socket: Socket): ImapOutput {
@@ -82,7 +74,7 @@ export async function serveImap(socket: Socket, shared: ImapdShared): Promise<vo
     return void socket.end();
   }
   const prefix = `imap(${h.user})<${process.pid}><${h.session}>`;
-  const where = mailboxLocation(userInfo(h), settings);
+  const where = mailboxLocation(handoffUser(h), settings);
   if ("error" in where || where.format !== "maildir") {
     log.error(`${prefix}: ${"error" in where ? where.error : `${where.path}: IMAP needs a Maildir mailbox`}`);
     writeHandoffFrame(socket, { ok: false, reason: "mailbox unavailable" });

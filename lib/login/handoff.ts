@@ -17,6 +17,7 @@
  */
 import type { Socket } from "node:net";
 import { join } from "node:path";
+import type { UserInfo } from "../delivery/users.js";
 
 /** The mail services a login process hands sessions to. */
 export type LoginService = "pop3" | "imap";
@@ -125,4 +126,18 @@ export function parseHandoffReply(v: unknown): HandoffReply | undefined {
   if (o["ok"] === true && typeof o["pid"] === "number") return { ok: true, pid: o["pid"] };
   if (o["ok"] === false && typeof o["reason"] === "string") return { ok: false, reason: o["reason"] };
   return undefined;
+}
+
+/** The mail user the hand-off names, as local delivery describes users (for mailboxLocation). */
+export function handoffUser(h: LoginHandoff): UserInfo {
+  const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
+  return {
+    user: h.user,
+    uid: h.uid ?? process.getuid?.() ?? 0,
+    gid: h.gid ?? process.getgid?.() ?? 0,
+    home: h.home,
+    shell: "",
+    kind: "virtual",
+    ...(mail !== undefined ? { mailLocation: mail } : {}),
+  };
 }

@@ -9,10 +9,16 @@
  * Security: runs as the mail owner; trusts the hand-off (private socket).
  */
 import type { Socket } from "node:net";
-import { mailboxLocation, type UserInfo } from "../delivery/users.js";
+import { mailboxLocation } from "../delivery/users.js";
 import type { Logger } from "../log/index.js";
 import { errorText } from "../log/index.js";
-import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
+import {
+  handoffUser,
+  type LoginHandoff,
+  parseHandoff,
+  readHandoffFrame,
+  writeHandoffFrame,
+} from "../login/handoff.js";
 import { becomeMailUser } from "../login/mail-user.js";
 import { MailError } from "../mailbox/errors.js";
 import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
@@ -26,26 +32,13 @@ export interface Pop3dShared {
   readonly log: Logger;
 }
 
-function userInfo(h: LoginHandoff): UserInfo {
-  const mail = h.extra["userdb_mail"] ?? h.extra["mail"];
-  return {
-    user: h.user,
-    uid: h.uid ?? process.getuid?.() ?? 0,
-    gid: h.gid ?? process.getgid?.() ?? 0,
-    home: h.home,
-    shell: "",
-    kind: "virtual",
-    ...(mail !== undefined ? { mailLocation: mail } : {}),
-  };
-}
-
 /** A store that reports Dovecot's logout statistics. */
 export type CountingPop3Store = Pop3Store & { readonly stats: Pop3SessionStats };
 
 /** The store opener for one user: Maildir or mbox, wherever local delivery puts the mail. */
 export function mailboxOpener(h: LoginHandoff, s: Pop3dSettings, onOpen: (st: CountingPop3Store) => void) {
   return async (): Promise<Pop3Store> => {
-    const where = mailboxLocation(userInfo(h), s);
+    const where = mailboxLocation(handoffUser(h), s);
     if ("error" in where) throw new MailError("temp", where.error);
     const store =
       where.format === "maildir"
