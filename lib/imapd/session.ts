@@ -14,12 +14,7 @@ import { mailboxLocation } from "../delivery/users.js";
 import { mailCapabilities } from "../imap/engine/capability.js";
 import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
 import type { Logger } from "../log/index.js";
-import {
-  handoffUser,
-  parseHandoff,
-  readHandoffFrame,
-  writeHandoffFrame,
-} from "../login/handoff.js";
+import { handoffUser, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
 import { becomeMailUser } from "../login/mail-user.js";
 import { MailStore } from "../mailbox/folders.js";
 import type { ImapdSettings } from "./settings.js";
