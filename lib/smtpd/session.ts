@@ -204,6 +204,7 @@ class SmtpdConnection {
     this.socket.setNoDelay(true);
     this.socket.on("close", () => this.closed());
     this.socket.on("error", () => this.engine.end());
+
     const { tls } = this.sh.settings;
     if (tls.wrapper && tls.context) {
       try {
@@ -219,6 +220,8 @@ class SmtpdConnection {
     this.arm();
     this.engine.start();
     this.socket.resume();
+    // The client may be gone already (during the name lookup): its close event has passed.
+    if (this.socket.destroyed) this.closed();
     await this.done;
     this.sh.log.info(disconnectLine(this.name, this.ip, this.engine.stats));
   }
@@ -275,7 +278,9 @@ class SmtpdConnection {
   private closed(): void {
     if (this.timer) clearTimeout(this.timer);
     this.engine.end();
-    this.finished();
+    // After the engine has logged how the client left ("lost connection after ..."), which
+    // it does once its pending microtasks ran: then the disconnect line.
+    setImmediate(() => this.finished());
   }
 
   private onEvent(e: SmtpEngineEvent): void {

@@ -121,6 +121,15 @@ describe("floods and slowloris on every listener", () => {
     }
   });
 
+  it("logs a client that leaves before the greeting, and its session ends at once", async () => {
+    const gone = await open(sb.smtpPort, "127.0.0.4");
+    gone.socket.destroy();
+    const m = await sb.waitLog(
+      /smtpd\[\d+\]: lost connection after CONNECT from \S+\[127\.0\.0\.4\]\n.*smtpd\[\d+\]: disconnect from \S+\[127\.0\.0\.4\]/,
+    );
+    assert.ok(m);
+  });
+
   it("closes silent connections at smtpd_timeout and login_timeout", async () => {
     const smtp = await open(sb.smtpPort, "127.0.0.3");
     const pop = await open(sb.base + 110, "127.0.0.3");
