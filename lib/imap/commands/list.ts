@@ -66,12 +66,27 @@ export const listCommand: CommandHandler<"LIST"> = async (cmd, ctx) => {
     const subscribedOnly = cmd.selection.includes("SUBSCRIBED");
     const specialOnly = cmd.selection.includes("SPECIAL-USE");
     const showSubscribed = subscribedOnly || cmd.returns.subscribed;
+    const matches = (name: string) => matchers.some((m) => m(name));
     const candidates = subscribedOnly ? await subscribedEntries(ctx, entries) : entries;
-    for (const entry of candidates) {
-      if (!matchers.some((m) => m(entry.name))) continue;
+    const childInfo =
+      subscribedOnly && cmd.selection.includes("RECURSIVEMATCH")
+        ? subscribedBelow(candidates, entries, matches, sep)
+        : new Map<string, FolderEntry>();
+    const listed = [...candidates, ...[...childInfo.values()].filter((e) => !candidates.includes(e))];
+    listed.sort((a, b) =>
+      a.name === "INBOX" ? -1 : b.name === "INBOX" ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    for (const entry of listed) {
+      if (!matches(entry.name)) continue;
       if (specialOnly && !entry.attributes.some(isSpecialUse)) continue;
       const attributes = entry.attributes.filter((a) => showSubscribed || a !== "\\Subscribed");
-      await ctx.send({ type: "LIST", attributes, delimiter: sep, mailbox: entry.name });
+      await ctx.send({
+        type: "LIST",
+        attributes,
+        delimiter: sep,
+        mailbox: entry.name,
+        ...(childInfo.has(entry.name) ? { childInfo: ["SUBSCRIBED"] } : {}),
+      });
       const selectable = !attributes.includes("\\Noselect") && !attributes.includes("\\NonExistent");
       if (cmd.returns.status !== null && selectable) await sendStatus(ctx, entry.name, cmd.returns.status);
     }
@@ -83,6 +98,31 @@ export const listCommand: CommandHandler<"LIST"> = async (cmd, ctx) => {
 
 const SPECIAL = new Set(["\\Drafts", "\\Sent", "\\Trash", "\\Junk", "\\All", "\\Archive", "\\Flagged"]);
 const isSpecialUse = (a: string): boolean => SPECIAL.has(a);
+
+/**
+ * RECURSIVEMATCH (RFC 5258 §3.5): mailboxes the pattern matches that have a subscribed
+ * descendant the pattern does not match — they are listed (subscribed or not) with
+ * CHILDINFO ("SUBSCRIBED"), so "%" still shows where subscriptions are.
+ */
+function subscribedBelow(
+  subscribed: readonly FolderEntry[],
+  all: readonly FolderEntry[],
+  matches: (name: string) => boolean,
+  sep: string,
+): Map<string, FolderEntry> {
+  const byName = new Map(all.map((e) => [e.name, e]));
+  const out = new Map<string, FolderEntry>();
+  for (const sub of subscribed) {
+    const levels = sub.name.split(sep);
+    for (let depth = 1; depth < levels.length; depth++) {
+      const parent = levels.slice(0, depth).join(sep);
+      if (!matches(parent) || matches(sub.name)) continue;
+      const known = subscribed.find((e) => e.name === parent) ?? byName.get(parent);
+      out.set(parent, known ?? { name: parent, attributes: ["\\NonExistent"] });
+    }
+  }
+  return out;
+}
 
 /** LIST (SUBSCRIBED): every subscribed name, existing or not (RFC 5258 §3.1). */
 async function subscribedEntries(ctx: ImapContext, entries: readonly FolderEntry[]): Promise<FolderEntry[]> {

@@ -99,6 +99,8 @@ export type ImapResponse =
       readonly delimiter: string | null;
       /** Unicode; encoded to modified UTF-7 here. */
       readonly mailbox: string;
+      /** LIST-EXTENDED (RFC 5258 §3.5): CHILDINFO selection criteria its children match. */
+      readonly childInfo?: readonly string[];
     }
   | {
       readonly type: "STATUS";
@@ -201,6 +203,8 @@ const WRITERS: WriterTable = {
 function writeList(w: ResponseWriter, r: Extract<ImapResponse, { type: "LIST" | "LSUB" }>): void {
   w.raw(`* ${r.type} `).value(atoms(r.attributes)).raw(" ");
   w.values([r.delimiter, mailboxName(r.mailbox)]);
+  if (r.childInfo !== undefined && r.childInfo.length > 0)
+    w.raw(' ("CHILDINFO" (').values(r.childInfo).raw("))");
 }
 
 function writeEsearch(w: ResponseWriter, r: Extract<ImapResponse, { type: "ESEARCH" }>): void {

@@ -112,6 +112,17 @@ describe("IMAP mail engine", () => {
     assert.match(await h.send('f10 CREATE "a\\\\b"'), /^f10 OK/);
   });
 
+  it("LIST (SUBSCRIBED RECURSIVEMATCH) shows unsubscribed parents of subscriptions with CHILDINFO", async () => {
+    assert.match(await h.send("g1 CREATE Work/Projects"), /^g1 OK/);
+    assert.match(await h.send("g2 SUBSCRIBE Work/Projects"), /^g2 OK/);
+    const out = await h.send('g3 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"');
+    assert.match(out, /\* LIST \(\\HasChildren \\Noselect\) "\/" Work \("CHILDINFO" \("SUBSCRIBED"\)\)\r\n/);
+    assert.doesNotMatch(out, /Work\/Projects/);
+    const plain = await h.send('g4 LIST (SUBSCRIBED) "" "*"');
+    assert.match(plain, /\* LIST \(\\HasNoChildren \\Subscribed\) "\/" Work\/Projects\r\n/);
+    assert.doesNotMatch(plain, /CHILDINFO/);
+  });
+
   it("IDLE reports new mail at once and ends with DONE", async () => {
     await h.send("i0 SELECT INBOX");
     h.engine.push(Buffer.from("i1 IDLE\r\n"));
