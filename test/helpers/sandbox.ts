@@ -4,7 +4,17 @@
  * it, and waits on the real maillog. Nothing is mocked.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,12 +56,42 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A port base N such that N+25 ... N+995 are free on 127.0.0.1. */
+const PORT_OFFSETS = [25, 110, 143, 465, 587, 993, 995];
+/** Test processes running side by side reserve their bases here (O_EXCL files). */
+const RESERVATIONS = join(tmpdir(), "postern-test-ports");
+const RESERVATION_STALE_MS = 30 * 60_000;
+
+/** Claims `base` for this process; false when another test process holds it. */
+function reserve(base: number): boolean {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const file = join(RESERVATIONS, String(base));
+  try {
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (st !== undefined && Date.now() - st.mtimeMs > RESERVATION_STALE_MS) rmSync(file, { force: true });
+    closeSync(openSync(file, "wx"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function releasePortBase(base: number): void {
+  rmSync(join(RESERVATIONS, String(base)), { force: true });
+}
+
+/**
+ * A port base N such that N+25 ... N+995 are free on 127.0.0.1 and no other test process
+ * uses it. Bases are multiples of 100 between 10000 and 29900: no two bases share a port
+ * (no two offsets differ by a multiple of 100), and all stay below Linux's ephemeral range
+ * (32768+), where the tests' own client sockets could take one.
+ */
 export async function freePortBase(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 40) * 1000;
-    const ok = await Promise.all([25, 110, 143, 465, 587, 993, 995].map((o) => portFree(base + o)));
+  for (let i = 0; i < 200; i++) {
+    const base = 10000 + Math.floor(Math.random() * 200) * 100;
+    if (!reserve(base)) continue;
+    const ok = await Promise.all(PORT_OFFSETS.map((o) => portFree(base + o)));
     if (ok.every(Boolean)) return base;
+    releasePortBase(base);
   }
   throw new Error("no free port base");
 }
@@ -125,6 +165,7 @@ export class Sandbox {
   async destroy(): Promise<void> {
     await this.cli(["abort"]).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
+    releasePortBase(this.base);
   }
 }
 
