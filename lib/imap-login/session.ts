@@ -17,16 +17,17 @@ import type { AuthClient } from "../auth/client.js";
 import { sanitizeLogValue } from "../auth/penalty.js";
 import type { AuthUser } from "../auth/protocol.js";
 import type { SaslCredentials } from "../auth/sasl.js";
-import {
-  type ImapAuthVerdict,
-  ImapLoginEngine,
-  type ImapLoginEvent,
-  type ImapOutput,
-} from "../imap/login-engine.js";
+import { type ImapAuthVerdict, ImapLoginEngine, type ImapLoginEvent } from "../imap/login-engine.js";
 import { responseBuffer } from "../imap/serializer/responses.js";
 import { errorText, type Logger } from "../log/index.js";
-import { isLoopback, plainIp } from "../login/client-address.js";
-import { handOff, relay } from "../login/proxy.js";
+import { plainIp } from "../login/client-address.js";
+import {
+  acceptLogin,
+  handOffAndRelay,
+  plaintextAllowed,
+  securedConnection,
+  socketOutput,
+} from "../login/client-session.js";
 import { upgradeToTls } from "../smtpd/tls.js";
 import { formatLogin, formatLoginEnd } from "./log-lines.js";
 import type { ImapLoginSettings } from "./settings.js";
@@ -39,20 +40,6 @@ export interface ImapLoginShared {
 
 /** Input the engine may hold beyond one maximal command before reading pauses. */
 const INPUT_SLACK = 64 * 1024;
-
-function outputOn(get: () => Socket): ImapOutput {
-  return {
-    write: (bytes) => {
-      const s = get();
-      if (s.destroyed || s.write(bytes)) return;
-      return new Promise<void>((resolve) => {
-        s.once("drain", resolve);
-        s.once("close", resolve);
-      });
-    },
-    end: () => get().end(),
-  };
-}
 
 /** Dovecot's "[host:time]" suffix, so a user's report can be matched with the log. */
 function internalError(hostname: string): string {
@@ -95,26 +82,16 @@ class LoginSession {
         hostname: s.hostname,
         tls,
         starttlsAvailable: s.tls !== undefined,
-        plaintextAllowed: this.plaintextAllowed(),
+        plaintextAllowed: plaintextAllowed(s, this.rip),
         tlsRequired: s.tlsRequired,
         saslMechanisms: s.saslMechanisms,
         maxLineLength: s.maxLineLength,
         maxBadCommands: s.maxBadCommands,
       },
       { verify: (c, m) => this.verify(c, m) },
-      outputOn(() => this.stream),
+      socketOutput(() => this.stream),
       (e) => void this.onEvent(e),
     );
-  }
-
-  private plaintextAllowed(): boolean {
-    const s = this.shared.settings;
-    if (s.tlsRequired) return false;
-    return !s.disablePlaintextAuth || (s.loopbackSecured && isLoopback(this.rip));
-  }
-
-  private secured(): boolean {
-    return this.tls || (this.shared.settings.loopbackSecured && isLoopback(this.rip));
   }
 
   /** Run until the client is gone (or the proxied session is over). */
@@ -164,7 +141,7 @@ class LoginSession {
       credentials: c,
       rip: this.rip,
       lip: this.lip,
-      secured: this.secured(),
+      secured: securedConnection(this.shared.settings, this.tls, this.rip),
     });
     if (reply.ok) {
       this.authUser = reply.user;
@@ -214,33 +191,19 @@ class LoginSession {
     if (user === undefined) return void client.destroy();
     client.off("data", this.onData);
     client.setTimeout(0);
-    const late: Buffer[] = [];
-    const hold = (d: Buffer) => late.push(d);
-    client.on("data", hold);
     const s = this.shared.settings;
+    const where = { rip: this.rip, lip: this.lip, tls: this.tls, session: this.id };
     try {
-      const { pid, mail, rest } = await handOff(
+      await handOffAndRelay(
+        client,
+        { user, pipelined, tag, ...where },
         {
-          user: user.user,
-          ...(user.uid !== undefined ? { uid: user.uid } : {}),
-          ...(user.gid !== undefined ? { gid: user.gid } : {}),
-          home: user.home,
-          extra: user.extra,
-          pipelined: pipelined.toString("base64"),
-          rip: this.rip,
-          lip: this.lip,
-          tls: this.tls,
-          session: this.id,
-          tag,
+          settings: s,
+          service: "imap",
+          onLogin: (mpid) =>
+            this.shared.log.info(`imap-login: ${formatLogin({ user: user.user, method, mpid, ...where })}`),
         },
-        { queueDir: s.queueDir, service: "imap", timeoutMs: s.ipcTimeoutMs },
       );
-      client.off("data", hold);
-      client.pause();
-      this.shared.log.info(
-        `imap-login: ${formatLogin({ user: user.user, method, rip: this.rip, lip: this.lip, mpid: pid, tls: this.tls, session: this.id })}`,
-      );
-      await relay(client, mail, { toClient: rest, toMail: Buffer.concat(late) });
     } catch (e: unknown) {
       this.shared.log.error(
         `imap-login: cannot hand session to the imap service: ${errorText(e)}, user=<${sanitizeLogValue(user.user)}>, session=<${this.id}>`,
@@ -270,25 +233,11 @@ class LoginSession {
 }
 
 /** Serve one client connection master handed over. */
-export async function serveImapLogin(socket: Socket, shared: ImapLoginShared): Promise<void> {
+export function serveImapLogin(socket: Socket, shared: ImapLoginShared): Promise<void> {
   const s = shared.settings;
-  // Replies leave in several writes and the client waits for each: Nagle would hold them
-  // back until a delayed ACK, ~40 ms per command.
-  socket.setNoDelay(true);
-  if (!s.wrapperMode) return new LoginSession(socket, false, shared).run();
-  if (s.tls === undefined) {
-    shared.log.warning("imap-login: imaps connection but no TLS certificate is configured");
-    return void socket.destroy();
-  }
-  let secure: TLSSocket;
-  try {
-    secure = await upgradeToTls(socket, s.tls, s.loginTimeoutMs);
-  } catch (e: unknown) {
-    shared.log.info(
-      `imap-login: Disconnected (TLS handshake failed: ${errorText(e)}): rip=${plainIp(socket.remoteAddress)}`,
-    );
-    return void socket.destroy();
-  }
-  secure.once("close", () => socket.destroy());
-  await new LoginSession(secure, true, shared).run();
+  return acceptLogin(
+    socket,
+    { settings: s, wrapperMode: s.wrapperMode, log: shared.log, program: "imap-login", wrapper: "imaps" },
+    (stream, tls) => new LoginSession(stream, tls, shared).run(),
+  );
 }

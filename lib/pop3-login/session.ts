@@ -17,15 +17,21 @@ import type { AuthClient } from "../auth/client.js";
 import { formatLoginFailure, sanitizeLogValue } from "../auth/penalty.js";
 import type { AuthUser } from "../auth/protocol.js";
 import { errorText, type Logger } from "../log/index.js";
-import { isLoopback, plainIp } from "../login/client-address.js";
-import { handOff, relay } from "../login/proxy.js";
+import { plainIp } from "../login/client-address.js";
+import {
+  acceptLogin,
+  handOffAndRelay,
+  plaintextAllowed,
+  securedConnection,
+  socketOutput,
+} from "../login/client-session.js";
 import {
   type Pop3AuthVerdict,
   type Pop3Credentials,
   Pop3LoginEngine,
   type Pop3LoginEvent,
 } from "../pop3/login-engine.js";
-import { err, type Pop3Output } from "../pop3/protocol.js";
+import { err } from "../pop3/protocol.js";
 import { upgradeToTls } from "../smtpd/tls.js";
 import type { Pop3LoginSettings } from "./settings.js";
 
@@ -35,20 +41,6 @@ export interface Pop3LoginShared {
   readonly settings: Pop3LoginSettings;
   readonly auth: AuthClient;
   readonly log: Logger;
-}
-
-function outputOn(get: () => Socket): Pop3Output {
-  return {
-    write: (bytes) => {
-      const s = get();
-      if (s.destroyed || s.write(bytes)) return;
-      return new Promise<void>((resolve) => {
-        s.once("drain", resolve);
-        s.once("close", resolve);
-      });
-    },
-    end: () => get().end(),
-  };
 }
 
 class LoginSession {
@@ -81,25 +73,15 @@ class LoginSession {
         apop: s.apop,
         tls,
         stlsAvailable: s.tls !== undefined,
-        plaintextAllowed: this.plaintextAllowed(),
+        plaintextAllowed: plaintextAllowed(s, this.rip),
         saslMechanisms: s.saslMechanisms,
         lineLimit: s.lineLimit,
         maxBadCommands: s.maxBadCommands,
       },
       { verify: (c, m) => this.verify(c, m) },
-      outputOn(() => this.stream),
+      socketOutput(() => this.stream),
       (e) => void this.onEvent(e),
     );
-  }
-
-  private plaintextAllowed(): boolean {
-    const s = this.shared.settings;
-    if (s.tlsRequired) return false;
-    return !s.disablePlaintextAuth || (s.loopbackSecured && isLoopback(this.rip));
-  }
-
-  private secured(): boolean {
-    return this.tls || (this.shared.settings.loopbackSecured && isLoopback(this.rip));
   }
 
   /** Run until the client is gone (or the proxied session is over). */
@@ -131,7 +113,7 @@ class LoginSession {
       credentials: c,
       rip: this.rip,
       lip: this.lip,
-      secured: this.secured(),
+      secured: securedConnection(this.shared.settings, this.tls, this.rip),
     });
     if (reply.ok) {
       this.authUser = reply.user;
@@ -181,32 +163,20 @@ class LoginSession {
     if (user === undefined) return void client.destroy();
     client.off("data", this.onData);
     client.setTimeout(0);
-    const late: Buffer[] = [];
-    const hold = (d: Buffer) => late.push(d);
-    client.on("data", hold);
-    const s = this.shared.settings;
+    const where = { rip: this.rip, lip: this.lip, tls: this.tls, session: this.id };
     try {
-      const { pid, mail, rest } = await handOff(
+      await handOffAndRelay(
+        client,
+        { user, pipelined, ...where },
         {
-          user: user.user,
-          ...(user.uid !== undefined ? { uid: user.uid } : {}),
-          ...(user.gid !== undefined ? { gid: user.gid } : {}),
-          home: user.home,
-          extra: user.extra,
-          pipelined: pipelined.toString("base64"),
-          rip: this.rip,
-          lip: this.lip,
-          tls: this.tls,
-          session: this.id,
+          settings: this.shared.settings,
+          service: "pop3",
+          onLogin: (mpid) =>
+            this.shared.log.info(
+              `pop3-login: Login: user=<${sanitizeLogValue(user.user)}>, method=${method}, rip=${this.rip}, lip=${this.lip}, mpid=${mpid}${this.tls ? ", TLS" : ""}, session=<${this.id}>`,
+            ),
         },
-        { queueDir: s.queueDir, service: "pop3", timeoutMs: s.ipcTimeoutMs },
       );
-      client.off("data", hold);
-      client.pause();
-      this.shared.log.info(
-        `pop3-login: Login: user=<${sanitizeLogValue(user.user)}>, method=${method}, rip=${this.rip}, lip=${this.lip}, mpid=${pid}${this.tls ? ", TLS" : ""}, session=<${this.id}>`,
-      );
-      await relay(client, mail, { toClient: rest, toMail: Buffer.concat(late) });
     } catch (e: unknown) {
       this.shared.log.error(
         `pop3-login: cannot hand session to the pop3 service: ${errorText(e)}, user=<${sanitizeLogValue(user.user)}>, session=<${this.id}>`,
@@ -239,25 +209,11 @@ class LoginSession {
 }
 
 /** Serve one client connection master handed over. */
-export async function serveLogin(socket: Socket, shared: Pop3LoginShared): Promise<void> {
+export function serveLogin(socket: Socket, shared: Pop3LoginShared): Promise<void> {
   const s = shared.settings;
-  // Replies leave in several writes (status line, body, terminator) and the client waits for
-  // each: Nagle would hold them back until a delayed ACK, ~40 ms per command.
-  socket.setNoDelay(true);
-  if (!s.wrapperMode) return new LoginSession(socket, false, shared).run();
-  if (s.tls === undefined) {
-    shared.log.warning("pop3-login: pop3s connection but no TLS certificate is configured");
-    return void socket.destroy();
-  }
-  let secure: TLSSocket;
-  try {
-    secure = await upgradeToTls(socket, s.tls, s.loginTimeoutMs);
-  } catch (e: unknown) {
-    shared.log.info(
-      `pop3-login: Disconnected (TLS handshake failed: ${errorText(e)}): rip=${plainIp(socket.remoteAddress)}`,
-    );
-    return void socket.destroy();
-  }
-  secure.once("close", () => socket.destroy());
-  await new LoginSession(secure, true, shared).run();
+  return acceptLogin(
+    socket,
+    { settings: s, wrapperMode: s.wrapperMode, log: shared.log, program: "pop3-login", wrapper: "pop3s" },
+    (stream, tls) => new LoginSession(stream, tls, shared).run(),
+  );
 }

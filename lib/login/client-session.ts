@@ -1,0 +1,135 @@
+/*
+ * client-session — what pop3-login and imap-login do alike around their protocol engines:
+ * writing to the client with backpressure, Dovecot's plaintext-auth policy
+ * (disable_plaintext_auth, login_loopback_secured, ssl = required), accepting a connection
+ * in implicit-TLS mode (pop3s, imaps), and, after a successful login, handing the session to
+ * the mail process and relaying bytes both ways (holding what the client sent meanwhile).
+ * Talks to: lib/login/proxy.ts, lib/smtpd/tls.ts. Security: unprivileged; relays bytes only.
+ */
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { AuthUser } from "../auth/protocol.js";
+import { errorText, type Logger } from "../log/index.js";
+import { upgradeToTls } from "../smtpd/tls.js";
+import { isLoopback, plainIp } from "./client-address.js";
+import type { LoginHandoff, LoginService } from "./handoff.js";
+import { handOff, relay } from "./proxy.js";
+import type { LoginCommonSettings } from "./settings.js";
+
+/** Writes to whatever socket is current (plain, then TLS after STARTTLS), with backpressure. */
+export function socketOutput(get: () => Socket): { write(bytes: Buffer): void | Promise<void>; end(): void } {
+  return {
+    write: (bytes) => {
+      const s = get();
+      if (s.destroyed || s.write(bytes)) return;
+      return new Promise<void>((resolve) => {
+        s.once("drain", resolve);
+        s.once("close", resolve);
+      });
+    },
+    end: () => get().end(),
+  };
+}
+
+/** Dovecot's rule: plaintext passwords only over TLS or (when trusted) from loopback. */
+export function plaintextAllowed(s: LoginCommonSettings, rip: string): boolean {
+  if (s.tlsRequired) return false;
+  return !s.disablePlaintextAuth || (s.loopbackSecured && isLoopback(rip));
+}
+
+/** What the auth service is told: is this connection secured (TLS, or trusted loopback)? */
+export function securedConnection(s: LoginCommonSettings, tls: boolean, rip: string): boolean {
+  return tls || (s.loopbackSecured && isLoopback(rip));
+}
+
+/**
+ * Accept a connection master handed over: plain, or (wrapper mode: pop3s, imaps) after a
+ * TLS handshake; then run the session on the stream.
+ */
+export async function acceptLogin(
+  socket: Socket,
+  opts: {
+    settings: LoginCommonSettings;
+    wrapperMode: boolean;
+    log: Logger;
+    program: string;
+    wrapper: string;
+  },
+  run: (stream: Socket, tls: boolean) => Promise<void>,
+): Promise<void> {
+  const s = opts.settings;
+  // Replies leave in several writes and the client waits for each: Nagle would hold them
+  // back until a delayed ACK, ~40 ms per command.
+  socket.setNoDelay(true);
+  if (!opts.wrapperMode) return run(socket, false);
+  if (s.tls === undefined) {
+    opts.log.warning(`${opts.program}: ${opts.wrapper} connection but no TLS certificate is configured`);
+    return void socket.destroy();
+  }
+  let secure: TLSSocket;
+  try {
+    secure = await upgradeToTls(socket, s.tls, s.loginTimeoutMs);
+  } catch (e: unknown) {
+    opts.log.info(
+      `${opts.program}: Disconnected (TLS handshake failed: ${errorText(e)}): rip=${plainIp(socket.remoteAddress)}`,
+    );
+    return void socket.destroy();
+  }
+  secure.once("close", () => socket.destroy());
+  await run(secure, true);
+}
+
+export interface HandoffRequest {
+  readonly user: AuthUser;
+  readonly pipelined: Buffer;
+  readonly rip: string;
+  readonly lip: string;
+  readonly tls: boolean;
+  readonly session: string;
+  /** IMAP: the login command's tag. */
+  readonly tag?: string;
+}
+
+/**
+ * Hand the authenticated session to the mail process and relay until both sides are done.
+ * The client's bytes that arrive during the hand-off are held and passed on; `onLogin`
+ * gets the mail process pid once it has accepted. A failed hand-off throws before
+ * anything was relayed, for the caller to answer in its protocol.
+ */
+export async function handOffAndRelay(
+  client: Socket,
+  req: HandoffRequest,
+  opts: { settings: LoginCommonSettings; service: LoginService; onLogin: (pid: number) => void },
+): Promise<void> {
+  const late: Buffer[] = [];
+  const hold = (d: Buffer) => late.push(d);
+  client.on("data", hold);
+  const u = req.user;
+  const handoff: LoginHandoff = {
+    user: u.user,
+    ...(u.uid !== undefined ? { uid: u.uid } : {}),
+    ...(u.gid !== undefined ? { gid: u.gid } : {}),
+    home: u.home,
+    extra: u.extra,
+    pipelined: req.pipelined.toString("base64"),
+    rip: req.rip,
+    lip: req.lip,
+    tls: req.tls,
+    session: req.session,
+    ...(req.tag !== undefined ? { tag: req.tag } : {}),
+  };
+  const s = opts.settings;
+  let accepted: Awaited<ReturnType<typeof handOff>>;
+  try {
+    accepted = await handOff(handoff, {
+      queueDir: s.queueDir,
+      service: opts.service,
+      timeoutMs: s.ipcTimeoutMs,
+    });
+  } finally {
+    client.off("data", hold);
+  }
+  client.pause();
+  opts.onLogin(accepted.pid);
+  await relay(client, accepted.mail, { toClient: accepted.rest, toMail: Buffer.concat(late) });
+}
