@@ -14,8 +14,8 @@ import { mailboxLocation } from "../delivery/users.js";
 import { mailCapabilities } from "../imap/engine/capability.js";
 import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
 import type { Logger } from "../log/index.js";
-import { handoffUser, parseHandoff, readHandoffFrame, writeHandoffFrame } from "../login/handoff.js";
-import { becomeMailUser } from "../login/mail-user.js";
+import { handoffUser, writeHandoffFrame } from "../login/handoff.js";
+import { receiveSession } from "../login/mail-user.js";
 import { MailStore } from "../mailbox/folders.js";
 import type { ImapdSettings } from "./settings.js";
 
@@ -55,19 +55,14 @@ const INPUT_HIGH_WATER = 1024 * 1024;
 /** Serve one hand-off connection from imap-login until the client is gone. */
 export async function serveImap(socket: Socket, shared: ImapdShared): Promise<void> {
   const { log, settings } = shared;
-  const { msg, rest } = await readHandoffFrame(socket, settings.handoffTimeoutMs);
-  const h = parseHandoff(msg);
-  if (h === undefined) {
-    log.warning("imap: malformed hand-off from the login process");
-    writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
-    return void socket.end();
-  }
-  const who = becomeMailUser(h, settings.mailUser);
-  if (!who.ok) {
-    log.error(`imap(${h.user}): ${who.reason}`);
-    writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
-    return void socket.end();
-  }
+  const received = await receiveSession(socket, {
+    service: "imap",
+    timeoutMs: settings.handoffTimeoutMs,
+    mailUser: settings.mailUser,
+    log,
+  });
+  if (received === undefined) return;
+  const { handoff: h, rest } = received;
   const prefix = `imap(${h.user})<${process.pid}><${h.session}>`;
   const where = mailboxLocation(handoffUser(h), settings);
   if ("error" in where || where.format !== "maildir") {

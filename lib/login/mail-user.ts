@@ -10,8 +10,11 @@
  * Talks to: /etc/passwd (virtual_uid by name). Security: never serves mail as uid 0 unless it
  * already runs as that uid (a sandbox run by root).
  */
+
+import type { Socket } from "node:net";
+import type { Logger } from "../log/index.js";
 import { lookupUser, readSystemAccounts } from "../master/accounts.js";
-import type { LoginHandoff } from "./handoff.js";
+import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "./handoff.js";
 
 export interface MailUserOptions {
   /** virtual_uid: the owner of virtual users' mail when the userdb gives no uid. */
@@ -48,4 +51,31 @@ export function becomeMailUser(h: LoginHandoff, opts: MailUserOptions): MailUser
   process.setgid?.(ids.gid);
   process.setuid?.(ids.uid);
   return { ok: true, switched: true };
+}
+
+/**
+ * The mail process' side of the hand-off: read it, check it, become the mail's owner.
+ * Refusals are answered to the login process (which tells the client) and logged;
+ * undefined then, and the connection is closed.
+ */
+export async function receiveSession(
+  socket: Socket,
+  opts: { service: string; timeoutMs: number; mailUser: MailUserOptions; log: Logger },
+): Promise<{ handoff: LoginHandoff; rest: Buffer } | undefined> {
+  const { msg, rest } = await readHandoffFrame(socket, opts.timeoutMs);
+  const handoff = parseHandoff(msg);
+  if (handoff === undefined) {
+    opts.log.warning(`${opts.service}: malformed hand-off from the login process`);
+    writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
+    socket.end();
+    return undefined;
+  }
+  const who = becomeMailUser(handoff, opts.mailUser);
+  if (!who.ok) {
+    opts.log.error(`${opts.service}(${handoff.user}): ${who.reason}`);
+    writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
+    socket.end();
+    return undefined;
+  }
+  return { handoff, rest };
 }

@@ -12,14 +12,8 @@ import type { Socket } from "node:net";
 import { mailboxLocation } from "../delivery/users.js";
 import type { Logger } from "../log/index.js";
 import { errorText } from "../log/index.js";
-import {
-  handoffUser,
-  type LoginHandoff,
-  parseHandoff,
-  readHandoffFrame,
-  writeHandoffFrame,
-} from "../login/handoff.js";
-import { becomeMailUser } from "../login/mail-user.js";
+import { handoffUser, type LoginHandoff, writeHandoffFrame } from "../login/handoff.js";
+import { receiveSession } from "../login/mail-user.js";
 import { MailError } from "../mailbox/errors.js";
 import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
 import type { Pop3Output } from "../pop3/protocol.js";
@@ -112,19 +106,14 @@ const REASONS: Record<Extract<Pop3MailEvent, { type: "closed" }>["reason"], stri
 /** Serve one hand-off connection from pop3-login until the client is gone. */
 export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<void> {
   const { log, settings } = shared;
-  const { msg, rest } = await readHandoffFrame(socket, settings.handoffTimeoutMs);
-  const h = parseHandoff(msg);
-  if (h === undefined) {
-    log.warning("pop3: malformed hand-off from the login process");
-    writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
-    return void socket.end();
-  }
-  const who = becomeMailUser(h, settings.mailUser);
-  if (!who.ok) {
-    log.error(`pop3(${h.user}): ${who.reason}`);
-    writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
-    return void socket.end();
-  }
+  const received = await receiveSession(socket, {
+    service: "pop3",
+    timeoutMs: settings.handoffTimeoutMs,
+    mailUser: settings.mailUser,
+    log,
+  });
+  if (received === undefined) return;
+  const { handoff: h, rest } = received;
   let store: CountingPop3Store | undefined;
   let timedOut = false;
   const prefix = `pop3(${h.user})<${process.pid}><${h.session}>`;
