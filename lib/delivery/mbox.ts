@@ -14,8 +14,8 @@
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
-import { lock, unlock } from "os-lock";
+import { unlock } from "os-lock";
+import { fcntlLockWithin } from "../mailbox/locks.js";
 import { chunksOf, fromLine, MboxQuoter, type MessageContent } from "./content.js";
 import { acquireDotlock } from "./dotlock.js";
 import { ownerFor, type Privs } from "./privs.js";
@@ -69,26 +69,8 @@ async function openMailbox(path: string, owner: Privs | undefined): Promise<File
 
 /** Exclusive fcntl lock on the whole file, retried with backoff until the deadline. */
 async function lockFcntl(fh: FileHandle, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 50;
-  for (;;) {
-    try {
-      await lock(fh.fd, { exclusive: true, immediate: true });
-      return;
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code !== "EAGAIN" && code !== "EACCES") throw err;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new DeliveryError(
-        "4.2.0",
-        "unable to lock for exclusive access: Resource temporarily unavailable",
-      );
-    }
-    await sleep(Math.min(delay, left));
-    delay = Math.min(delay * 2, 1000);
-  }
+  if (await fcntlLockWithin(fh, timeoutMs, 1000)) return;
+  throw new DeliveryError("4.2.0", "unable to lock for exclusive access: Resource temporarily unavailable");
 }
 
 /** Buffered appender that enforces the mailbox size limit. */

@@ -34,17 +34,29 @@ async function tryLock(fh: FileHandle): Promise<boolean> {
   }
 }
 
+/**
+ * An exclusive fcntl lock on an open file, retried with backoff until `timeoutMs` has
+ * passed (no libuv thread parked in F_SETLKW); false on timeout. Shared by the index lock,
+ * local delivery to mbox and POP3 on mbox.
+ */
+export async function fcntlLockWithin(fh: FileHandle, timeoutMs: number, maxDelayMs = 200): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, maxDelayMs)) {
+    if (await tryLock(fh)) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(delay, left));
+  }
+}
+
 async function lockWithin(path: string, timeoutMs: number): Promise<FileHandle> {
   const fh = await open(path, "a+", 0o600);
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-    if (await tryLock(fh).catch(async (e: unknown) => Promise.reject(await closeWith(fh, e)))) return fh;
-    if (Date.now() >= deadline) {
-      await fh.close();
-      throw new MailError("temp", `timeout waiting for lock ${path}`);
-    }
-    await sleep(delay);
-  }
+  const locked = await fcntlLockWithin(fh, timeoutMs).catch(async (e: unknown) =>
+    Promise.reject(await closeWith(fh, e)),
+  );
+  if (locked) return fh;
+  await fh.close();
+  throw new MailError("temp", `timeout waiting for lock ${path}`);
 }
 
 async function closeWith(fh: FileHandle, err: unknown): Promise<unknown> {

@@ -24,14 +24,14 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { lock, unlock } from "os-lock";
+import { unlock } from "os-lock";
 import { acquireDotlock, type Dotlock } from "../delivery/dotlock.js";
 import { errnoCode, MailError } from "../mailbox/errors.js";
+import { fcntlLockWithin } from "../mailbox/locks.js";
 import type { Pop3Store } from "../pop3/mail-engine.js";
 import { toCrlf, topOf } from "./crlf.js";
 import { type MboxEntry, MboxScanner, unquoted } from "./mbox-parse.js";
-import type { Pop3SessionStats } from "./store.js";
+import { counted, newSessionStats, type Pop3SessionStats } from "./store.js";
 
 export interface MboxPop3Options {
   /** How long to wait for the dotlock and the fcntl lock before answering [IN-USE] (default 5 s). */
@@ -64,25 +64,10 @@ async function* readRange(fh: FileHandle, start: number, end: number): AsyncGene
   }
 }
 
-async function* counted(source: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    add(chunk.length);
-    yield chunk;
-  }
-}
-
 /** Exclusive fcntl lock, retried with backoff (no libuv thread parked in F_SETLKW). */
 async function lockFcntl(fh: FileHandle, deadline: number, path: string): Promise<void> {
-  for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
-    try {
-      return await lock(fh.fd, { exclusive: true, immediate: true });
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code !== "EAGAIN" && code !== "EACCES") throw err;
-    }
-    if (Date.now() >= deadline) throw new MailError("in-use", `${path} is fcntl-locked by another process`);
-    await sleep(delay);
-  }
+  if (await fcntlLockWithin(fh, Math.max(0, deadline - Date.now()), 500)) return;
+  throw new MailError("in-use", `${path} is fcntl-locked by another process`);
 }
 
 async function takeDotlock(path: string, opts: MboxPop3Options): Promise<Dotlock> {
@@ -130,15 +115,7 @@ async function scanFile(fh: FileHandle): Promise<{ entries: MboxEntry[]; size: n
 }
 
 export class MboxPop3Store implements Pop3Store {
-  readonly stats: Pop3SessionStats = {
-    top: 0,
-    topBytes: 0,
-    retr: 0,
-    retrBytes: 0,
-    deleted: 0,
-    messages: 0,
-    size: 0,
-  };
+  readonly stats: Pop3SessionStats = newSessionStats();
   private entries: readonly MboxEntry[] = [];
   private scannedSize = 0;
 

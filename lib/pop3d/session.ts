@@ -19,7 +19,7 @@ import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail
 import type { Pop3Output } from "../pop3/protocol.js";
 import { MboxPop3Store } from "./mbox-store.js";
 import type { Pop3dSettings } from "./settings.js";
-import { formatLogout, MaildirPop3Store, type Pop3SessionStats } from "./store.js";
+import { formatLogout, MaildirPop3Store, newSessionStats, type Pop3SessionStats } from "./store.js";
 
 export interface Pop3dShared {
   readonly settings: Pop3dSettings;
@@ -132,15 +132,7 @@ export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<vo
     const reason = timedOut
       ? `Inactivity - no input for ${settings.idleTimeoutMs / 1000} secs`
       : REASONS[e.reason];
-    const stats = store?.stats ?? {
-      top: 0,
-      topBytes: 0,
-      retr: 0,
-      retrBytes: 0,
-      deleted: 0,
-      messages: 0,
-      size: 0,
-    };
+    const stats = store?.stats ?? newSessionStats();
     log.info(`${prefix}: ${formatLogout(reason, stats)}`);
   }
   writeHandoffFrame(socket, { ok: true, pid: process.pid });

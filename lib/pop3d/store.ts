@@ -37,23 +37,24 @@ export interface MaildirPop3Options {
   lockTimeoutMs?: number;
 }
 
-async function* counted(source: AsyncIterable<Buffer>, add: (n: number) => void): AsyncGenerator<Buffer> {
+/** The chunks of `source`, each length added up by `add` (RETR/TOP byte counts). */
+export async function* counted(
+  source: AsyncIterable<Buffer>,
+  add: (n: number) => void,
+): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     add(chunk.length);
     yield chunk;
   }
 }
 
+/** Counters for Dovecot's logout line, all zero. */
+export function newSessionStats(): Pop3SessionStats {
+  return { top: 0, topBytes: 0, retr: 0, retrBytes: 0, deleted: 0, messages: 0, size: 0 };
+}
+
 export class MaildirPop3Store implements Pop3Store {
-  readonly stats: Pop3SessionStats = {
-    top: 0,
-    topBytes: 0,
-    retr: 0,
-    retrBytes: 0,
-    deleted: 0,
-    messages: 0,
-    size: 0,
-  };
+  readonly stats: Pop3SessionStats = newSessionStats();
   private messages: readonly MaildirMessage[] = [];
   private uidValidity = 0;
 
