@@ -1,30 +1,10 @@
-/*
- * imap benchmark — the same IMAP workloads against postern and Dovecot (Debian's
- * dovecot-imapd, own config on loopback), alternately in one run, as issue 7 asks:
- *   select-10k / select-big   SELECT INBOX latency on a 10,000 and a --big (100,000) folder
- *   fetch-flags               FETCH 1:* (FLAGS UID) on the 10,000 folder, messages/s
- *   fetch-body                FETCH 1:* BODY.PEEK[] on a 1,000 folder (2–4 KiB each), MB/s
- *   search-text               SEARCH BODY "<word in 1%>" on the 1,000 folder, searches/s
- *   append                    APPEND of --appends messages, appends/s
- *   mixed                     --clients parallel sessions on the 1,000 folder, each looping
- *                             SELECT, FETCH 50 (FLAGS UID ENVELOPE), FETCH one BODY.PEEK[],
- *                             STORE +FLAGS.SILENT, NOOP; commands/s
- * Messages are written straight into Maildir new/ for both; each system gets a warm-up SELECT
- * per folder (both build their indexes). Idle and peak PSS of each whole system are noted.
- * Every step has a deadline; both servers and the temp dir are removed in `finally`.
- * Needs root (Dovecot's master).
- *
- *   npm run build && sudo node dist/scripts/bench/imap.js [--big 100000] [--clients 8]
- *       [--repeat 3] [--deadline 300] [--out results.json]
- */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ImapClient, withDeadline } from "./imap-client.js";
-import { type Memory, memoryOf, peakSampler } from "./procs.js";
+import { ensurePackage, type Memory, median, memoryOf, peakSampler } from "./procs.js";
 import { dovecot, type Pop3System, posternPop3 } from "./systems.js";
 
 interface Figure {
@@ -173,12 +153,6 @@ const WORKLOADS: Record<string, Workload> = {
   },
 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
 function options() {
   const { values } = parseArgs({
     options: {
@@ -263,21 +237,10 @@ function table(figures: Figure[], idle: Record<string, Memory>): string {
   return rows.join("\n");
 }
 
-function ensureDovecot(): void {
-  if (existsSync("/usr/lib/dovecot/imap")) return;
-  execFileSync(
-    "sh",
-    ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null"],
-    {
-      stdio: "inherit",
-    },
-  );
-}
-
 async function main(): Promise<void> {
   const o = options();
   if (process.getuid?.() !== 0) throw new Error("run as root: Dovecot's master needs it");
-  ensureDovecot();
+  ensurePackage("/usr/lib/dovecot/imap", "dovecot-imapd");
   const password = randomBytes(9).toString("base64url");
   const root = mkdtempSync(join(tmpdir(), "postern-bench-imap-"));
   const started: Pop3System[] = [];

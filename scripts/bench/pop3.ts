@@ -1,29 +1,11 @@
-/*
- * pop3 benchmark — the same POP3 load against postern and Dovecot, side by side in one run
- * on loopback: every user's Maildir holds the same COUNT messages (2–4 KiB, written directly
- * as Maildir files); N parallel clients, each on its own mailbox (a POP3 mailbox serves one
- * session at a time), log in with USER/PASS, RETR every message reading the whole
- * multi-line response, and QUIT without DELE. We time the wall clock from the first connect
- * to the last QUIT answer and report msg/s and MB/s for each system, the ratio
- * postern/Dovecot, and idle and peak memory (PSS of master plus every worker). Two modes:
- * "seq" waits for each RETR's answer before sending the next; "pipe" keeps a window of
- * RETRs in flight (RFC 2449 PIPELINING). Each system gets one warm-up session per mailbox
- * first, so both have built their indexes. Every run has a deadline; temp dirs and both
- * servers are removed in `finally`. Needs root (Dovecot's master) and Debian's
- * dovecot-pop3d (installed when missing). The client is ./pop3-client.ts (RFC 1939, loopback).
- *
- *   npm run build && sudo node dist/scripts/bench/pop3.js [--count 1000] [--clients 1,4]
- *       [--modes seq,pipe] [--repeat 3] [--deadline 120] [--out results.json]
- */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Mode, type Pop3Client, session, withDeadline } from "./pop3-client.js";
-import { type Memory, memoryOf, peakSampler } from "./procs.js";
+import { ensurePackage, type Memory, median, memoryOf, peakSampler } from "./procs.js";
 import { dovecot, type Pop3System, posternPop3 } from "./systems.js";
 
 interface Result {
@@ -136,23 +118,6 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function ensureDovecot(): void {
-  if (existsSync("/usr/lib/dovecot/pop3")) return;
-  execFileSync(
-    "sh",
-    ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-pop3d >/dev/null"],
-    {
-      stdio: "inherit",
-    },
-  );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
 /** The median run of one system on one workload, with the highest peak seen over its repeats. */
 function summary(results: Result[], system: string, clients: number, mode: Mode) {
   const runs = results.filter((r) => r.system === system && r.clients === clients && r.mode === mode);
@@ -253,7 +218,7 @@ function cleaner(root: string, started: Pop3System[]): () => void {
 async function main(): Promise<void> {
   const o = options();
   if (process.getuid?.() !== 0) throw new Error("run as root: Dovecot's master needs it");
-  ensureDovecot();
+  ensurePackage("/usr/lib/dovecot/pop3", "dovecot-pop3d");
   for (const port of [o.portBase + 110, o.dovecotPort])
     if (!(await portFree(port))) throw new Error(`port ${port} on 127.0.0.1 is in use`);
   const users = Math.max(...o.clients);

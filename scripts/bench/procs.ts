@@ -1,8 +1,10 @@
 /*
- * procs — memory of a whole mail system for the benchmarks: a master process and every
- * descendant, summed RSS and PSS (from /proc/PID/smaps_rollup) in KiB.
+ * procs — the benchmarks' shared helpers: memory of a whole mail system (a master process
+ * and every descendant, summed RSS and PSS from /proc/PID/smaps_rollup, in KiB), medians,
+ * and installing an anchor's Debian package when it is missing.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 function parentOf(pid: number): number {
   try {
@@ -73,4 +75,19 @@ export function peakSampler(root: () => number, intervalMs = 200): { stop(): Mem
       return peak;
     },
   };
+}
+
+/** The median of some figures (0 for none). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length === 0 ? 0 : s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/** Installs a Debian package unless `probe` (a file it ships) exists already. */
+export function ensurePackage(probe: string, pkg: string): void {
+  if (existsSync(probe)) return;
+  execFileSync("sh", ["-c", `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg} >/dev/null`], {
+    stdio: "inherit",
+  });
 }

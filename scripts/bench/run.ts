@@ -17,6 +17,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { median } from "./procs.js";
 
 interface Row {
   readonly workload: string;
@@ -30,12 +31,6 @@ interface Row {
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const REPO_BENCH = fileURLToPath(new URL("../../../scripts/bench/", import.meta.url));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0 ? 0 : s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
 
 function runBench(script: string, args: string[], out: string): unknown {
   execFileSync(process.execPath, [join(HERE, script), ...args, "--out", out], {
