@@ -29,12 +29,7 @@ import { reportedFlags } from "../commands/flags.js";
 import { type FrameEvent, type FramerLimits, ImapFramer } from "../framer.js";
 import { isIdleDone, parseCommand } from "../parser/index.js";
 import type { ImapCommand } from "../parser/types.js";
-import {
-  encodeResponse,
-  type ImapResponse,
-  responseBuffer,
-  streamResponse,
-} from "../serializer/responses.js";
+import { encodeResponse, type ImapResponse, responseBuffer, streamParts } from "../serializer/responses.js";
 import type { ImapValue } from "../serializer/values.js";
 import { ROUTES } from "./routes.js";
 import { sessionCommand } from "./session-commands.js";
@@ -271,7 +266,7 @@ export class ImapMailEngine implements ImapContext {
     if (this.closed) return;
     const parts = encodeResponse(response);
     if (parts.length === 1 && Buffer.isBuffer(parts[0])) return this.write(parts[0]);
-    for await (const chunk of streamResponse(response)) await this.write(chunk);
+    for await (const chunk of streamParts(parts)) await this.write(chunk);
   }
 
   sendText(text: string): Promise<void> {

@@ -237,8 +237,13 @@ export class StreamLengthError extends Error {
 }
 
 /** Yields the response's bytes; a streamed literal must deliver exactly its announced size. */
-export async function* streamResponse(response: ImapResponse): AsyncGenerator<Buffer> {
-  for (const part of encodeResponse(response)) {
+export function streamResponse(response: ImapResponse): AsyncGenerator<Buffer> {
+  return streamParts(encodeResponse(response));
+}
+
+/** Yields encoded parts' bytes; a streamed literal must deliver exactly its announced size. */
+export async function* streamParts(parts: readonly ResponsePart[]): AsyncGenerator<Buffer> {
+  for (const part of parts) {
     if (Buffer.isBuffer(part)) {
       yield part;
       continue;
