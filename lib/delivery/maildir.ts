@@ -81,7 +81,8 @@ export async function makeDirs(path: string, owner: Privs | undefined): Promise<
   if (owner !== undefined) await chown(path, owner.uid, owner.gid);
 }
 
-async function ensureMaildir(dir: string, owner: Privs | undefined): Promise<void> {
+/** The Maildir and its tmp/, new/, cur/, created as needed (see makeDirs). */
+export async function ensureMaildir(dir: string, owner: Privs | undefined): Promise<void> {
   await makeDirs(dir, owner);
   for (const sub of ["tmp", "new", "cur"]) await makeDirs(join(dir, sub), owner);
 }

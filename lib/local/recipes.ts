@@ -5,12 +5,16 @@
  * user's mailbox as DEFAULT. The user's rc runs with the user's privileges (when postern runs
  * as root); the site rc too unless it is owned by root, as procmail treats /etc/procmailrc.
  * Exit status as procmail's: 0 delivered, 75 deferred, other sysexits bounced.
+ * The user's own Maildir is created first, as local delivery would create it: procmail does
+ * not create a missing parent of a Maildir, and a virtual user's home may not exist yet.
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { DestinationOutcome, LocalDeliveryRequest } from "../delivery/deliver.js";
 import { traceHeaders } from "../delivery/headers.js";
+import { ensureMaildir } from "../delivery/maildir.js";
 import { SYS_EXITS } from "../delivery/pipe.js";
+import { ownerFor } from "../delivery/privs.js";
 import { mailboxLocation, type UserInfo } from "../delivery/users.js";
 import type { Logger } from "../log/index.js";
 import { runRecipes } from "../recipes/index.js";
@@ -72,6 +76,7 @@ export function recipesHook(s: RecipeSettings) {
     });
     let message: Buffer;
     try {
+      if (loc.format === "maildir") await ensureMaildir(loc.path, ownerFor(user.uid, user.gid));
       message = Buffer.concat([Buffer.from(trace), await readAll(req.openContent(), s.sizeLimit)]);
     } catch (err) {
       const dsn = (err as { dsn?: string }).dsn ?? "4.3.0";

@@ -4,7 +4,7 @@
  * file is reported with file and line and the mail still reaches the default mailbox.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Sandbox } from "../helpers/sandbox.js";
@@ -74,5 +74,40 @@ describe("recipes in local delivery", () => {
       "delivery to DEFAULT",
     );
     await sb.waitLog(new RegExp(`warning: \\w+: recipes: ${rc.replace(/[.]/g, "\\.")}:\\d+: `));
+  });
+});
+
+describe("recipes for a virtual user whose home does not exist yet", () => {
+  let sb: Sandbox;
+  let home: string;
+
+  before(async () => {
+    sb = await Sandbox.create();
+    const r = await sb.cli(["user", "add", "vera", "--no-password"]);
+    assert.equal(r.code, 0, r.stderr);
+    const entry = readFileSync(join(sb.dir, "users"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("vera:"));
+    home = entry?.split(":")[5] ?? "";
+    assert.ok(home !== "" && !existsSync(home), `home ${home} should not exist yet`);
+    // The site rc (recipes_site_rc's default, $config_directory/procmailrc) files some mail.
+    writeFileSync(join(sb.dir, "procmailrc"), "MAILDIR=$HOME/Maildir\n:0\n* ^Subject: filed\n.Filed/\n");
+    await sb.start();
+  });
+  after(async () => {
+    await sb.destroy();
+  });
+
+  it("creates the Maildir and delivers through the site rc into it and its folders", async () => {
+    const filed = await send(sb.smtpPort, "vera@localhost", "Subject: filed\r\n", "v1");
+    const plain = await send(sb.smtpPort, "vera@localhost", "Subject: plain\r\n", "v2");
+    for (const r of [filed, plain])
+      assert.ok(
+        r.some((l) => l.startsWith("250 2.0.0 Ok: queued")),
+        r.join("\n"),
+      );
+    await sb.waitLog(/to=<vera@localhost>.*status=sent[\s\S]*to=<vera@localhost>.*status=sent/);
+    assert.deepEqual([...seqCounts(maildirMessages(join(home, "Maildir", ".Filed"))).entries()], [["v1", 1]]);
+    assert.deepEqual([...seqCounts(maildirMessages(join(home, "Maildir"))).entries()], [["v2", 1]]);
   });
 });
