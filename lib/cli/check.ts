@@ -4,9 +4,10 @@
  * the queue directories exist and the maillog is writable, and that every daemon program
  * named in master.cf is installed. Privilege separation (lib/cli/privileges.ts): as root,
  * the users and group master will run services as must exist; chroot = y is warned about
- * (Node cannot chroot); wrong owners or modes of the queue, its sockets and the maillog are
- * warned about with path, expected and actual values (`postern set-permissions` repairs
- * them); TLS keys a dropped service cannot read are warned about.
+ * for services that cannot be confined (lib/master/confine); wrong owners or modes of the
+ * queue, its sockets and the maillog are warned about with path, expected and actual values
+ * (`postern set-permissions` repairs them); TLS keys a dropped service cannot read are
+ * warned about.
  */
 import { accessSync, constants, existsSync } from "node:fs";
 import { dirname } from "node:path";

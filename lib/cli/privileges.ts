@@ -12,8 +12,8 @@ import { accessSync, constants, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { loadMainCf, type MainCf, type MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
+import { confinementWarning } from "../master/confine.js";
 import {
-  chrootWarning,
   idNames,
   ownersOf,
   PrivilegeError,
@@ -75,7 +75,7 @@ export function systemExpectations(
 
 export function chrootWarnings(main: MainCf, services: readonly MasterService[]): string[] {
   return services.flatMap((svc) => {
-    const text = chrootWarning(svc);
+    const text = confinementWarning(svc);
     return text ? [`${main.configDir}/${text}`] : [];
   });
 }

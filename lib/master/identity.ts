@@ -18,9 +18,8 @@
  * dropped and every process runs as the invoking user, as before. A role whose uid and gid
  * equal master's own is not a drop either (a sandbox run as root names root everywhere).
  * Users and groups are read from /etc/passwd and /etc/group (Node has no getpwnam); a
- * decimal number is accepted for either. chroot (master.cf column 5) is not possible:
- * Node has no chroot(2) without a native module, so master and `postern check` warn and
- * the service runs unchrooted. Talks to: /etc/passwd, /etc/group.
+ * decimal number is accepted for either. chroot (master.cf column 5) is lib/master/confine's.
+ * Talks to: /etc/passwd, /etc/group.
  */
 import type { MainCf, MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
@@ -100,17 +99,6 @@ export function forkIdentity(
   if (!user) return undefined;
   const ids = { uid: user.uid, gid: privs.group.gid };
   return ids.uid === self.uid && ids.gid === self.gid ? undefined : ids;
-}
-
-/** The warning for a chroot = y service (Node cannot chroot). */
-export function chrootWarning(
-  svc: Pick<MasterService, "name" | "type" | "chroot" | "line">,
-): string | undefined {
-  if (!svc.chroot) return undefined;
-  return (
-    `master.cf, line ${svc.line}: ${svc.name}/${svc.type}: chroot is not supported ` +
-    "(Node.js cannot chroot(2) without a native module); the service runs without chroot"
-  );
 }
 
 /** The owners the queue's permissions are checked against (lib/master/permissions). */

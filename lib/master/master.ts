@@ -15,6 +15,7 @@
  * maillog appendable by setgid_group, and forks each worker as its service's user
  * (lib/master/identity). Changing those users takes a restart: sockets keep their owner.
  */
+
 import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join } from "node:path";
@@ -23,8 +24,8 @@ import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../co
 import { P, type ParamDef } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
 import { logHost, logTag } from "../server/index.js";
+import { confinementArgv, confinementWarning } from "./confine.js";
 import {
-  chrootWarning,
   forkIdentity,
   idNames,
   ownersOf,
@@ -293,7 +294,7 @@ export class Master {
   }
 
   private warnChroot(svc: MasterService): void {
-    const text = chrootWarning(svc);
+    const text = confinementWarning(svc);
     if (text) this.log.warning(`${this.main.configDir}/${text}`);
   }
 
@@ -356,6 +357,7 @@ export class Master {
       log: this.log,
       ...clientLimitOption(main, svc),
       ...runAsOption(svc, this.privs),
+      execArgv: confinementArgv(main, svc),
     });
   }
 

@@ -28,6 +28,8 @@ export interface PoolOptions {
   log: Logger;
   /** The uid/gid to start workers with (lib/master/identity); absent: master's own. */
   runAs?: { uid: number; gid: number };
+  /** Node flags for every worker (lib/master/confine: a chroot = y service's confinement). */
+  execArgv?: string[];
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
   clientLimit?: { max: number; refusal: (ip: string) => string };
 }
@@ -225,7 +227,7 @@ export class Pool {
       // before node starts: the worker never runs a line of its code as root.
       child = fork(program, args, {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
-        execArgv: profilingArgv(),
+        execArgv: [...(this.opts.execArgv ?? []), ...profilingArgv()],
         ...(this.opts.runAs ?? {}),
       });
     } catch (err) {

@@ -22,11 +22,9 @@
  * an fsync of the same directory is running share the next one, which starts after their
  * renames, so every caller's rename is durable when its promise resolves.
  */
-import { chmodSync, closeSync, fsync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const fsyncFd = promisify(fsync);
+import { fsyncFd } from "./fsync.js";
 
 export const QUEUE_DIRS: readonly string[] = [
   "maildrop",
@@ -74,7 +72,7 @@ const dirSyncs = new Map<string, DirSyncState>();
 async function fsyncDirectory(path: string): Promise<void> {
   const fd = openSync(path, "r");
   try {
-    await fsyncFd(fd);
+    await fsyncFd(fd, path);
   } finally {
     closeSync(fd);
   }

@@ -12,10 +12,9 @@
  * Talks to: the file system only. Security: files are created 0600 with O_EXCL, so a
  * pre-planted name is never followed or reused.
  */
-import { closeSync, fsync, openSync, renameSync, unlinkSync, writevSync } from "node:fs";
+import { closeSync, openSync, renameSync, unlinkSync, writevSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { syncDirectory } from "./dirs.js";
 import {
   encodeAttr,
@@ -24,12 +23,11 @@ import {
   LENGTH_FIELD_OFFSET,
   type QueueEnvelope,
 } from "./format.js";
+import { fsyncFd } from "./fsync.js";
 import { newQueueId } from "./queue-id.js";
 
 /** Content is gathered into writes of this size: one write per 64 KiB, not one per line. */
 const WRITE_BUFFER_BYTES = 64 * 1024;
-
-const fsyncFd = promisify(fsync);
 
 export interface QueueFileWriterOptions {
   queue: "incoming" | "maildrop";
@@ -139,7 +137,7 @@ export class QueueFileWriter {
       if (header !== null) encodeLength(length).copy(header, LENGTH_FIELD_OFFSET);
       this.#flush([end]);
       if (header === null) writevFully(this.#fd, [encodeLength(length)], LENGTH_FIELD_OFFSET);
-      await fsyncFd(this.#fd);
+      await fsyncFd(this.#fd, this.#tempPath);
       this.#close();
       renameSync(this.#tempPath, finalPath);
       renamed = true;

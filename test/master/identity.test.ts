@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { mainCfFromText } from "../../lib/config/index.js";
 import {
-  chrootWarning,
   forkIdentity,
   idNames,
   lookupGroup,
@@ -157,17 +156,6 @@ describe("resolvePrivileges", () => {
     assert.throws(
       () => resolvePrivileges(main("setgid_group = ghosts\n"), accounts),
       (e: unknown) => e instanceof PrivilegeError && /^setgid_group: unknown group: ghosts/.test(e.message),
-    );
-  });
-});
-
-describe("chrootWarning", () => {
-  it("warns only for chroot = y, naming line and service", () => {
-    const svc = { name: "smtp", type: "inet" as const, line: 7 };
-    assert.equal(chrootWarning({ ...svc, chroot: false }), undefined);
-    assert.match(
-      chrootWarning({ ...svc, chroot: true }) ?? "",
-      /^master\.cf, line 7: smtp\/inet: chroot is not supported/,
     );
   });
 });

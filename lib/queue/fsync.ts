@@ -1,0 +1,25 @@
+/*
+ * fsync — fsync of a descriptor, also in a confined worker (lib/master/confine).
+ *
+ * Node 20's permission model refuses fs.fsync/fs.fdatasync outright ("fsync API is disabled
+ * when Permission Model is enabled") but allows FileHandle.sync(). fsync(2) flushes the
+ * inode, whichever descriptor names it, so a confined worker opens the same path again and
+ * syncs through that handle; everyone else keeps the plain (cheaper) fs.fsync.
+ */
+import { fsync } from "node:fs";
+import { open } from "node:fs/promises";
+import { promisify } from "node:util";
+
+const fsyncPlain = promisify(fsync);
+const confined = (process as { permission?: unknown }).permission !== undefined;
+
+/** fsync the file or directory open as fd at path. */
+export async function fsyncFd(fd: number, path: string): Promise<void> {
+  if (!confined) return fsyncPlain(fd);
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
