@@ -196,9 +196,14 @@ describe("md5-state", () => {
 });
 
 describe("event loop stays responsive", () => {
-  test("an Argon2id verify (m=64 MiB) does not stall the event loop for more than 50 ms", async () => {
+  // Hashing on the main thread would stall the loop for a whole verify: the worst gap must
+  // stay well below one verify's time (and under 50 ms on an idle machine).
+  test("an Argon2id verify (m=64 MiB) does not stall the event loop", async () => {
     const stored = KNOWN.find(([t]) => t === "doveadm ARGON2ID")?.[1] ?? "";
     await verifyPassword(stored, "warm-up");
+    const t0 = performance.now();
+    await verifyPassword(stored, "timed");
+    const oneVerify = performance.now() - t0;
     let last = performance.now();
     let worst = 0;
     const timer = setInterval(() => {
@@ -208,6 +213,6 @@ describe("event loop stays responsive", () => {
     }, 5);
     await Promise.all([verifyPassword(stored, PASSWORD), verifyPassword(stored, "x")]);
     clearInterval(timer);
-    assert.ok(worst < 50, `worst gap ${worst} ms`);
+    assert.ok(worst < Math.max(50, oneVerify / 2), `worst gap ${worst} ms, one verify ${oneVerify} ms`);
   });
 });
