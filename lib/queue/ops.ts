@@ -9,8 +9,10 @@
  * Postfix: a file that comes back after a crash has every recipient recorded as done and
  * is simply removed again.
  *
- * Appends assume one writer per file, which the queue guarantees: only the qmgr that
- * owns a file in active/ appends to it.
+ * Appends are O_APPEND writes of one whole record line: the qmgr that owns a file in
+ * active/ appends to it, and so does an smtp agent that records its own remote successes
+ * (appendOutcome without sync) before it tells qmgr; lines from the two never mix, and
+ * anything torn fails its CRC and is skipped by the reader.
  *
  * Talks to: the file system. Security: queue IDs are checked before they become paths,
  * so a name like "../x" never escapes the queue directory.
@@ -29,15 +31,15 @@ export function queuePath(queueDir: string, queue: QueueName, id: string): strin
   return join(queueDir, queue, id);
 }
 
-async function appendRecord(path: string, record: Buffer): Promise<void> {
-  const handle = await open(path, "r+");
+async function appendRecord(path: string, record: Buffer, sync = true): Promise<void> {
+  const handle = await open(path, "a+");
   try {
     const { size } = await handle.stat();
     // A crash may have left a torn record without its newline: start on a fresh line so
     // the torn bytes cannot merge with (and invalidate) this record.
     const data = (await endsWithNewline(handle, size)) ? record : Buffer.concat([Buffer.from("\n"), record]);
     await writeFully(handle, data, size);
-    await handle.sync();
+    if (sync) await handle.sync();
   } finally {
     await handle.close();
   }
@@ -50,10 +52,18 @@ async function endsWithNewline(handle: FileHandle, size: number): Promise<boolea
   return last[0] === 0x0a;
 }
 
-/** Record a recipient's final outcome (sent, bounced, expired); fsynced on return. */
-export function appendOutcome(path: string, outcome: RecipientOutcome): Promise<void> {
+/**
+ * Record a recipient's final outcome (sent, bounced, expired); fsynced on return unless
+ * `sync` is false (an agent's own record, which must survive its crash or qmgr's, not the
+ * host's: qmgr records the outcome durably again when it needs it).
+ */
+export function appendOutcome(
+  path: string,
+  outcome: RecipientOutcome,
+  opts: { sync?: boolean } = {},
+): Promise<void> {
   const { index, status, dsn, relay, text, time } = outcome;
-  return appendRecord(path, checkedRecord("O", { index, status, dsn, relay, text, time }));
+  return appendRecord(path, checkedRecord("O", { index, status, dsn, relay, text, time }), opts.sync ?? true);
 }
 
 /** Record one delivery attempt's temporary failures and the next attempt time (ms); fsynced. */

@@ -4,16 +4,20 @@
  * queue_directory/private/smtp. Builds the outbound message from the queue file (content at
  * contentOffset/contentLength, LF endings), runs deliver.ts, logs Postfix's line
  *   "ID: to=<u@d>, relay=host[ip]:port, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 ...)"
- * and answers qmgr, which records the outcome in the queue file.
- * Runs unprivileged (mail_owner); reads queue files, talks to DNS and remote SMTP servers.
+ * and answers qmgr, which records the outcome in the queue file. A success is first recorded
+ * in the queue file by the agent itself, as Postfix's smtp marks a recipient done: if qmgr
+ * dies before it hears the reply, the next qmgr does not send the message again.
+ * Runs unprivileged (mail_owner); reads queue files and appends status records to them,
+ * talks to DNS and remote SMTP servers.
  */
 import { createReadStream } from "node:fs";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import { serveRequests } from "../ipc/index.js";
-import type { Logger } from "../log/index.js";
+import { errorText, type Logger } from "../log/index.js";
 import type { DeliveryReply, DeliveryRequest } from "../qmgr/agents.js";
 import { formatDelays } from "../qmgr/delays.js";
+import { appendOutcome } from "../queue/ops.js";
 import { deliverSmtp, type SmtpDeliveryDeps } from "./deliver.js";
 import type { OutboundMessage } from "./session.js";
 
@@ -92,7 +96,35 @@ export async function deliverOne(req: SmtpDeliveryRequest, svc: SmtpService): Pr
   svc.log.info(
     `${req.queueId}: to=<${req.recipient}>${orig}, relay=${reply.relay}, ${delays}, dsn=${reply.dsn}, status=${reply.status} (${reply.text})`,
   );
+  if (reply.status === "sent" && Number.isInteger(req.index)) await recordSent(req, reply, done, svc.log);
   return reply;
+}
+
+/**
+ * The recipient's "sent" record, before qmgr hears of it (not fsynced: it guards against a
+ * process dying, and qmgr removes the file or records durably itself). A file gone from
+ * active/ (qmgr restarted and moved it, or gave up waiting) is not an error.
+ */
+async function recordSent(
+  req: SmtpDeliveryRequest,
+  reply: DeliveryReply,
+  time: number,
+  log: Logger,
+): Promise<void> {
+  const outcome = {
+    index: req.index,
+    status: "sent" as const,
+    dsn: reply.dsn,
+    relay: reply.relay,
+    text: reply.text,
+    time,
+  };
+  await appendOutcome(req.path, outcome, { sync: false }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      log.warning(
+        `${req.queueId}: cannot record delivery to ${req.recipient} in the queue file: ${errorText(err)}`,
+      );
+  });
 }
 
 /** "rfc822;a+2Bb@x" → "a+b@x" (RFC 3461 xtext decoded); a plain address stays as is. */
