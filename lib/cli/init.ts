@@ -65,7 +65,7 @@ const SANDBOX_SERVICES: ServiceLine[] = [
   { command: "local", line: () => "local     unix  -       n       n       -       -       local" },
   { command: "bounce", line: () => "bounce    unix  -       -       n       -       0       bounce" },
   { command: "smtp", line: () => "smtp      unix  -       -       n       -       -       smtp" },
-  { command: "pickup", line: () => "pickup    fifo  n       -       n       60      1       pickup" },
+  { command: "pickup", line: () => "pickup    fifo  n       -       n       60?     1       pickup" },
   { command: "showq", line: () => "showq     unix  n       -       n       -       -       showq" },
   { command: "auth", line: () => "auth      unix  -       n       n       -       1       auth" },
   {

@@ -16,7 +16,7 @@
  * (lib/master/identity). Changing those users takes a restart: sockets keep their owner.
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -324,6 +324,7 @@ export class Master {
     this.services.set(st.svc.key, st);
     this.armTimer(st);
     st.pool.startIfKeepAlive();
+    if (st.svc.wakeupConditional && this.workWaiting(st.svc)) st.pool.wakeup("T");
   }
 
   private onConnection(st: ServiceState, sock: Socket, addr: string): void {
@@ -364,7 +365,26 @@ export class Master {
   private armTimer(st: ServiceState): void {
     if (st.timer) clearInterval(st.timer);
     st.timer = undefined;
-    if (st.svc.wakeup > 0) st.timer = setInterval(() => st.pool.wakeup("T"), st.svc.wakeup * 1000);
+    if (st.svc.wakeup > 0) st.timer = setInterval(() => this.timedWakeup(st), st.svc.wakeup * 1000);
+  }
+
+  /**
+   * The wakeup column's timer. "N?" (conditional) wakes only a running service, as in
+   * Postfix, but also starts one that has work waiting: pickup when maildrop/ holds a file
+   * nobody announced (a sendmail that could not reach public/pickup, files left while
+   * master was down). So pickup need not idle in memory between submissions.
+   */
+  private timedWakeup(st: ServiceState): void {
+    if (!st.svc.wakeupConditional || st.pool.size > 0 || this.workWaiting(st.svc)) st.pool.wakeup("T");
+  }
+
+  private workWaiting(svc: MasterService): boolean {
+    if (svc.command !== "pickup") return false;
+    try {
+      return readdirSync(join(this.main.get(P.queue_directory), "maildrop")).some((f) => !f.startsWith("."));
+    } catch {
+      return false;
+    }
   }
 
   private retirePool(st: ServiceState): void {
