@@ -11,12 +11,12 @@ import { serveImapLogin } from "../lib/imap-login/session.js";
 import { imapLoginSettings } from "../lib/imap-login/settings.js";
 import { runServer } from "../lib/server/index.js";
 
-await runServer("imap-login", ({ config, log }) => {
+await runServer("imap-login", ({ config, log, passer }) => {
   const settings = imapLoginSettings(config, (m) => log.warning(m));
   const auth = new AuthClient(
     config.get(P.queue_directory),
     config.get(P.auth_failure_delay_max) * 1000 + config.get(P.ipc_timeout) * 1000,
   );
-  const shared = { settings, auth, log };
+  const shared = { settings, auth, log, passer };
   return { onConnection: (socket) => serveImapLogin(socket, shared) };
 });

@@ -10,5 +10,5 @@ import { runServer } from "../lib/server/index.js";
 
 await runServer("imap", ({ config, log }) => {
   const shared = { settings: imapdSettings(config), log };
-  return { onConnection: (socket) => serveImap(socket, shared) };
+  return { onConnection: (socket, _listener, handoff) => serveImap(socket, shared, handoff) };
 });

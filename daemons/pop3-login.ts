@@ -11,12 +11,12 @@ import { serveLogin } from "../lib/pop3-login/session.js";
 import { pop3LoginSettings } from "../lib/pop3-login/settings.js";
 import { runServer } from "../lib/server/index.js";
 
-await runServer("pop3-login", ({ config, log }) => {
+await runServer("pop3-login", ({ config, log, passer }) => {
   const settings = pop3LoginSettings(config, (m) => log.warning(m));
   const auth = new AuthClient(
     config.get(P.queue_directory),
     config.get(P.auth_failure_delay_max) * 1000 + config.get(P.ipc_timeout) * 1000,
   );
-  const shared = { settings, auth, log };
+  const shared = { settings, auth, log, passer };
   return { onConnection: (socket) => serveLogin(socket, shared) };
 });

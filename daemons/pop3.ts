@@ -10,5 +10,5 @@ import { runServer } from "../lib/server/index.js";
 
 await runServer("pop3", ({ config, log }) => {
   const shared = { settings: pop3dSettings(config), log };
-  return { onConnection: (socket) => servePop3(socket, shared) };
+  return { onConnection: (socket, _listener, handoff) => servePop3(socket, shared, handoff) };
 });

@@ -14,6 +14,8 @@
  * owners, warns about wrong ones (`postern set-permissions` repairs them), makes the
  * maillog appendable by setgid_group, and forks each worker as its service's user
  * (lib/master/identity). Changing those users takes a restart: sockets keep their owner.
+ * Client sockets pop3-login and imap-login pass back after a plaintext login go to the pop3
+ * or imap unix service's workers (onPass; lib/master/protocol.ts).
  */
 import { existsSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -22,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../config/index.js";
 import { P, type ParamDef } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
+import { parseHandoff } from "../login/handoff.js";
 import { logHost, logTag } from "../server/index.js";
 import {
   chrootWarning,
@@ -34,10 +37,17 @@ import {
   resolvePrivileges,
   runningAsRoot,
 } from "./identity.js";
-import { closeListeners, type Listener, openListeners, serviceAddresses } from "./listeners.js";
+import {
+  closeListeners,
+  type Listener,
+  openListeners,
+  serviceAddresses,
+  unixSocketPath,
+} from "./listeners.js";
 import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
-import { Pool } from "./pool.js";
+import { clientIp, type PassRequest, Pool } from "./pool.js";
+import type { MasterToWorker } from "./protocol.js";
 
 interface ServiceState {
   svc: MasterService;
@@ -354,9 +364,58 @@ export class Master {
       throttleMs: main.get(P.service_throttle_time) * 1000,
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,
+      onPass: (from, m, socket, reply) => this.onPass(svc, from, m, socket, reply),
       ...clientLimitOption(main, svc),
       ...runAsOption(svc, this.privs),
     });
+  }
+
+  /**
+   * A login worker passes its client's socket after a plaintext login: give it to a worker
+   * of the mail service (the unix service of that name, whose socket the TLS path connects
+   * to). Only pop3-login may pass to pop3 and imap-login to imap. The session keeps its
+   * place in the login service's per-IP count until the mail session ends.
+   */
+  private onPass(
+    svc: MasterService,
+    from: Pool,
+    m: PassRequest,
+    socket: Socket | undefined,
+    reply: (r: MasterToWorker, socket?: Socket) => void,
+  ): void {
+    const fail = (reason: string, back?: Socket) => reply({ t: "pass-failed", id: m.id, reason }, back);
+    const allowed =
+      (svc.command === "pop3-login" && m.service === "pop3") ||
+      (svc.command === "imap-login" && m.service === "imap");
+    if (!allowed || socket === undefined) {
+      this.log.warning(
+        `${svc.name}/${svc.type}: refusing to pass a connection to service ${String(m.service)}`,
+      );
+      socket?.destroy();
+      return fail("not allowed");
+    }
+    const handoff = parseHandoff(m.handoff);
+    if (handoff === undefined) {
+      this.log.warning(`${svc.name}/${svc.type}: malformed hand-off passed with a connection`);
+      socket.destroy();
+      return fail("malformed hand-off");
+    }
+    const target = [...this.services.values()].find(
+      (st) => st.svc.type === "unix" && st.svc.private && st.svc.name === m.service,
+    );
+    if (target === undefined) return fail(`no private unix service ${m.service} in master.cf`, socket);
+    const ip = clientIp(socket);
+    const client = from.retainClient(ip) ? { ip, release: () => from.releaseClient(ip) } : undefined;
+    target.pool.dispatchPassed(
+      socket,
+      unixSocketPath(target.svc, this.main),
+      {
+        handoff,
+        onSent: (pid) => reply({ t: "passed", id: m.id, pid }),
+        onFailed: (reason) => reply({ t: "pass-failed", id: m.id, reason }),
+      },
+      client,
+    );
   }
 
   private armTimer(st: ServiceState): void {
