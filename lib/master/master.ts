@@ -392,18 +392,23 @@ export class Master {
         `${svc.name}/${svc.type}: refusing to pass a connection to service ${String(m.service)}`,
       );
       socket?.destroy();
-      return fail("not allowed");
+      fail("not allowed");
+      return;
     }
     const handoff = parseHandoff(m.handoff);
     if (handoff === undefined) {
       this.log.warning(`${svc.name}/${svc.type}: malformed hand-off passed with a connection`);
       socket.destroy();
-      return fail("malformed hand-off");
+      fail("malformed hand-off");
+      return;
     }
     const target = [...this.services.values()].find(
       (st) => st.svc.type === "unix" && st.svc.private && st.svc.name === m.service,
     );
-    if (target === undefined) return fail(`no private unix service ${m.service} in master.cf`, socket);
+    if (target === undefined) {
+      fail(`no private unix service ${m.service} in master.cf`, socket);
+      return;
+    }
     const ip = clientIp(socket);
     const client = from.retainClient(ip) ? { ip, release: () => from.releaseClient(ip) } : undefined;
     target.pool.dispatchPassed(

@@ -377,7 +377,10 @@ export class Pool {
         back?.destroy();
       }
     };
-    if (this.opts.onPass) return this.opts.onPass(this, m, socket, reply);
+    if (this.opts.onPass) {
+      this.opts.onPass(this, m, socket, reply);
+      return;
+    }
     this.opts.log.warning(
       `${this.opts.program} pid ${w.child.pid ?? 0}: passing a connection is not allowed for service ${this.opts.service.name}`,
     );
