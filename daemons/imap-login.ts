@@ -2,7 +2,8 @@
 /*
  * imap-login — the IMAP pre-authentication process (Dovecot's imap-login): greeting,
  * CAPABILITY, STARTTLS/imaps, LOGIN and AUTHENTICATE via the auth service, then hand-off
- * to the imap mail process with this process proxying the (TLS) stream. Unprivileged, no
+ * to the imap mail process: the client's socket through master, or with TLS this process
+ * proxying the stream. Unprivileged, no
  * mail access. See lib/imap-login and lib/imap/login-engine.ts.
  */
 import { AuthClient } from "../lib/auth/client.js";

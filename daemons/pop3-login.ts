@@ -2,7 +2,8 @@
 /*
  * pop3-login — the POP3 pre-authentication process (Dovecot's pop3-login): greeting,
  * CAPA, STLS/pop3s, USER/PASS, APOP, AUTH via the auth service, then hand-off to the pop3
- * mail process with this process proxying the (TLS) stream. Unprivileged, no mail access.
+ * mail process: the client's socket through master, or with TLS this process proxying the
+ * stream. Unprivileged, no mail access.
  * See lib/pop3-login and lib/pop3/login-engine.ts.
  */
 import { AuthClient } from "../lib/auth/client.js";
