@@ -6,7 +6,7 @@
  * lines are those of the relay path (Login ... mpid=, the mail process' Disconnected).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -110,6 +110,12 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     assert.equal(pw.code, 0, pw.stderr);
     for (const d of ["cur", "new", "tmp"])
       mkdirSync(join(sb.dir, "mail", USER, "Maildir", d), { recursive: true });
+    // A login service whose workers serve one connection and that allows one per client IP.
+    appendFileSync(
+      join(sb.dir, "master.cf"),
+      `127.0.0.1:${sb.base + 145} inet n - n - - imap-login\n` +
+        "  -o max_use=1\n  -o login_client_connection_count_limit=1\n",
+    );
     await sb.start();
   });
   after(async () => {
@@ -184,5 +190,36 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     assert.match(await c.line(), /^\+OK Logged in\.$/);
     killAll(pidsOf(sb.dir, "pop3-login"));
     assert.ok(await c.waitClosed(), "the TLS session ends with its proxy");
+  });
+
+  it("a passed session ends the login worker's share (max_use) but keeps its per-IP slot until it ends", async () => {
+    const port = sb.base + 145;
+    const c = await Lines.open(port);
+    assert.match(await c.line(), /^\* OK /);
+    const worker = await sb.waitFor(
+      () =>
+        pidsOf(sb.dir, "imap-login").find((pid) =>
+          readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`127.0.0.1:${port}`),
+        ),
+      "the imap-login worker of the one-connection service",
+    );
+    c.send(`a LOGIN ${USER} ${PW}\r\n`);
+    assert.match(await c.line(), /^a OK .*Logged in$/);
+    await sb.waitFor(() => !existsSync(`/proc/${worker}`), "the login worker retiring after max_use=1");
+    const refused = await Lines.open(port);
+    assert.match(await refused.line(), /^\* BYE \[UNAVAILABLE\] Too many connections from 127\.0\.0\.1/);
+    refused.sock.destroy();
+    c.send("b NOOP\r\n");
+    assert.match(await c.line(), /^b OK /);
+    c.send("z LOGOUT\r\n");
+    await c.until(/^z OK/);
+    let greeting = "";
+    for (let i = 0; i < 50 && !greeting.startsWith("* OK"); i++) {
+      await sleep(100);
+      const next = await Lines.open(port);
+      greeting = await next.line();
+      next.sock.destroy();
+    }
+    assert.match(greeting, /^\* OK /, "the slot is free again once the mail session ended");
   });
 });
