@@ -59,6 +59,11 @@ interface ServiceState {
 
 export class MasterError extends Error {}
 
+/** Which workers may pass a client socket to which mail service: only login → its mail process. */
+export function mayPass(command: string, service: unknown): boolean {
+  return (command === "pop3-login" && service === "pop3") || (command === "imap-login" && service === "imap");
+}
+
 /** Where daemon programs live: daemon_directory, or this installation's compiled daemons/. */
 export function daemonProgram(main: MainCf, command: string): string {
   const dir = main.get(P.daemon_directory) || fileURLToPath(new URL("../../daemons/", import.meta.url));
@@ -384,10 +389,7 @@ export class Master {
     reply: (r: MasterToWorker, socket?: Socket) => void,
   ): void {
     const fail = (reason: string, back?: Socket) => reply({ t: "pass-failed", id: m.id, reason }, back);
-    const allowed =
-      (svc.command === "pop3-login" && m.service === "pop3") ||
-      (svc.command === "imap-login" && m.service === "imap");
-    if (!allowed || socket === undefined) {
+    if (!mayPass(svc.command, m.service) || socket === undefined) {
       this.log.warning(
         `${svc.name}/${svc.type}: refusing to pass a connection to service ${String(m.service)}`,
       );

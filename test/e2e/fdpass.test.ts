@@ -6,12 +6,12 @@
  * lines are those of the relay path (Login ... mpid=, the mail process' Disconnected).
  */
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { processesOf, REPO, Sandbox, sleep } from "../helpers/sandbox.js";
 
 const USER = "carol";
 const PW = "carol-secret";
@@ -116,6 +116,15 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
       `127.0.0.1:${sb.base + 145} inet n - n - - imap-login\n` +
         "  -o max_use=1\n  -o login_client_connection_count_limit=1\n",
     );
+    // The real daemons plus one that is not a login process but tries to pass a socket.
+    const daemons = join(sb.dir, "daemons");
+    mkdirSync(daemons);
+    for (const f of readdirSync(join(REPO, "dist", "daemons")).filter((n) => n.endsWith(".js")))
+      symlinkSync(join(REPO, "dist", "daemons", f), join(daemons, f));
+    symlinkSync(join(REPO, "dist", "test", "helpers", "rogue-passer.js"), join(daemons, "rogue-passer.js"));
+    const conf = await sb.cli(["conf", "-e", `daemon_directory = ${daemons}`]);
+    assert.equal(conf.code, 0, conf.stderr);
+    appendFileSync(join(sb.dir, "master.cf"), `127.0.0.1:${sb.base + 146} inet n - n - - rogue-passer\n`);
     await sb.start();
   });
   after(async () => {
@@ -221,5 +230,13 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
       next.sock.destroy();
     }
     assert.match(greeting, /^\* OK /, "the slot is free again once the mail session ended");
+  });
+
+  it("master refuses a socket passed by a worker that is not a login process", async () => {
+    const c = await Lines.open(sb.base + 146);
+    assert.ok(await c.waitClosed(), "the connection is closed");
+    await sb.waitLog(/warning: 127\.0\.0\.1:\d+\/inet: refusing to pass a connection to service imap/);
+    await sb.waitLog(/rogue-passer: refused: not allowed/);
+    assert.doesNotMatch(sb.maillog(), /rogue-passer: passed|imap\(carol\)<\d+><rogue>/);
   });
 });
