@@ -6,7 +6,15 @@
  * lines are those of the relay path (Login ... mpid=, the mail process' Disconnected).
  */
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -238,5 +246,32 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     await sb.waitLog(/warning: 127\.0\.0\.1:\d+\/inet: refusing to pass a connection to service imap/);
     await sb.waitLog(/rogue-passer: refused: not allowed/);
     assert.doesNotMatch(sb.maillog(), /rogue-passer: passed|imap\(carol\)<\d+><rogue>/);
+  });
+});
+
+describe("a plaintext session whose mail service is missing", () => {
+  let sb: Sandbox;
+
+  before(async () => {
+    sb = await Sandbox.create({ user: USER });
+    const pw = await sb.cli(["user", "passwd", USER], { input: `${PW}\n` });
+    assert.equal(pw.code, 0, pw.stderr);
+    const cf = join(sb.dir, "master.cf");
+    writeFileSync(cf, readFileSync(cf, "utf8").replace(/^imap\s+unix\s.*\n(?:[ \t]+.*\n)*/m, ""));
+    await sb.start();
+  });
+  after(async () => {
+    await sb.destroy();
+  });
+
+  it("gets the socket back from master and is answered NO [UNAVAILABLE] by imap-login", async () => {
+    const c = await Lines.open(sb.base + 143);
+    assert.match(await c.line(), /^\* OK /);
+    c.send(`a LOGIN ${USER} ${PW}\r\n`);
+    assert.match(await c.line(), /^a NO \[UNAVAILABLE\] Internal error occurred\. Refer to server log/);
+    assert.ok(await c.waitClosed());
+    await sb.waitLog(
+      /imap-login: cannot hand session to the imap service: master could not pass the connection: no private unix service imap in master\.cf, user=<carol>/,
+    );
   });
 });
