@@ -8,7 +8,7 @@
  * It reports its load to master, retires after max_idle seconds without work or after
  * max_use sessions, and finishes its sessions before exiting on stop or when master goes away.
  * Workers never open listening sockets: master owns them. A login worker can pass a client
- * socket back to master for a mail worker (ServiceContext.pass, lib/master/protocol.ts);
+ * socket back to master for a mail worker (ServiceContext.passer, lib/master/protocol.ts);
  * the session then counts as ended here as soon as master has answered.
  */
 import type { Socket } from "node:net";
