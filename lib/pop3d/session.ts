@@ -51,7 +51,7 @@ const BATCH_BYTES = 64 * 1024;
 /**
  * The client side of the engine: socket writes with backpressure, and batching while the
  * engine works through pipelined commands (one write of up to 64 KiB instead of one per
- * reply; each write also costs a relay through pop3-login).
+ * reply; each write is a system call and a TCP segment, and for TLS a relay through pop3-login).
  */
 function socketOutput(socket: Socket): Pop3Output {
   let corked = false;
