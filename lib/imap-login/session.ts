@@ -2,8 +2,9 @@
  * session — one imap-login client connection: greeting, CAPABILITY, STARTTLS, LOGIN and
  * AUTHENTICATE through ImapLoginEngine with credentials checked by the auth service
  * (lib/auth/client), then the hand-off to the imap mail process over
- * queue_directory/private/imap (lib/login) with the command's tag and the pipelined bytes,
- * this process staying in the middle as a (TLS) proxy. imaps (imap_tls_wrappermode)
+ * with the command's tag and the pipelined bytes (lib/login): the client socket itself,
+ * through master, when the session is not on TLS, else over queue_directory/private/imap
+ * with this process staying in the middle as a TLS proxy. imaps (imap_tls_wrappermode)
  * starts TLS before the greeting. Logs Dovecot's lines (log-lines.ts).
  * RFCs 3501, 2595, 4959 (the engine's). Security: unprivileged, no mail storage and no
  * password data; plaintext logins only over TLS or from loopback (disable_plaintext_auth,
@@ -23,11 +24,14 @@ import { errorText, type Logger } from "../log/index.js";
 import { plainIp } from "../login/client-address.js";
 import {
   acceptLogin,
-  handOffAndRelay,
+  handOffSession,
   plaintextAllowed,
+  refuseClient,
   securedConnection,
   socketOutput,
 } from "../login/client-session.js";
+import { imapRefusal } from "../login/refusals.js";
+import type { SocketPasser } from "../server/index.js";
 import { upgradeToTls } from "../smtpd/tls.js";
 import { formatLogin, formatLoginEnd } from "./log-lines.js";
 import type { ImapLoginSettings } from "./settings.js";
@@ -36,18 +40,12 @@ export interface ImapLoginShared {
   readonly settings: ImapLoginSettings;
   readonly auth: AuthClient;
   readonly log: Logger;
+  /** Master's descriptor passing (plaintext sessions leave this process after login). */
+  readonly passer?: SocketPasser;
 }
 
 /** Input the engine may hold beyond one maximal command before reading pauses. */
 const INPUT_SLACK = 64 * 1024;
-
-/** Dovecot's "[host:time]" suffix, so a user's report can be matched with the log. */
-function internalError(hostname: string): string {
-  const now = new Date();
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-  return `Internal error occurred. Refer to server log for more information. [${hostname}:${stamp}]`;
-}
 
 class LoginSession {
   private stream: Socket;
@@ -194,12 +192,13 @@ class LoginSession {
     const s = this.shared.settings;
     const where = { rip: this.rip, lip: this.lip, tls: this.tls, session: this.id };
     try {
-      await handOffAndRelay(
+      await handOffSession(
         client,
         { user, pipelined, tag, ...where },
         {
           settings: s,
           service: "imap",
+          ...(this.shared.passer !== undefined ? { passer: this.shared.passer } : {}),
           onLogin: (mpid) =>
             this.shared.log.info(`imap-login: ${formatLogin({ user: user.user, method, mpid, ...where })}`),
         },
@@ -208,8 +207,7 @@ class LoginSession {
       this.shared.log.error(
         `imap-login: cannot hand session to the imap service: ${errorText(e)}, user=<${sanitizeLogValue(user.user)}>, session=<${this.id}>`,
       );
-      const text = internalError(s.hostname);
-      client.end(responseBuffer({ type: "status", tag, status: "NO", code: { name: "UNAVAILABLE" }, text }));
+      await refuseClient(e, client, imapRefusal(tag, s.hostname));
     }
   }
 

@@ -1,11 +1,12 @@
 /*
- * session — one authenticated IMAP session in the imap mail process: reads the hand-off
+ * session — one authenticated IMAP session in the imap mail process: takes the hand-off
  * from imap-login (the user, the login command's tag, the bytes the client pipelined after
  * it), opens the user's Maildir++ store where local delivery puts mail (userdb mail,
  * mail_location, home_mailbox), runs ImapMailEngine over the raw stream and logs Dovecot's
  * logout line:
  *   imap(alice)<pid><session>: Disconnected: Logged out in=123 out=4567 expunged=0
- * Talks to: imap-login (the Unix socket master handed over), the Maildir.
+ * Talks to: the client (its socket, passed by imap-login through master) or imap-login (the
+ * Unix socket master handed over, for TLS sessions), the Maildir.
  * Security: runs as the mail owner; trusts the hand-off (private socket); mbox stores are
  * refused (IMAP needs folders and flags: Maildir only).
  */
@@ -14,8 +15,9 @@ import { mailboxLocation } from "../delivery/users.js";
 import { mailCapabilities } from "../imap/engine/capability.js";
 import { type CloseReason, ImapMailEngine, type ImapOutput } from "../imap/engine/mail-engine.js";
 import type { Logger } from "../log/index.js";
-import { handoffUser, writeHandoffFrame } from "../login/handoff.js";
-import { receiveSession } from "../login/mail-user.js";
+import { handoffUser } from "../login/handoff.js";
+import { acceptSession, receiveSession, refuseSession } from "../login/mail-user.js";
+import { imapRefusal } from "../login/refusals.js";
 import { MailStore } from "../mailbox/folders.js";
 import type { ImapdSettings } from "./settings.js";
 
@@ -52,14 +54,20 @@ const REASONS: Record<CloseReason, string> = {
 /** Pause reading while this many bytes wait to be framed (a slow FETCH, a big APPEND). */
 const INPUT_HIGH_WATER = 1024 * 1024;
 
-/** Serve one hand-off connection from imap-login until the client is gone. */
-export async function serveImap(socket: Socket, shared: ImapdShared): Promise<void> {
+/**
+ * Serve one session until the client is gone: a hand-off connection from imap-login, or the
+ * client's own socket with the hand-off master passed along (`passed`).
+ */
+export async function serveImap(socket: Socket, shared: ImapdShared, passed?: unknown): Promise<void> {
   const { log, settings } = shared;
+  const refusal = (tag: string | undefined) => imapRefusal(tag, settings.hostname);
   const received = await receiveSession(socket, {
     service: "imap",
     timeoutMs: settings.handoffTimeoutMs,
     mailUser: settings.mailUser,
     log,
+    ...(passed !== undefined ? { passed } : {}),
+    refusal: (h) => refusal(h?.tag),
   });
   if (received === undefined) return;
   const { handoff: h, rest } = received;
@@ -67,8 +75,7 @@ export async function serveImap(socket: Socket, shared: ImapdShared): Promise<vo
   const where = mailboxLocation(handoffUser(h), settings);
   if ("error" in where || where.format !== "maildir") {
     log.error(`${prefix}: ${"error" in where ? where.error : `${where.path}: IMAP needs a Maildir mailbox`}`);
-    writeHandoffFrame(socket, { ok: false, reason: "mailbox unavailable" });
-    return void socket.end();
+    return refuseSession(socket, received.direct, "mailbox unavailable", refusal(h.tag));
   }
   let timedOut = false;
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
@@ -96,7 +103,7 @@ export async function serveImap(socket: Socket, shared: ImapdShared): Promise<vo
       log.info(`${prefix}: Disconnected: ${reason} in=${s.bytesIn} out=${s.bytesOut} expunged=${s.expunged}`);
     },
   );
-  writeHandoffFrame(socket, { ok: true, pid: process.pid });
+  acceptSession(socket, received.direct);
   socket.setTimeout(settings.idleTimeoutMs, () => {
     timedOut = true;
     socket.destroy();

@@ -7,6 +7,8 @@ import { P } from "../config/params.js";
 import type { MailUserOptions } from "../login/mail-user.js";
 
 export interface ImapdSettings {
+  /** For the "[host:time]" of an internal-error answer. */
+  readonly hostname: string;
   readonly separator: string;
   readonly maxLineLength: number;
   /** APPENDLIMIT in bytes; 0: none. */
@@ -24,6 +26,7 @@ export interface ImapdSettings {
 
 export function imapdSettings(config: MainCf): ImapdSettings {
   return {
+    hostname: config.get(P.myhostname),
     separator: config.get(P.imap_hierarchy_separator) || "/",
     maxLineLength: config.get(P.imap_max_line_length),
     appendLimit: config.get(P.imap_max_append_size),

@@ -1,7 +1,12 @@
 /*
  * handoff — how a login process (pop3-login, imap-login) gives an authenticated session to
- * its mail process (pop3, imap) over queue_directory/private/<service> (Dovecot's login →
- * mail process hand-off).
+ * its mail process (pop3, imap) (Dovecot's login → mail process hand-off). Two ways:
+ *   - no TLS: the LoginHandoff travels with the client's socket itself, login → master →
+ *     mail process over the IPC channels (lib/master/protocol.ts "pass"); the mail process
+ *     then talks to the client and the login process is out of the path. "pipelined" holds
+ *     every byte the login process (and master) read after the login command.
+ *   - TLS (which the login process terminates): over queue_directory/private/<service>, with
+ *     the login process relaying the decrypted stream (lib/login/proxy.ts), as below.
  *
  * On the Unix socket: one lib/ipc message frame each way (4-byte big-endian length, kind
  * byte 1, JSON), then raw bytes in both directions for the rest of the connection — the
@@ -12,8 +17,9 @@
  *                 for IMAP, the tag of the LOGIN/AUTHENTICATE command, which the mail
  *                 process answers ("tag OK [CAPABILITY ...] Logged in").
  *   mail → login  HandoffReply: {ok:true, pid} (for the "mpid=" log field).
- * Security: private/<service> is mode 0600 for the postern user; the mail process trusts
- * the login process' claim of who authenticated, as Dovecot's master does.
+ * Security: private/<service> is mode 0600 for the postern user, and master accepts a pass
+ * only from pop3-login/imap-login workers (to pop3/imap respectively); the mail process
+ * trusts the login process' claim of who authenticated, as Dovecot's master does.
  */
 import type { Socket } from "node:net";
 import { join } from "node:path";

@@ -53,29 +53,79 @@ export function becomeMailUser(h: LoginHandoff, opts: MailUserOptions): MailUser
   return { ok: true, switched: true };
 }
 
+/** A session the mail process accepted: over the login process' relay, or the client's own socket. */
+export interface ReceivedSession {
+  readonly handoff: LoginHandoff;
+  /** Client bytes that followed the hand-off frame (relay only). */
+  readonly rest: Buffer;
+  /** The socket is the client's (master passed it): answer the client, not the login process. */
+  readonly direct: boolean;
+}
+
+export interface ReceiveOptions {
+  service: string;
+  timeoutMs: number;
+  mailUser: MailUserOptions;
+  log: Logger;
+  /** The hand-off master passed with the client's socket; absent: read it from the socket. */
+  passed?: unknown;
+  /** What the client is told when its session is refused (passed sockets only). */
+  refusal: (h: LoginHandoff | undefined) => Buffer;
+}
+
 /**
- * The mail process' side of the hand-off: read it, check it, become the mail's owner.
- * Refusals are answered to the login process (which tells the client) and logged;
- * undefined then, and the connection is closed.
+ * The mail process' side of the hand-off: read it (or take the one passed with the client's
+ * socket), check it, become the mail's owner. Refusals are answered to the login process
+ * (which tells the client) or to the client directly, and logged; undefined then, and the
+ * connection is closed.
  */
 export async function receiveSession(
   socket: Socket,
-  opts: { service: string; timeoutMs: number; mailUser: MailUserOptions; log: Logger },
-): Promise<{ handoff: LoginHandoff; rest: Buffer } | undefined> {
-  const { msg, rest } = await readHandoffFrame(socket, opts.timeoutMs);
+  opts: ReceiveOptions,
+): Promise<ReceivedSession | undefined> {
+  const direct = opts.passed !== undefined;
+  const { msg, rest } = direct
+    ? { msg: opts.passed, rest: Buffer.alloc(0) }
+    : await readHandoffFrame(socket, opts.timeoutMs);
   const handoff = parseHandoff(msg);
   if (handoff === undefined) {
     opts.log.warning(`${opts.service}: malformed hand-off from the login process`);
-    writeHandoffFrame(socket, { ok: false, reason: "malformed hand-off" });
-    socket.end();
+    await refuseSession(socket, direct, "malformed hand-off", opts.refusal(undefined));
     return undefined;
   }
   const who = becomeMailUser(handoff, opts.mailUser);
   if (!who.ok) {
     opts.log.error(`${opts.service}(${handoff.user}): ${who.reason}`);
-    writeHandoffFrame(socket, { ok: false, reason: "cannot switch to the mail owner" });
-    socket.end();
+    await refuseSession(socket, direct, "cannot switch to the mail owner", opts.refusal(handoff));
     return undefined;
   }
-  return { handoff, rest };
+  return { handoff, rest, direct };
+}
+
+/**
+ * Refuse a received session: a frame to the login process, or the protocol's answer to the
+ * client; resolves when the connection is closed (at most 5 s later).
+ */
+export function refuseSession(
+  socket: Socket,
+  direct: boolean,
+  reason: string,
+  answer: Buffer,
+): Promise<void> {
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  if (direct) socket.end(answer);
+  else {
+    writeHandoffFrame(socket, { ok: false, reason });
+    socket.end();
+  }
+  setTimeout(() => socket.destroy(), 5000).unref();
+  return closed;
+}
+
+/** Accept the session: tell the login process our pid, or take the client over from it. */
+export function acceptSession(socket: Socket, direct: boolean): void {
+  // Replies leave in several writes and the client waits for each: without TCP_NODELAY, as
+  // the login process sets it, Nagle would hold them back until a delayed ACK.
+  if (direct) socket.setNoDelay(true);
+  else writeHandoffFrame(socket, { ok: true, pid: process.pid });
 }

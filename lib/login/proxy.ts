@@ -3,7 +3,8 @@
  * (queue_directory/private/pop3 or .../imap), send the authenticated user (handoff.ts),
  * wait for its pid, then relay bytes both ways between the client (plain or TLS) and the
  * mail process until either side closes. Dovecot's login proxying after TLS, with
- * backpressure from stream pipes.
+ * backpressure from stream pipes. Used for TLS sessions only: a plaintext session's socket
+ * is passed to the mail process instead (client-session.ts handOffSession).
  * Security: the login process never opens mail storage; it only relays bytes.
  */
 import { connect, type Socket } from "node:net";

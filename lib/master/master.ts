@@ -14,6 +14,8 @@
  * owners, warns about wrong ones (`postern set-permissions` repairs them), makes the
  * maillog appendable by setgid_group, and forks each worker as its service's user
  * (lib/master/identity). Changing those users takes a restart: sockets keep their owner.
+ * Client sockets pop3-login and imap-login pass back after a plaintext login go to the pop3
+ * or imap unix service's workers (onPass; lib/master/protocol.ts).
  */
 
 import { existsSync, readdirSync } from "node:fs";
@@ -23,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../config/index.js";
 import { P, type ParamDef } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
+import { parseHandoff } from "../login/handoff.js";
 import { logHost, logTag } from "../server/index.js";
 import { confinementArgv, confinementWarning } from "./confine.js";
 import {
@@ -35,10 +38,17 @@ import {
   resolvePrivileges,
   runningAsRoot,
 } from "./identity.js";
-import { closeListeners, type Listener, openListeners, serviceAddresses } from "./listeners.js";
+import {
+  closeListeners,
+  type Listener,
+  openListeners,
+  serviceAddresses,
+  unixSocketPath,
+} from "./listeners.js";
 import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
-import { Pool } from "./pool.js";
+import { clientIp, type PassRequest, Pool } from "./pool.js";
+import type { MasterToWorker } from "./protocol.js";
 
 interface ServiceState {
   svc: MasterService;
@@ -49,6 +59,11 @@ interface ServiceState {
 }
 
 export class MasterError extends Error {}
+
+/** Which workers may pass a client socket to which mail service: only login → its mail process. */
+export function mayPass(command: string, service: unknown): boolean {
+  return (command === "pop3-login" && service === "pop3") || (command === "imap-login" && service === "imap");
+}
 
 /** Where daemon programs live: daemon_directory, or this installation's compiled daemons/. */
 export function daemonProgram(main: MainCf, command: string): string {
@@ -356,10 +371,61 @@ export class Master {
       throttleMs: main.get(P.service_throttle_time) * 1000,
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,
+      onPass: (from, m, socket, reply) => this.onPass(svc, from, m, socket, reply),
       ...clientLimitOption(main, svc),
       ...runAsOption(svc, this.privs),
       execArgv: confinementArgv(main, svc),
     });
+  }
+
+  /**
+   * A login worker passes its client's socket after a plaintext login: give it to a worker
+   * of the mail service (the unix service of that name, whose socket the TLS path connects
+   * to). Only pop3-login may pass to pop3 and imap-login to imap. The session keeps its
+   * place in the login service's per-IP count until the mail session ends.
+   */
+  private onPass(
+    svc: MasterService,
+    from: Pool,
+    m: PassRequest,
+    socket: Socket | undefined,
+    reply: (r: MasterToWorker, socket?: Socket) => void,
+  ): void {
+    const fail = (reason: string, back?: Socket) => reply({ t: "pass-failed", id: m.id, reason }, back);
+    if (!mayPass(svc.command, m.service) || socket === undefined) {
+      this.log.warning(
+        `${svc.name}/${svc.type}: refusing to pass a connection to service ${String(m.service)}`,
+      );
+      socket?.destroy();
+      fail("not allowed");
+      return;
+    }
+    const handoff = parseHandoff(m.handoff);
+    if (handoff === undefined) {
+      this.log.warning(`${svc.name}/${svc.type}: malformed hand-off passed with a connection`);
+      socket.destroy();
+      fail("malformed hand-off");
+      return;
+    }
+    const target = [...this.services.values()].find(
+      (st) => st.svc.type === "unix" && st.svc.private && st.svc.name === m.service,
+    );
+    if (target === undefined) {
+      fail(`no private unix service ${m.service} in master.cf`, socket);
+      return;
+    }
+    const ip = clientIp(socket);
+    const client = from.retainClient(ip) ? { ip, release: () => from.releaseClient(ip) } : undefined;
+    target.pool.dispatchPassed(
+      socket,
+      unixSocketPath(target.svc, this.main),
+      {
+        handoff,
+        onSent: (pid) => reply({ t: "passed", id: m.id, pid }),
+        onFailed: (reason) => reply({ t: "pass-failed", id: m.id, reason }),
+      },
+      client,
+    );
   }
 
   private armTimer(st: ServiceState): void {

@@ -9,12 +9,29 @@
  * service_throttle_time instead of feeding a spawn storm; connections that arrive meanwhile
  * wait (as they would in the kernel's listen queue for Postfix). When master runs as root,
  * workers are forked with the uid/gid of their service (lib/master/identity).
+ * A login worker may pass a client socket back ("pass"): the login service's pool hands the
+ * message to master (onPass), and the mail service's pool places the socket like any
+ * connection (dispatchPassed), with the session in the "conn" message. Bytes master's copy
+ * of such a socket read meanwhile are added to the session's pipelined input, so none is lost.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import type { MasterService } from "../config/index.js";
 import type { Logger } from "../log/index.js";
-import { formatWorkerArgs, isWorkerToMaster, type MasterToWorker } from "./protocol.js";
+import type { LoginHandoff } from "../login/handoff.js";
+import { formatWorkerArgs, isWorkerToMaster, type MasterToWorker, type WorkerToMaster } from "./protocol.js";
+
+/** A login worker's "pass" message, as the pool received it. */
+export type PassRequest = Extract<WorkerToMaster, { t: "pass" }>;
+
+/** A passed client session waiting for (or given to) a mail worker. */
+export interface PassedSession {
+  handoff: LoginHandoff;
+  /** The socket went to the mail worker with this pid. */
+  onSent(pid: number): void;
+  /** The socket was dropped before any mail worker took it. */
+  onFailed(reason: string): void;
+}
 
 export interface PoolOptions {
   service: MasterService;
@@ -32,6 +49,16 @@ export interface PoolOptions {
   execArgv?: string[];
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
   clientLimit?: { max: number; refusal: (ip: string) => string };
+  /**
+   * A worker asked to pass a socket on; `reply` answers that worker. Absent: refused.
+   * `from` is this pool, for the per-IP count the session keeps (retainClient).
+   */
+  onPass?: (
+    from: Pool,
+    m: PassRequest,
+    socket: Socket | undefined,
+    reply: (m: MasterToWorker, socket?: Socket) => void,
+  ) => void;
 }
 
 interface WorkerState {
@@ -61,6 +88,9 @@ export class Pool {
   private perIp = new Map<string, number>();
   private ipOf = new WeakMap<Socket, string>();
   private sent = new WeakSet<Socket>();
+  private passed = new WeakMap<Socket, PassedSession>();
+  /** Per IP, what to call as passed sessions from that IP end (the login pool's count). */
+  private releasers = new Map<string, (() => void)[]>();
 
   constructor(readonly opts: PoolOptions) {}
 
@@ -83,6 +113,55 @@ export class Pool {
       return;
     }
     if (!this.admit(socket)) return;
+    this.place(socket, listener);
+  }
+
+  /**
+   * A client socket a login worker passed on, with its session. `client` keeps the login
+   * service's per-IP count until the mail session ends (release is called then).
+   */
+  dispatchPassed(
+    socket: Socket,
+    listener: string,
+    session: PassedSession,
+    client?: { ip: string; release: () => void },
+  ): void {
+    socket.on("error", () => undefined);
+    // Master must not half-close the client's socket if it reads the client's EOF.
+    socket.allowHalfOpen = true;
+    this.passed.set(socket, session);
+    if (client !== undefined) {
+      this.perIp.set(client.ip, (this.perIp.get(client.ip) ?? 0) + 1);
+      this.ipOf.set(socket, client.ip);
+      const list = this.releasers.get(client.ip) ?? [];
+      list.push(client.release);
+      this.releasers.set(client.ip, list);
+    }
+    socket.once("close", () => {
+      if (this.sent.has(socket)) return;
+      this.release(socket);
+      this.passed.get(socket)?.onFailed("the connection was closed before a mail process took it");
+      this.passed.delete(socket);
+    });
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.place(socket, listener);
+  }
+
+  /** Count one more session of this IP (a session passed on from this login service). */
+  retainClient(ip: string): boolean {
+    if (!this.opts.clientLimit) return false;
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    return true;
+  }
+
+  releaseClient(ip: string): void {
+    this.decrement(ip, 1);
+  }
+
+  private place(socket: Socket, listener: string): void {
     const w = this.pick();
     if (!w) {
       if (this.pending.length >= PENDING_LIMIT) socket.destroy();
@@ -162,7 +241,13 @@ export class Pool {
       return;
     }
     const ip = this.ipOf.get(socket);
-    const msg: MasterToWorker = ip === undefined ? { t: "conn", listener } : { t: "conn", listener, ip };
+    const session = this.passed.get(socket);
+    const msg: MasterToWorker = {
+      t: "conn",
+      listener,
+      ...(ip !== undefined ? { ip } : {}),
+      ...(session !== undefined ? { handoff: withBufferedInput(session.handoff, socket) } : {}),
+    };
     const retry = () => {
       w.retiring = true;
       if (attempt >= 3 || socket.destroyed) {
@@ -187,7 +272,10 @@ export class Pool {
       this.sent.add(socket);
       adjust(1);
       w.child.send(msg, socket, { keepOpen: false }, (err) => {
-        if (!err) return;
+        if (!err) {
+          session?.onSent(w.child.pid ?? 0);
+          return;
+        }
         this.sent.delete(socket);
         adjust(-1);
         retry();
@@ -246,7 +334,7 @@ export class Pool {
       clients: new Map(),
     };
     this.workers.add(w);
-    child.on("message", (m: unknown) => this.onWorkerMessage(w, m));
+    child.on("message", (m: unknown, handle: unknown) => this.onWorkerMessage(w, m, handle));
     child.on("exit", (code, signal) => this.onExit(w, code, signal));
     child.on("error", () => undefined);
     if (this.wakeupPending) {
@@ -256,9 +344,12 @@ export class Pool {
     return w;
   }
 
-  private onWorkerMessage(w: WorkerState, m: unknown): void {
-    if (!isWorkerToMaster(m)) return;
-    if (m.t === "load") w.load = m.n;
+  private onWorkerMessage(w: WorkerState, m: unknown, handle: unknown): void {
+    const socket = isSocket(handle) ? handle : undefined;
+    if (!isWorkerToMaster(m)) return void socket?.destroy();
+    if (m.t === "pass") this.onPassRequest(w, m, socket);
+    else if (socket) socket.destroy();
+    else if (m.t === "load") w.load = m.n;
     else if (m.t === "closed") this.sessionEnded(w, m.ip, 1);
     else if (m.t === "retire") {
       w.retiring = true;
@@ -275,6 +366,27 @@ export class Pool {
         } else this.send(w, h.msg);
       }
     }
+  }
+
+  private onPassRequest(w: WorkerState, m: PassRequest, socket: Socket | undefined): void {
+    socket?.on("error", () => undefined);
+    const reply = (r: MasterToWorker, back?: Socket) => {
+      try {
+        if (!w.child.connected) return void back?.destroy();
+        if (back) w.child.send(r, back, { keepOpen: false }, (err) => err && back.destroy());
+        else w.child.send(r);
+      } catch {
+        back?.destroy();
+      }
+    };
+    if (this.opts.onPass) {
+      this.opts.onPass(this, m, socket, reply);
+      return;
+    }
+    this.opts.log.warning(
+      `${this.opts.program} pid ${w.child.pid ?? 0}: passing a connection is not allowed for service ${this.opts.service.name}`,
+    );
+    socket?.destroy();
   }
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
@@ -313,8 +425,7 @@ export class Pool {
   private admit(socket: Socket): boolean {
     const limit = this.opts.clientLimit;
     if (!limit) return true;
-    const raw = socket.remoteAddress ?? "";
-    const ip = raw.startsWith("::ffff:") && raw.includes(".") ? raw.slice(7) : raw;
+    const ip = clientIp(socket);
     const n = (this.perIp.get(ip) ?? 0) + 1;
     if (limit.max > 0 && n > limit.max) {
       this.opts.log.warning(
@@ -354,6 +465,10 @@ export class Pool {
     const left = (this.perIp.get(ip) ?? 0) - n;
     if (left > 0) this.perIp.set(ip, left);
     else this.perIp.delete(ip);
+    const owed = this.releasers.get(ip);
+    if (owed === undefined) return;
+    for (let i = 0; i < n && owed.length > 0; i++) owed.shift()?.();
+    if (owed.length === 0) this.releasers.delete(ip);
   }
 
   private throttle(): void {
@@ -377,6 +492,32 @@ export class Pool {
       this.dispatch(p.socket, p.listener);
     }
   }
+}
+
+/** The client's address as per-IP counts key it (IPv4-mapped IPv6 as plain IPv4). */
+export function clientIp(socket: Socket): string {
+  const raw = socket.remoteAddress ?? "";
+  return raw.startsWith("::ffff:") && raw.includes(".") ? raw.slice(7) : raw;
+}
+
+function isSocket(h: unknown): h is Socket {
+  return typeof h === "object" && h !== null && typeof (h as Socket).destroy === "function";
+}
+
+/**
+ * The session with whatever master's copy of the socket read since it arrived appended to
+ * the pipelined input: the socket leaves right after, so these bytes would be lost.
+ */
+function withBufferedInput(h: LoginHandoff, socket: Socket): LoginHandoff {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 64; i++) {
+    const chunk: unknown = socket.read();
+    if (!Buffer.isBuffer(chunk)) break;
+    parts.push(chunk);
+  }
+  if (parts.length === 0) return h;
+  h.pipelined = Buffer.concat([Buffer.from(h.pipelined, "base64"), ...parts]).toString("base64");
+  return h;
 }
 
 const SIGNALS: Record<string, number> = {

@@ -6,20 +6,34 @@
  * shutdown. Workers report their load so master can pick the least busy one or start
  * another (Postfix's MASTER_STAT_AVAIL/TAKEN), and announce retirement (max_idle,
  * max_use) so master stops sending them work before they exit.
+ *
+ * Descriptor passing (Dovecot's login → mail hand-off without a proxy): a pop3-login or
+ * imap-login worker whose client is not on TLS sends "pass" with the client socket as the
+ * handle and the authenticated session (lib/login/handoff.ts LoginHandoff, kept `unknown`
+ * here so every worker need not load the login code). Master gives the socket to a worker
+ * of the unix service of that name (private/pop3, private/imap) as a "conn" carrying the
+ * hand-off, and answers the login worker "passed" (with the mail worker's pid, for its log
+ * line) or "pass-failed" (with the socket back when master still holds it, so the login
+ * process can answer the client in its protocol).
  */
 
+export type LoginServiceName = "pop3" | "imap";
+
 export type MasterToWorker =
-  | { t: "conn"; listener: string; ip?: string }
+  | { t: "conn"; listener: string; ip?: string; handoff?: unknown }
   | { t: "wakeup"; data: string }
   | { t: "stop" }
   | { t: "retire-ok" }
-  | { t: "reopen-log" };
+  | { t: "reopen-log" }
+  | { t: "passed"; id: number; pid: number }
+  | { t: "pass-failed"; id: number; reason: string };
 
 export type WorkerToMaster =
   | { t: "load"; n: number }
   | { t: "closed"; ip: string }
   | { t: "retire"; reason: "idle" | "use" }
-  | { t: "ready" };
+  | { t: "ready" }
+  | { t: "pass"; id: number; service: LoginServiceName; handoff: unknown };
 
 export function isMasterToWorker(m: unknown): m is MasterToWorker {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";

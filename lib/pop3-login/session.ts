@@ -1,8 +1,9 @@
 /*
  * session — one pop3-login client connection: greeting, CAPA, STLS, USER/PASS, APOP, AUTH
  * through Pop3LoginEngine with credentials checked by the auth service (lib/auth/client),
- * then the hand-off to the pop3 mail process with the login process staying in the middle
- * as a (TLS) proxy. pop3s (pop3_tls_wrappermode) starts TLS before the greeting.
+ * then the hand-off to the pop3 mail process: the client socket itself when the session is
+ * not on TLS, else with this process staying in the middle as a TLS proxy (lib/login).
+ * pop3s (pop3_tls_wrappermode) starts TLS before the greeting.
  * Logs Dovecot's lines:
  *   Login: user=<u>, method=PLAIN, rip=..., lip=..., mpid=..., TLS, session=<...>
  *   Disconnected (auth failed, N attempts in S secs): user=<u>, method=..., rip=..., lip=...
@@ -20,11 +21,13 @@ import { errorText, type Logger } from "../log/index.js";
 import { plainIp } from "../login/client-address.js";
 import {
   acceptLogin,
-  handOffAndRelay,
+  handOffSession,
   plaintextAllowed,
+  refuseClient,
   securedConnection,
   socketOutput,
 } from "../login/client-session.js";
+import { pop3Refusal } from "../login/refusals.js";
 import {
   type Pop3AuthVerdict,
   type Pop3Credentials,
@@ -32,6 +35,7 @@ import {
   type Pop3LoginEvent,
 } from "../pop3/login-engine.js";
 import { err } from "../pop3/protocol.js";
+import type { SocketPasser } from "../server/index.js";
 import { upgradeToTls } from "../smtpd/tls.js";
 import type { Pop3LoginSettings } from "./settings.js";
 
@@ -41,6 +45,8 @@ export interface Pop3LoginShared {
   readonly settings: Pop3LoginSettings;
   readonly auth: AuthClient;
   readonly log: Logger;
+  /** Master's descriptor passing (plaintext sessions leave this process after login). */
+  readonly passer?: SocketPasser;
 }
 
 class LoginSession {
@@ -165,12 +171,13 @@ class LoginSession {
     client.setTimeout(0);
     const where = { rip: this.rip, lip: this.lip, tls: this.tls, session: this.id };
     try {
-      await handOffAndRelay(
+      await handOffSession(
         client,
         { user, pipelined, ...where },
         {
           settings: this.shared.settings,
           service: "pop3",
+          ...(this.shared.passer !== undefined ? { passer: this.shared.passer } : {}),
           onLogin: (mpid) =>
             this.shared.log.info(
               `pop3-login: Login: user=<${sanitizeLogValue(user.user)}>, method=${method}, rip=${this.rip}, lip=${this.lip}, mpid=${mpid}${this.tls ? ", TLS" : ""}, session=<${this.id}>`,
@@ -181,7 +188,7 @@ class LoginSession {
       this.shared.log.error(
         `pop3-login: cannot hand session to the pop3 service: ${errorText(e)}, user=<${sanitizeLogValue(user.user)}>, session=<${this.id}>`,
       );
-      client.end(err("Internal error occurred. Refer to server log for more information.", "SYS/TEMP"));
+      await refuseClient(e, client, pop3Refusal());
     }
   }
 

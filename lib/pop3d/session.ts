@@ -1,19 +1,21 @@
 /*
- * session — one authenticated POP3 session in the pop3 mail process: reads the hand-off
+ * session — one authenticated POP3 session in the pop3 mail process: takes the hand-off
  * from pop3-login (lib/login/handoff.ts), finds the user's Maildir or mbox (mailbox location as local
  * delivery computes it: userdb_mail, mail_location, home_mailbox), runs Pop3MailEngine
  * over the raw byte stream and logs Dovecot's logout line:
  *   pop3(alice): Disconnected: Logged out top=0/0, retr=1/1234, del=1/1, size=1234
  * RFC 1939 TRANSACTION/UPDATE states are the engine's; this file is wiring and logging.
- * Talks to: pop3-login (the Unix socket master handed over), the Maildir or mbox.
+ * Talks to: the client (its socket, passed by pop3-login through master) or pop3-login (the
+ * Unix socket master handed over, for TLS sessions), the Maildir or mbox.
  * Security: runs as the mail owner; trusts the hand-off (private socket).
  */
 import type { Socket } from "node:net";
 import { mailboxLocation } from "../delivery/users.js";
 import type { Logger } from "../log/index.js";
 import { errorText } from "../log/index.js";
-import { handoffUser, type LoginHandoff, writeHandoffFrame } from "../login/handoff.js";
-import { receiveSession } from "../login/mail-user.js";
+import { handoffUser, type LoginHandoff } from "../login/handoff.js";
+import { acceptSession, receiveSession } from "../login/mail-user.js";
+import { pop3Refusal } from "../login/refusals.js";
 import { MailError } from "../mailbox/errors.js";
 import { Pop3MailEngine, type Pop3MailEvent, type Pop3Store } from "../pop3/mail-engine.js";
 import type { Pop3Output } from "../pop3/protocol.js";
@@ -49,7 +51,7 @@ const BATCH_BYTES = 64 * 1024;
 /**
  * The client side of the engine: socket writes with backpressure, and batching while the
  * engine works through pipelined commands (one write of up to 64 KiB instead of one per
- * reply; each write also costs a relay through pop3-login).
+ * reply; each write is a system call and a TCP segment, and for TLS a relay through pop3-login).
  */
 function socketOutput(socket: Socket): Pop3Output {
   let corked = false;
@@ -103,14 +105,19 @@ const REASONS: Record<Extract<Pop3MailEvent, { type: "closed" }>["reason"], stri
   disconnected: "Connection closed",
 };
 
-/** Serve one hand-off connection from pop3-login until the client is gone. */
-export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<void> {
+/**
+ * Serve one session until the client is gone: a hand-off connection from pop3-login, or the
+ * client's own socket with the hand-off master passed along (`passed`).
+ */
+export async function servePop3(socket: Socket, shared: Pop3dShared, passed?: unknown): Promise<void> {
   const { log, settings } = shared;
   const received = await receiveSession(socket, {
     service: "pop3",
     timeoutMs: settings.handoffTimeoutMs,
     mailUser: settings.mailUser,
     log,
+    ...(passed !== undefined ? { passed } : {}),
+    refusal: () => pop3Refusal(),
   });
   if (received === undefined) return;
   const { handoff: h, rest } = received;
@@ -135,7 +142,7 @@ export async function servePop3(socket: Socket, shared: Pop3dShared): Promise<vo
     const stats = store?.stats ?? newSessionStats();
     log.info(`${prefix}: ${formatLogout(reason, stats)}`);
   }
-  writeHandoffFrame(socket, { ok: true, pid: process.pid });
+  acceptSession(socket, received.direct);
   socket.setTimeout(settings.idleTimeoutMs, () => {
     timedOut = true;
     void engine.disconnected().finally(() => socket.destroy());

@@ -7,7 +7,9 @@
  * the IPC channel: connection handles ("conn"), wake-ups, stop and log-reopen requests.
  * It reports its load to master, retires after max_idle seconds without work or after
  * max_use sessions, and finishes its sessions before exiting on stop or when master goes away.
- * Workers never open listening sockets: master owns them.
+ * Workers never open listening sockets: master owns them. A login worker can pass a client
+ * socket back to master for a mail worker (ServiceContext.passer, lib/master/protocol.ts);
+ * the session then counts as ended here as soon as master has answered.
  */
 import type { Socket } from "node:net";
 import { loadMainCf, type MainCf } from "../config/index.js";
@@ -15,10 +17,24 @@ import { P } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
 import {
   isMasterToWorker,
+  type LoginServiceName,
   parseWorkerArgs,
   type WorkerArgs,
   type WorkerToMaster,
 } from "../master/protocol.js";
+
+/** Master's answer to a pass; on failure the socket comes back when master still had it. */
+export type PassReply = { ok: true; pid: number } | { ok: false; reason: string; socket?: Socket };
+
+/** Passing sockets to master: possible only under a master (an IPC channel). */
+export interface SocketPasser {
+  available(): boolean;
+  /**
+   * Send the socket (it leaves this process at once, whatever the outcome) with the session
+   * for the mail service; resolves with master's answer, or a failure after timeoutMs.
+   */
+  pass(socket: Socket, service: LoginServiceName, handoff: unknown, timeoutMs: number): Promise<PassReply>;
+}
 
 export interface ServiceContext {
   readonly config: MainCf;
@@ -26,11 +42,16 @@ export interface ServiceContext {
   readonly args: WorkerArgs;
   /** The daemon's program name (the master.cf command), e.g. "smtpd". */
   readonly program: string;
+  /** Hand a client socket to master for a mail service (pop3-login, imap-login). */
+  readonly passer: SocketPasser;
 }
 
 export interface ServiceHooks {
-  /** A connection master handed over; resolves when the session is over. */
-  onConnection?(socket: Socket, listener: string): Promise<void>;
+  /**
+   * A connection master handed over; resolves when the session is over. `handoff` is the
+   * session a login process passed along with a client socket (unchecked: parse it).
+   */
+  onConnection?(socket: Socket, listener: string, handoff?: unknown): Promise<void>;
   /** A wake-up: the service's timer fired or another process triggered it. */
   onWakeup?(data: string): void;
   /** Graceful stop: stop starting new work; resolves when background work is finished. */
@@ -55,6 +76,8 @@ class Worker {
   private retiring = false;
   private stopping = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private passes = new Map<number, (r: PassReply) => void>();
+  private nextPassId = 1;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -63,7 +86,11 @@ class Worker {
 
   start(): void {
     process.on("message", (m: unknown, handle: unknown) => this.onMessage(m, handle));
-    process.on("disconnect", () => this.stop());
+    process.on("disconnect", () => {
+      for (const id of [...this.passes.keys()])
+        this.settlePass(id, { ok: false, reason: "master went away" });
+      this.stop();
+    });
     process.on("SIGTERM", () => this.stop());
     this.send({ t: "ready" });
     this.armIdle();
@@ -79,11 +106,56 @@ class Worker {
     if (process.connected) process.send?.(m);
   }
 
+  canPass(): boolean {
+    return process.connected && typeof process.send === "function";
+  }
+
+  pass(socket: Socket, service: LoginServiceName, handoff: unknown, timeoutMs: number): Promise<PassReply> {
+    const id = this.nextPassId++;
+    const msg: WorkerToMaster = { t: "pass", id, service, handoff };
+    return new Promise<PassReply>((resolve) => {
+      const timer = setTimeout(
+        () => this.settlePass(id, { ok: false, reason: "no answer from master" }),
+        timeoutMs,
+      );
+      this.passes.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      const failed = (err: unknown) => this.settlePass(id, { ok: false, reason: errorText(err) });
+      try {
+        if (!this.canPass()) return failed(new Error("no IPC channel"));
+        process.send?.(msg, socket, { keepOpen: false }, (err: Error | null) => {
+          if (err) failed(err);
+        });
+      } catch (err) {
+        failed(err);
+      }
+    });
+  }
+
+  private settlePass(id: number, r: PassReply): void {
+    const settle = this.passes.get(id);
+    this.passes.delete(id);
+    if (settle) settle(r);
+    else if (!r.ok) r.socket?.destroy();
+  }
+
   private onMessage(m: unknown, handle: unknown): void {
     if (!isMasterToWorker(m)) return;
     switch (m.t) {
       case "conn":
-        if (handle) this.serve(handle as Socket, m.listener, m.ip);
+        if (handle) this.serve(handle as Socket, m.listener, m.ip, m.handoff);
+        break;
+      case "passed":
+        this.settlePass(m.id, { ok: true, pid: m.pid });
+        break;
+      case "pass-failed":
+        this.settlePass(m.id, {
+          ok: false,
+          reason: m.reason,
+          ...(handle ? { socket: handle as Socket } : {}),
+        });
         break;
       case "wakeup":
         this.hooks.onWakeup?.(m.data);
@@ -102,7 +174,7 @@ class Worker {
     }
   }
 
-  private serve(socket: Socket, listener: string, ip: string | undefined): void {
+  private serve(socket: Socket, listener: string, ip: string | undefined, handoff: unknown): void {
     const hook = this.hooks.onConnection;
     if (!hook) {
       socket.destroy();
@@ -113,7 +185,7 @@ class Worker {
     this.clearIdle();
     this.send({ t: "load", n: this.active });
     socket.on("error", () => undefined);
-    hook(socket, listener)
+    hook(socket, listener, handoff)
       .catch((err: unknown) => this.ctx.log.warning(`session error: ${errorText(err)}`))
       .finally(() => {
         if (!socket.destroyed) socket.destroy();
@@ -179,9 +251,16 @@ export async function runServer(
   try {
     const config = loadMainCf(args.configDir, { overrides: args.overrides });
     log = initLog({ file: config.get(P.maillog_file), tag: logTag(config, program), host: logHost(config) });
-    const ctx: ServiceContext = { config, log, args, program };
-    installCrashHandlers(log);
     let worker: Worker | undefined;
+    const passer: SocketPasser = {
+      available: () => worker?.canPass() ?? false,
+      pass: (socket, service, handoff, timeoutMs) =>
+        worker
+          ? worker.pass(socket, service, handoff, timeoutMs)
+          : Promise.resolve({ ok: false, reason: "not started" }),
+    };
+    const ctx: ServiceContext = { config, log, args, program, passer };
+    installCrashHandlers(log);
     const hooks = await setup(ctx, () => worker?.poke());
     worker = new Worker(ctx, hooks);
     worker.start();

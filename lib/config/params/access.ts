@@ -62,7 +62,7 @@ export const ACCESS_PARAMS = {
     kind: "int",
     default: "50",
     min: 0,
-    doc: "Concurrent POP3 or IMAP connections one client IP may have to a login service; 0 means no limit.",
+    doc: "Concurrent POP3 or IMAP connections one client IP may have to a login service (a session passed on to the mail process counts until it ends); 0 means no limit.",
   }),
   login_user: def({
     name: "login_user",
