@@ -82,6 +82,28 @@ function toInfo(r: UidRecord, keywords: readonly string[]): MessageInfo {
   };
 }
 
+/**
+ * The MessageInfo of each index record, shared by every session in the process: records
+ * are immutable and most survive an index change as the same objects, so a session catching
+ * up after one STORE builds one MessageInfo, not one per message. Keyed by the keyword
+ * list too, since a letter's flag comes from it.
+ */
+const infoCache = new WeakMap<UidRecord, { readonly keywords: string; readonly info: MessageInfo }>();
+
+function cachedInfo(r: UidRecord, keywords: readonly string[], keywordsKey: string): MessageInfo {
+  const known = infoCache.get(r);
+  if (known !== undefined && known.keywords === keywordsKey) return known.info;
+  const info = toInfo(r, keywords);
+  infoCache.set(r, { keywords: keywordsKey, info });
+  return info;
+}
+
+function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]?.uid !== b[i]?.uid) return false;
+  return true;
+}
+
 function applyStore(current: readonly string[], req: StoreRequest): string[] {
   const lower = new Set(req.flags.map((f) => f.toLowerCase()));
   if (req.mode === "replace") return sortFlags(req.flags);
@@ -177,8 +199,20 @@ export class FolderSession {
   private adopt(list: Uidlist, announce: boolean): FolderChanges {
     const initial = this.seen === undefined;
     const before = this.messages;
+    const keywordsKey = this.keywords.join("\n");
+    const current = list.records.map((r) => cachedInfo(r, this.keywords, keywordsKey));
+    if (!initial && this.ghosts.size === 0 && sameUids(before, current)) {
+      // The usual case (flags changed, nothing added or removed): sequence numbers stay.
+      const flagged: MessageInfo[] = [];
+      for (let i = 0; i < current.length; i++) {
+        const now = current[i];
+        if (now !== undefined && now !== before[i] && now.modseq !== before[i]?.modseq) flagged.push(now);
+      }
+      this.messages = current;
+      this.takeHeader(list);
+      return { expunged: [], expungedSeqs: [], added: [], flagged };
+    }
     const oldModseq = new Map(before.map((m) => [m.uid, m.modseq]));
-    const current = list.records.map((r) => toInfo(r, this.keywords));
     const present = new Set(current.map((m) => m.uid));
     const ghosts = announce ? [] : before.filter((m) => !present.has(m.uid));
     const messages = ghosts.length === 0 ? current : mergeByUid(current, ghosts);
@@ -197,11 +231,15 @@ export class FolderSession {
     const flagged = initial ? [] : current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
     this.seqByUid = new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.takeHeader(list);
+    return { expunged, expungedSeqs, added: initial ? [] : added, flagged };
+  }
+
+  private takeHeader(list: Uidlist): void {
     this.uidValidity = list.uidValidity;
     this.uidNext = list.nextUid;
     this.highestModseq = list.highestModseq ?? 1;
     this.seen = list;
-    return { expunged, expungedSeqs, added: initial ? [] : added, flagged };
   }
 
   /** STORE: change flags of the messages with these UIDs; returns the UIDs UNCHANGEDSINCE refused. */
@@ -227,7 +265,11 @@ export class FolderSession {
         if (changed !== r) highest++;
         if (changed !== undefined) records.push(changed);
       }
-      return { list: { ...list, records, highestModseq: highest }, result: { failed } };
+      return {
+        list: { ...list, records, highestModseq: highest },
+        result: { failed },
+        curChangesRecorded: true,
+      };
     });
   }
 
@@ -279,6 +321,7 @@ export class FolderSession {
       return {
         list: { ...list, records: keep, highestModseq: (list.highestModseq ?? 1) + 1 },
         result: removed,
+        curChangesRecorded: true,
       };
     });
   }
