@@ -127,6 +127,7 @@ export class FolderSession {
   private lastRead: { uid: number; bytes: Buffer } | undefined;
   private seqByUid = new Map<number, number>();
   private seen: Uidlist | undefined;
+  private keywordsKey = "";
 
   private constructor(
     readonly dir: string,
@@ -200,7 +201,12 @@ export class FolderSession {
     const initial = this.seen === undefined;
     const before = this.messages;
     const keywordsKey = this.keywords.join("\n");
-    const current = list.records.map((r) => cachedInfo(r, this.keywords, keywordsKey));
+    // Records the previous index shared with this one (the same objects) keep their info.
+    const same = keywordsKey === this.keywordsKey && this.ghosts.size === 0 ? this.seen?.records : undefined;
+    const current = list.records.map((r, i) =>
+      same?.[i] === r ? (before[i] as MessageInfo) : cachedInfo(r, this.keywords, keywordsKey),
+    );
+    this.keywordsKey = keywordsKey;
     if (!initial && this.ghosts.size === 0 && sameUids(before, current)) {
       // The usual case (flags changed, nothing added or removed): sequence numbers stay.
       const flagged: MessageInfo[] = [];
