@@ -98,6 +98,34 @@ function cachedInfo(r: UidRecord, keywords: readonly string[], keywordsKey: stri
   return info;
 }
 
+/** An index as sessions see it: shared by every session of the process that adopts it. */
+interface FolderView {
+  readonly keywordsKey: string;
+  readonly messages: readonly MessageInfo[];
+  /** Sequence numbers by UID, built when a session first needs them. */
+  seqByUid(): Map<number, number>;
+}
+
+const views = new WeakMap<Uidlist, FolderView>();
+
+function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
+  const keywordsKey = keywords.join("\n");
+  const known = views.get(list);
+  if (known !== undefined && known.keywordsKey === keywordsKey) return known;
+  const messages = list.records.map((r) => cachedInfo(r, keywords, keywordsKey));
+  let bySeq: Map<number, number> | undefined;
+  const view: FolderView = {
+    keywordsKey,
+    messages,
+    seqByUid: () => {
+      bySeq ??= new Map(messages.map((m, i) => [m.uid, i + 1]));
+      return bySeq;
+    },
+  };
+  views.set(list, view);
+  return view;
+}
+
 function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]?.uid !== b[i]?.uid) return false;
@@ -127,7 +155,6 @@ export class FolderSession {
   private lastRead: { uid: number; bytes: Buffer } | undefined;
   private seqByUid = new Map<number, number>();
   private seen: Uidlist | undefined;
-  private keywordsKey = "";
 
   private constructor(
     readonly dir: string,
@@ -198,16 +225,16 @@ export class FolderSession {
   }
 
   private adopt(list: Uidlist, announce: boolean): FolderChanges {
-    const initial = this.seen === undefined;
     const before = this.messages;
-    const keywordsKey = this.keywords.join("\n");
-    // Records the previous index shared with this one (the same objects) keep their info.
-    const same = keywordsKey === this.keywordsKey && this.ghosts.size === 0 ? this.seen?.records : undefined;
-    const current = list.records.map((r, i) =>
-      same?.[i] === r ? (before[i] as MessageInfo) : cachedInfo(r, this.keywords, keywordsKey),
-    );
-    this.keywordsKey = keywordsKey;
-    if (!initial && this.ghosts.size === 0 && sameUids(before, current)) {
+    const view = viewOf(list, this.keywords);
+    const current = view.messages;
+    if (this.seen === undefined) {
+      this.messages = current;
+      this.seqByUid = view.seqByUid();
+      this.takeHeader(list);
+      return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
+    }
+    if (this.ghosts.size === 0 && sameUids(before, current)) {
       // The usual case (flags changed, nothing added or removed): sequence numbers stay.
       const flagged: MessageInfo[] = [];
       for (let i = 0; i < current.length; i++) {
@@ -234,11 +261,11 @@ export class FolderSession {
       }
     }
     const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
-    const flagged = initial ? [] : current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
+    const flagged = current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
-    this.seqByUid = new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.seqByUid = ghosts.length === 0 ? view.seqByUid() : new Map(messages.map((m, i) => [m.uid, i + 1]));
     this.takeHeader(list);
-    return { expunged, expungedSeqs, added: initial ? [] : added, flagged };
+    return { expunged, expungedSeqs, added, flagged };
   }
 
   private takeHeader(list: Uidlist): void {
