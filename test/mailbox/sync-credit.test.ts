@@ -70,6 +70,20 @@ describe("sync after postern's own changes", () => {
     );
   });
 
+  it("records POP3 deletions under the lock, so IMAP sessions see them at once", async () => {
+    const root = quietMaildir(6);
+    const imap = await FolderSession.open(root);
+    const store = await MaildirStore.open(root);
+    const snap = await store.sync();
+    assert.equal(await store.expunge(snap.messages.slice(1, 3)), 2);
+    const ch = await imap.sync();
+    assert.deepEqual(ch.expunged, [2, 3]);
+    assert.deepEqual(
+      (await store.sync()).messages.map((m) => m.uid),
+      [1, 4, 5, 6],
+    );
+  });
+
   for (const [what, change] of [
     [
       "renamed",
