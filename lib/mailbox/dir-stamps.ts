@@ -9,7 +9,9 @@
  * is trusted only until the scan itself is MAILDIR_SYNC_MS old, then the folder is scanned
  * again, which finds any change the tick hid. The same bound covers renames a postern
  * process makes itself and credits to the index (sync.ts): a change by another program
- * racing with those renames is found by that rescan at the latest. The margin is also the
+ * racing with those renames is found by that rescan at the latest. (Crediting changes to a
+ * clean state moves scanAt to just before the renames: the directories were exactly the
+ * index then, so the rescan is due a second after them.) The margin is also the
  * clock drift allowed between hosts sharing the Maildir (NFS).
  * Talks to: nothing (pure). Security: n/a.
  */
@@ -22,14 +24,20 @@ function nsToMs(ns: string): number {
   return ns.length <= 6 ? 0 : Number(ns.slice(0, -6));
 }
 
+/** Whether an mtime is less than MAILDIR_SYNC_MS older than the scan (or there is no usable state). */
+export function stampsDirty(list: Uidlist): boolean {
+  const { curMtime, newMtime, scanAt } = list;
+  if (curMtime === undefined || curMtime === "0" || newMtime === undefined || newMtime === "0") return true;
+  if (scanAt === undefined) return true;
+  return scanAt - Math.max(nsToMs(curMtime), nsToMs(newMtime)) <= MAILDIR_SYNC_MS;
+}
+
 /** Whether the index's stamps let a sync skip reading the directories. */
 export function stampsTrusted(list: Uidlist, nowMs: number): boolean {
   const { curMtime, newMtime, scanAt } = list;
   if (curMtime === undefined || curMtime === "0" || newMtime === undefined || newMtime === "0") return false;
   if (scanAt === undefined) return false;
-  const newest = Math.max(nsToMs(curMtime), nsToMs(newMtime));
-  const dirty = scanAt - newest <= MAILDIR_SYNC_MS;
-  return !dirty || nowMs - scanAt <= MAILDIR_SYNC_MS;
+  return !stampsDirty(list) || nowMs - scanAt <= MAILDIR_SYNC_MS;
 }
 
 /** Whether new/ and cur/ with these mtimes hold exactly what the index says. */

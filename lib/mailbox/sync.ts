@@ -25,7 +25,7 @@
 import { createReadStream } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
-import { dirsUnchanged, stampsTrusted } from "./dir-stamps.js";
+import { dirsUnchanged, stampsDirty, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
@@ -170,13 +170,21 @@ async function syncLocked(ctx: Ctx, order: readonly string[] = []): Promise<Uidl
 /**
  * `next` with cur/'s mtime after renames and unlinks in cur/ that `next` already records, so
  * that no process rescans for them; `synced` proved the directories matched the index just
- * before. The scan time is kept: such a state is dirty (dir-stamps.ts), so a change another
- * program made while we renamed is found by a rescan within MAILDIR_SYNC_MS of that scan.
+ * before (at `changeAt`). Such a state is dirty (dir-stamps.ts), so a change another program
+ * made while we renamed is found by a rescan within MAILDIR_SYNC_MS of the scan, or of
+ * `changeAt` when the state was clean (exactly the directories) until then.
  */
-async function creditCurChanges(ctx: Ctx, synced: Uidlist, next: Uidlist): Promise<Uidlist> {
-  if (!stampsTrusted(synced, Date.now()) || next.curMtime !== synced.curMtime) return next;
-  const curSt = await ctx.fs.stat(join(ctx.dir, "cur"));
-  return { ...next, curMtime: String(curSt.mtimeNs) };
+async function creditCurChanges(
+  ctx: Ctx,
+  synced: Uidlist,
+  next: Uidlist,
+  changeAt: number,
+): Promise<Uidlist> {
+  if (!stampsTrusted(synced, changeAt) || next.curMtime !== synced.curMtime) return next;
+  const curMtime = String((await ctx.fs.stat(join(ctx.dir, "cur"))).mtimeNs);
+  if (curMtime === synced.curMtime) return next; // nothing was renamed after all
+  const scanAt = stampsDirty(synced) ? (synced.scanAt ?? changeAt) : changeAt;
+  return { ...next, curMtime, scanAt };
 }
 
 /** What a change under the folder lock returns (see withSyncedIndex). */
@@ -205,9 +213,11 @@ export async function withSyncedIndex<T>(
   return withFileLock(join(dir, `${UIDLIST_NAME}.lock`), opts.lockTimeoutMs ?? 10_000, async () => {
     await opts.before?.();
     const list = await syncLocked(ctx, opts.order ?? []);
+    const changeAt = Date.now();
     const out = await change(list);
     if (out.list !== undefined && out.list !== list) {
-      const next = out.curChangesRecorded === true ? await creditCurChanges(ctx, list, out.list) : out.list;
+      const recorded = out.curChangesRecorded === true;
+      const next = recorded ? await creditCurChanges(ctx, list, out.list, changeAt) : out.list;
       await writeIndex(ctx, next);
     }
     return out.result;

@@ -70,6 +70,22 @@ describe("sync after postern's own changes", () => {
     );
   });
 
+  it("credits a STORE after a quiet spell too: the folder is not read again for it", async () => {
+    const root = quietMaildir(8);
+    const a = await FolderSession.open(root);
+    const counting = countingStoreFs();
+    const b = await FolderSession.open(root, { fs: counting });
+    await sleep(MAILDIR_SYNC_MS + 100); // the scan's state is clean and old
+    const started = Date.now();
+    await a.store([2], { mode: "add", flags: ["\\Flagged"] });
+    const ch = await b.sync();
+    assert.deepEqual(
+      ch.flagged.map((m) => m.uid),
+      [2],
+    );
+    if (Date.now() - started < MAILDIR_SYNC_MS / 2) assert.equal(counting.calls.readdir, 0);
+  });
+
   it("records POP3 deletions under the lock, so IMAP sessions see them at once", async () => {
     const root = quietMaildir(6);
     const imap = await FolderSession.open(root);
