@@ -14,7 +14,10 @@
  * \Recent follows RFC 3501: the first non-read-only session to sync after a message
  * arrives claims it (the index's first-recent UID moves past it), and only that session
  * ever reports it as \Recent. Flags changed by this session are reported by the next sync
- * like anyone else's, with their new MODSEQ (RFC 7162).
+ * like anyone else's, with their new MODSEQ (RFC 7162). STORE and EXPUNGE record their
+ * renames and unlinks in the index (sync.ts credits them), and the sessions of a process
+ * share one view (MessageInfo list) per index state, so after a STORE the other sessions
+ * catch up from the index log without reading cur/ or rebuilding their view.
  * Talks to: the folder's directories and index. Security: runs as the mailbox owner; UIDs
  * and flags come from the client and are checked against the index, never used as paths.
  */
