@@ -3,14 +3,53 @@
  * BODYSTRUCTURE): the file "postern-cache", append-only lines
  * "<uidvalidity> <uid> <key> <JSON string>", loaded on first use. Appending means a crash
  * can at worst leave a torn last line, which is skipped; entries of another UIDVALIDITY or
- * of expunged UIDs are ignored (a cache miss only costs a re-parse).
+ * of expunged UIDs are ignored (a cache miss only costs a re-parse). The sessions of one
+ * process share what they have read, and a SELECT reads only the lines added since.
  * Talks to: the folder directory. Security: values are our own JSON; keys are [A-Za-z0-9.]+.
  */
-import { appendFile, readFile } from "node:fs/promises";
+import { appendFile, open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "./errors.js";
 
 export const CACHE_FILE = "postern-cache";
+
+/** What this process has read of one folder's cache file. */
+interface SharedEntries {
+  readonly uidValidity: number;
+  readonly entries: Map<string, string>;
+  /** Inode of the file and the offset just after the last complete line read. */
+  ino: number;
+  offset: number;
+}
+
+/** By folder: every session of the process shares one map and reads each line once. */
+const shared = new Map<string, SharedEntries>();
+
+function parseLines(text: string, uidValidity: number, into: Map<string, string>): void {
+  for (const line of text.split("\n")) {
+    const m = /^(\d+) (\d+) ([A-Za-z0-9.]+) (".*")$/.exec(line);
+    if (m === null || Number(m[1]) !== uidValidity) continue;
+    try {
+      const value: unknown = JSON.parse(m[4] ?? "");
+      if (typeof value === "string") into.set(`${m[2]} ${m[3]}`, value);
+    } catch {
+      // a torn line from a crash: skip it
+    }
+  }
+}
+
+/** The lines appended since `from` (complete ones only), or undefined when there are none. */
+async function readTail(path: string, from: number, size: number): Promise<Buffer | undefined> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(size - from);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+    const end = buf.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+    return end === 0 ? undefined : buf.subarray(0, end);
+  } finally {
+    await fh.close();
+  }
+}
 
 export class FolderCache {
   private entries: Map<string, string> | undefined;
@@ -23,25 +62,34 @@ export class FolderCache {
     private readonly uidValidity: number,
   ) {}
 
+  /** The entries, catching up once per FolderCache (per SELECT) with lines others appended. */
   private async load(): Promise<Map<string, string>> {
     if (this.entries !== undefined) return this.entries;
-    const text = await readFile(join(this.dir, CACHE_FILE), "utf8").catch((e: unknown) => {
-      if (errnoCode(e) === "ENOENT") return "";
+    const path = join(this.dir, CACHE_FILE);
+    const st = await stat(path).catch((e: unknown) => {
+      if (errnoCode(e) === "ENOENT") return undefined;
       throw e;
     });
-    const entries = new Map<string, string>();
-    for (const line of text.split("\n")) {
-      const m = /^(\d+) (\d+) ([A-Za-z0-9.]+) (".*")$/.exec(line);
-      if (m === null || Number(m[1]) !== this.uidValidity) continue;
-      try {
-        const value: unknown = JSON.parse(m[4] ?? "");
-        if (typeof value === "string") entries.set(`${m[2]} ${m[3]}`, value);
-      } catch {
-        // a torn line from a crash: skip it
+    const ino = st?.ino ?? 0;
+    let known = shared.get(this.dir);
+    // A file replaced or cut short is read again; one that merely appeared (our own first
+    // append may still be in flight) adds to what this process already knows.
+    const replaced =
+      known !== undefined && known.ino !== 0 && (known.ino !== ino || known.offset > (st?.size ?? 0));
+    if (known === undefined || known.uidValidity !== this.uidValidity || replaced) {
+      known = { uidValidity: this.uidValidity, entries: new Map(), ino, offset: 0 };
+      shared.set(this.dir, known);
+    }
+    known.ino = ino;
+    if (st !== undefined && st.size > known.offset) {
+      const tail = await readTail(path, known.offset, st.size);
+      if (tail !== undefined) {
+        parseLines(tail.toString("utf8"), this.uidValidity, known.entries);
+        known.offset += tail.length;
       }
     }
-    this.entries = entries;
-    return entries;
+    this.entries = known.entries;
+    return known.entries;
   }
 
   async get(uid: number, key: string): Promise<string | undefined> {

@@ -10,6 +10,7 @@
  * Talks to: the keywords file (written temp + rename, under the caller's folder lock).
  * Security: keyword names are IMAP atoms; anything else is refused by the caller.
  */
+import { statSync } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "./errors.js";
@@ -98,12 +99,32 @@ export function parseKeywords(text: string): string[] {
   return Array.from(out, (k, i) => k ?? `\\unused${i}`);
 }
 
+/** The keywords file as last read by this process, by folder, with the file's identity then. */
+const keywordsRead = new Map<string, { readonly key: string; readonly list: readonly string[] }>();
+
+/** The identity of the keywords file ("" when it cannot be examined: read it). */
+function keywordsFileKey(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    return st === undefined ? "none" : `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return "";
+  }
+}
+
+/** The folder's keywords; a blocking stat proves most calls need not read the file again. */
 export async function readKeywords(dir: string): Promise<string[]> {
-  const text = await readFile(join(dir, KEYWORDS_FILE), "utf8").catch((e: unknown) => {
+  const path = join(dir, KEYWORDS_FILE);
+  const key = keywordsFileKey(path);
+  const known = keywordsRead.get(dir);
+  if (key !== "" && known?.key === key) return [...known.list];
+  const text = await readFile(path, "utf8").catch((e: unknown) => {
     if (errnoCode(e) === "ENOENT") return "";
     throw e;
   });
-  return parseKeywords(text);
+  const list = parseKeywords(text);
+  if (key !== "") keywordsRead.set(dir, { key, list });
+  return [...list];
 }
 
 /**

@@ -14,7 +14,10 @@
  * \Recent follows RFC 3501: the first non-read-only session to sync after a message
  * arrives claims it (the index's first-recent UID moves past it), and only that session
  * ever reports it as \Recent. Flags changed by this session are reported by the next sync
- * like anyone else's, with their new MODSEQ (RFC 7162).
+ * like anyone else's, with their new MODSEQ (RFC 7162). STORE and EXPUNGE record their
+ * renames and unlinks in the index (sync.ts credits them), and the sessions of a process
+ * share one view (MessageInfo list) per index state, so after a STORE the other sessions
+ * catch up from the index log without reading cur/ or rebuilding their view.
  * Talks to: the folder's directories and index. Security: runs as the mailbox owner; UIDs
  * and flags come from the client and are checked against the index, never used as paths.
  */
@@ -80,6 +83,56 @@ function toInfo(r: UidRecord, keywords: readonly string[]): MessageInfo {
     crlfSize: r.crlfSize ?? r.size ?? 0,
     internalDate: new Date((r.internalDate ?? 0) * 1000),
   };
+}
+
+/**
+ * The MessageInfo of each index record, shared by every session in the process: records
+ * are immutable and most survive an index change as the same objects, so a session catching
+ * up after one STORE builds one MessageInfo, not one per message. Keyed by the keyword
+ * list too, since a letter's flag comes from it.
+ */
+const infoCache = new WeakMap<UidRecord, { readonly keywords: string; readonly info: MessageInfo }>();
+
+function cachedInfo(r: UidRecord, keywords: readonly string[], keywordsKey: string): MessageInfo {
+  const known = infoCache.get(r);
+  if (known !== undefined && known.keywords === keywordsKey) return known.info;
+  const info = toInfo(r, keywords);
+  infoCache.set(r, { keywords: keywordsKey, info });
+  return info;
+}
+
+/** An index as sessions see it: shared by every session of the process that adopts it. */
+interface FolderView {
+  readonly keywordsKey: string;
+  readonly messages: readonly MessageInfo[];
+  /** Sequence numbers by UID, built when a session first needs them. */
+  seqByUid(): Map<number, number>;
+}
+
+const views = new WeakMap<Uidlist, FolderView>();
+
+function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
+  const keywordsKey = keywords.join("\n");
+  const known = views.get(list);
+  if (known !== undefined && known.keywordsKey === keywordsKey) return known;
+  const messages = list.records.map((r) => cachedInfo(r, keywords, keywordsKey));
+  let bySeq: Map<number, number> | undefined;
+  const view: FolderView = {
+    keywordsKey,
+    messages,
+    seqByUid: () => {
+      bySeq ??= new Map(messages.map((m, i) => [m.uid, i + 1]));
+      return bySeq;
+    },
+  };
+  views.set(list, view);
+  return view;
+}
+
+function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]?.uid !== b[i]?.uid) return false;
+  return true;
 }
 
 function applyStore(current: readonly string[], req: StoreRequest): string[] {
@@ -175,10 +228,27 @@ export class FolderSession {
   }
 
   private adopt(list: Uidlist, announce: boolean): FolderChanges {
-    const initial = this.seen === undefined;
     const before = this.messages;
+    const view = viewOf(list, this.keywords);
+    const current = view.messages;
+    if (this.seen === undefined) {
+      this.messages = current;
+      this.seqByUid = view.seqByUid();
+      this.takeHeader(list);
+      return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
+    }
+    if (this.ghosts.size === 0 && sameUids(before, current)) {
+      // The usual case (flags changed, nothing added or removed): sequence numbers stay.
+      const flagged: MessageInfo[] = [];
+      for (let i = 0; i < current.length; i++) {
+        const now = current[i];
+        if (now !== undefined && now !== before[i] && now.modseq !== before[i]?.modseq) flagged.push(now);
+      }
+      this.messages = current;
+      this.takeHeader(list);
+      return { expunged: [], expungedSeqs: [], added: [], flagged };
+    }
     const oldModseq = new Map(before.map((m) => [m.uid, m.modseq]));
-    const current = list.records.map((r) => toInfo(r, this.keywords));
     const present = new Set(current.map((m) => m.uid));
     const ghosts = announce ? [] : before.filter((m) => !present.has(m.uid));
     const messages = ghosts.length === 0 ? current : mergeByUid(current, ghosts);
@@ -194,14 +264,18 @@ export class FolderSession {
       }
     }
     const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
-    const flagged = initial ? [] : current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
+    const flagged = current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
-    this.seqByUid = new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.seqByUid = ghosts.length === 0 ? view.seqByUid() : new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.takeHeader(list);
+    return { expunged, expungedSeqs, added, flagged };
+  }
+
+  private takeHeader(list: Uidlist): void {
     this.uidValidity = list.uidValidity;
     this.uidNext = list.nextUid;
     this.highestModseq = list.highestModseq ?? 1;
     this.seen = list;
-    return { expunged, expungedSeqs, added: initial ? [] : added, flagged };
   }
 
   /** STORE: change flags of the messages with these UIDs; returns the UIDs UNCHANGEDSINCE refused. */
@@ -227,7 +301,11 @@ export class FolderSession {
         if (changed !== r) highest++;
         if (changed !== undefined) records.push(changed);
       }
-      return { list: { ...list, records, highestModseq: highest }, result: { failed } };
+      return {
+        list: { ...list, records, highestModseq: highest },
+        result: { failed },
+        curChangesRecorded: true,
+      };
     });
   }
 
@@ -279,6 +357,7 @@ export class FolderSession {
       return {
         list: { ...list, records: keep, highestModseq: (list.highestModseq ?? 1) + 1 },
         result: removed,
+        curChangesRecorded: true,
       };
     });
   }

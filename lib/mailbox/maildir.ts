@@ -16,7 +16,7 @@ import { mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, MailError } from "./errors.js";
 import { type SessionLock, trySessionLock } from "./locks.js";
-import { maildirBase, sizeInName, syncIndex } from "./sync.js";
+import { maildirBase, sizeInName, syncIndex, withSyncedIndex } from "./sync.js";
 
 export { crlfSizeOfFile, maildirBase } from "./sync.js";
 
@@ -141,18 +141,27 @@ export class MaildirStore {
     });
   }
 
-  /** Unlink the messages and forget their UIDs; returns how many files were removed. */
+  /**
+   * Unlink the messages and forget their UIDs; returns how many files were removed. Done
+   * under the folder lock and recorded in the index, so no sync need read cur/ for them, and
+   * no STORE's rename in another process can hide them (see sync.ts).
+   */
   async expunge(msgs: readonly MaildirMessage[]): Promise<number> {
-    let removed = 0;
-    for (const msg of msgs) {
-      try {
-        await unlink(await this.messagePath(msg));
-        removed++;
-      } catch (err) {
-        if (!(err instanceof MailError && err.kind === "notFound")) throw err;
+    const bases = new Set(msgs.map((m) => m.base));
+    return withSyncedIndex(this.root, { lockTimeoutMs: this.lockTimeoutMs }, async (list) => {
+      let removed = 0;
+      for (const msg of msgs) {
+        try {
+          await unlink(await this.messagePath(msg));
+          removed++;
+        } catch (err) {
+          if (!(err instanceof MailError && err.kind === "notFound")) throw err;
+        }
       }
-    }
-    await this.sync();
-    return removed;
+      const records = list.records.filter((r) => !bases.has(r.base));
+      if (records.length === list.records.length) return { result: removed };
+      const highestModseq = (list.highestModseq ?? 1) + 1;
+      return { list: { ...list, records, highestModseq }, result: removed, curChangesRecorded: true };
+    });
   }
 }

@@ -4,10 +4,10 @@
  *   1. loads the index, reusing this process's parsed copy when the base file is unchanged
  *      and reading only the log lines added since (a SELECT of a big folder costs two
  *      stats, not a parse);
- *   2. stats new/ and cur/; when both mtimes equal those recorded at the last full scan,
- *      nothing changed and no directory is read (Dovecot's rule: a mtime less than a
- *      second old is never recorded, since a change in the same clock tick would not move
- *      it, so such a directory is simply scanned again next time);
+ *   2. stats new/ and cur/; when both mtimes equal those the index records, nothing
+ *      changed and no directory is read (dir-stamps.ts: Dovecot's rule, a recent mtime may
+ *      hide a change made in the same clock tick, so such a state is rescanned once the
+ *      scan is a second old);
  *   3. otherwise moves new/ to cur/, lists cur/, drops records whose file is gone
  *      (expunged by POP3, mutt, another IMAP process), records changed info parts (flags
  *      set by other programs) with a new modseq, and gives new base names the next UIDs,
@@ -15,7 +15,9 @@
  *   4. lets the caller change the index (flags, expunge) and saves the difference as lines
  *      appended to the index's change log (uidlist-log.ts), rewriting the base file
  *      (temp + rename) only now and then; a damaged base is rebuilt from the directories
- *      with a new UIDVALIDITY.
+ *      with a new UIDVALIDITY. Renames and unlinks the caller made in cur/ and recorded
+ *      in the index are credited: the index takes cur/'s new mtime, so other sessions and
+ *      processes catch up from the log instead of reading the directory.
  * Talks to: the folder's directories, through StoreFs for readdir/stat.
  * Security: runs as the mailbox owner; directory entries are used as single path
  * components only.
@@ -23,6 +25,7 @@
 import { createReadStream } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
+import { dirsUnchanged, stampsDirty, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
@@ -77,11 +80,6 @@ async function loadIndex(ctx: Ctx): Promise<Uidlist> {
 
 function writeIndex(ctx: Ctx, list: Uidlist): Promise<void> {
   return saveIndex(ctx.dir, ctx.fs, list);
-}
-
-/** A directory mtime worth recording: "0" when it is too recent to prove anything. */
-function trustedMtime(mtimeNs: bigint, nowMs: number): string {
-  return nowMs - Number(mtimeNs / 1_000_000n) > 1000 ? String(mtimeNs) : "0";
 }
 
 async function moveNew(ctx: Ctx): Promise<void> {
@@ -145,29 +143,19 @@ async function merge(
 
 async function scan(ctx: Ctx, old: Uidlist, order: readonly string[]): Promise<Uidlist> {
   await moveNew(ctx);
+  const scanAt = Date.now();
   const [curSt, newSt] = [await ctx.fs.stat(join(ctx.dir, "cur")), await ctx.fs.stat(join(ctx.dir, "new"))];
   const files = new Map<string, string>();
-  for (const f of (await ctx.fs.readdir(join(ctx.dir, "cur"))).filter(visible)) files.set(maildirBase(f), f);
+  for (const f of await ctx.fs.readdir(join(ctx.dir, "cur"))) if (visible(f)) files.set(maildirBase(f), f);
   const merged = await merge(ctx, old, files, order);
-  const now = Date.now();
-  return {
-    ...merged,
-    curMtime: trustedMtime(curSt.mtimeNs, now),
-    newMtime: trustedMtime(newSt.mtimeNs, now),
-  };
+  return { ...merged, curMtime: String(curSt.mtimeNs), newMtime: String(newSt.mtimeNs), scanAt };
 }
 
 async function upToDate(ctx: Ctx, list: Uidlist): Promise<boolean> {
-  if (
-    list.curMtime === undefined ||
-    list.curMtime === "0" ||
-    list.newMtime === undefined ||
-    list.newMtime === "0"
-  )
-    return false;
+  if (!stampsTrusted(list, Date.now())) return false;
   const curSt = await ctx.fs.stat(join(ctx.dir, "cur"));
   const newSt = await ctx.fs.stat(join(ctx.dir, "new"));
-  return String(curSt.mtimeNs) === list.curMtime && String(newSt.mtimeNs) === list.newMtime;
+  return dirsUnchanged(list, curSt.mtimeNs, newSt.mtimeNs, Date.now());
 }
 
 /** The index brought up to date (caller holds the lock); `order`: new bases to number first. */
@@ -180,6 +168,38 @@ async function syncLocked(ctx: Ctx, order: readonly string[] = []): Promise<Uidl
 }
 
 /**
+ * `next` with cur/'s mtime after renames and unlinks in cur/ that `next` already records, so
+ * that no process rescans for them; `synced` proved the directories matched the index just
+ * before (at `changeAt`). Such a state is dirty (dir-stamps.ts), so a change another program
+ * made while we renamed is found by a rescan within MAILDIR_SYNC_MS of the scan, or of
+ * `changeAt` when the state was clean (exactly the directories) until then.
+ */
+async function creditCurChanges(
+  ctx: Ctx,
+  synced: Uidlist,
+  next: Uidlist,
+  changeAt: number,
+): Promise<Uidlist> {
+  if (!stampsTrusted(synced, changeAt) || next.curMtime !== synced.curMtime) return next;
+  const curMtime = String((await ctx.fs.stat(join(ctx.dir, "cur"))).mtimeNs);
+  if (curMtime === synced.curMtime) return next; // nothing was renamed after all
+  const scanAt = stampsDirty(synced) ? (synced.scanAt ?? changeAt) : changeAt;
+  return { ...next, curMtime, scanAt };
+}
+
+/** What a change under the folder lock returns (see withSyncedIndex). */
+export interface IndexChange<T> {
+  /** The new index to write, or undefined to keep it. */
+  readonly list?: Uidlist;
+  readonly result: T;
+  /**
+   * The change renamed or removed files in cur/ only, and `list` records every one of them:
+   * the index is written with cur/'s new mtime instead of leaving the next sync a rescan.
+   */
+  readonly curChangesRecorded?: boolean;
+}
+
+/**
  * Take the folder lock, run `before` (files to add under the lock, numbered first in
  * `order`), sync, and let `change` return a new index to write (or undefined to
  * keep it) along with its result.
@@ -187,14 +207,19 @@ async function syncLocked(ctx: Ctx, order: readonly string[] = []): Promise<Uidl
 export async function withSyncedIndex<T>(
   dir: string,
   opts: SyncOptions & { readonly order?: readonly string[]; readonly before?: () => Promise<void> },
-  change: (list: Uidlist) => Promise<{ list?: Uidlist; result: T }>,
+  change: (list: Uidlist) => Promise<IndexChange<T>>,
 ): Promise<T> {
   const ctx: Ctx = { dir, fs: opts.fs ?? nodeStoreFs };
   return withFileLock(join(dir, `${UIDLIST_NAME}.lock`), opts.lockTimeoutMs ?? 10_000, async () => {
     await opts.before?.();
     const list = await syncLocked(ctx, opts.order ?? []);
+    const changeAt = Date.now();
     const out = await change(list);
-    if (out.list !== undefined && out.list !== list) await writeIndex(ctx, out.list);
+    if (out.list !== undefined && out.list !== list) {
+      const recorded = out.curChangesRecorded === true;
+      const next = recorded ? await creditCurChanges(ctx, list, out.list, changeAt) : out.list;
+      await writeIndex(ctx, next);
+    }
     return out.result;
   }).catch((err: unknown) => {
     if (err instanceof MailError) throw err;

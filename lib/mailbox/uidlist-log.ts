@@ -22,6 +22,7 @@
 import { statSync } from "node:fs";
 import { open, readFile, rename, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { dirsUnchanged, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode } from "./errors.js";
 import type { StoreFs } from "./store-fs.js";
 import {
@@ -66,7 +67,8 @@ function applyLog(list: Uidlist, text: string): { list: Uidlist; used: number } 
   let head: Omit<Uidlist, "records"> = list;
   const byUid = new Map<number, UidRecord | null>();
   for (const line of text.slice(0, end).split("\n")) {
-    if (line.startsWith("H ")) head = { ...head, ...parseHeaderLine(line.slice(2)) };
+    if (line.startsWith("H "))
+      head = parseHeaderLine(line.slice(2)) ?? head; // a whole header: fields it lacks are gone
     else if (line.startsWith("+")) {
       const r = parseRecordLine(line.slice(1));
       if (r !== undefined) byUid.set(r.uid, r);
@@ -228,23 +230,21 @@ async function rewrite(dir: string, fs: StoreFs, next: Uidlist): Promise<void> {
 /**
  * The index this process last saw, if the files on disk prove nothing changed since: the
  * base and the log are the same files at the same sizes and new/ and cur/ still have the
- * mtimes of the last full scan. Blocking stats, no lock: a NOOP or IDLE check on a quiet
+ * mtimes the index records, which dir-stamps.ts trusts. Blocking stats, no lock: a NOOP or IDLE check on a quiet
  * folder costs four stat calls. Anything else (or any doubt) is undefined: take the lock.
  */
 export function peekUnchanged(dir: string): Uidlist | undefined {
   const known = states.get(dir);
-  if (known === undefined) return undefined;
-  const { curMtime, newMtime } = known.list;
-  if (curMtime === undefined || curMtime === "0" || newMtime === undefined || newMtime === "0")
-    return undefined;
+  if (known === undefined || !stampsTrusted(known.list, Date.now())) return undefined;
   try {
     const base = statSync(join(dir, UIDLIST_NAME), { bigint: true });
     if (`${base.ino}:${base.size}:${base.mtimeNs}` !== known.baseKey) return undefined;
     const log = statSync(join(dir, UIDLIST_LOG_NAME), { bigint: true, throwIfNoEntry: false });
     if ((log === undefined ? "" : String(log.ino)) !== known.logIno) return undefined;
     if ((log === undefined ? 0 : Number(log.size)) !== known.logOffset) return undefined;
-    if (String(statSync(join(dir, "cur"), { bigint: true }).mtimeNs) !== curMtime) return undefined;
-    if (String(statSync(join(dir, "new"), { bigint: true }).mtimeNs) !== newMtime) return undefined;
+    const cur = statSync(join(dir, "cur"), { bigint: true }).mtimeNs;
+    const fresh = statSync(join(dir, "new"), { bigint: true }).mtimeNs;
+    if (!dirsUnchanged(known.list, cur, fresh, Date.now())) return undefined;
   } catch {
     return undefined;
   }

@@ -3,14 +3,15 @@
  * (version 3 syntax), shared by POP3 and IMAP so both see the same UIDs:
  *
  *   header  "3 V<uidvalidity> N<next uid>[ M<highest modseq>][ R<first recent uid>]
- *            [ C<cur/ mtime ns>][ E<new/ mtime ns>]"
+ *            [ C<cur/ mtime ns>][ E<new/ mtime ns>][ A<scan start, unix ms>]"
  *   record  "<uid>[ W<crlf size>][ S<file size>][ T<internal date, unix secs>][ M<modseq>]
  *            :<base name>[:<info>]"   in ascending UID order.
  *
  * The base name is the Maildir file name without its ":2,<flags>" info part, so a message
  * keeps its UID when its flags change; the info is the last one seen, which is what lets
  * SELECT and FETCH FLAGS answer without listing cur/. C and E are the directory mtimes at
- * the last full scan (0: do not trust, rescan). The file is named postern-uidlist so that a
+ * the last full scan (0: do not trust, rescan), or after renames a postern process made in cur/
+ * itself; A is when that scan began (dir-stamps.ts decides when they can be trusted). The file is named postern-uidlist so that a
  * Dovecot pointed at the same Maildir keeps its own index.
  * Talks to: nothing (pure text ↔ data). Input is our own file, but may be damaged: a bad
  * header yields undefined (the caller starts over with a new UIDVALIDITY, as Dovecot does),
@@ -44,6 +45,8 @@ export interface Uidlist {
   readonly firstRecentUid?: number;
   readonly curMtime?: string;
   readonly newMtime?: string;
+  /** Wall-clock ms when the last full scan began. */
+  readonly scanAt?: number;
   /** Which change log (uidlist-log.ts) belongs to this base file. */
   readonly generation?: number;
 }
@@ -91,6 +94,8 @@ export function parseHeaderLine(line: string): Omit<Uidlist, "records"> | undefi
   const generation = num("G");
   if (generation !== undefined) head.generation = generation;
   const recent = num("R");
+  const scanAt = num("A");
+  if (scanAt !== undefined) head.scanAt = scanAt;
   if (highest !== undefined) head.highestModseq = highest;
   if (recent !== undefined) head.firstRecentUid = recent;
   if (/^\d{1,25}$/.test(ext.get("C") ?? "")) head.curMtime = ext.get("C") ?? "0";
@@ -130,6 +135,7 @@ export function formatHeader(list: Omit<Uidlist, "records">): string {
   if (list.firstRecentUid !== undefined) header += ` R${list.firstRecentUid}`;
   if (list.curMtime !== undefined) header += ` C${list.curMtime}`;
   if (list.newMtime !== undefined) header += ` E${list.newMtime}`;
+  if (list.scanAt !== undefined) header += ` A${list.scanAt}`;
   if (list.generation !== undefined) header += ` G${list.generation}`;
   return header;
 }

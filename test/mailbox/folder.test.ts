@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  appendFileSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -270,6 +271,25 @@ describe("FolderCache and watch", () => {
     const c = new FolderCache(root, 5);
     assert.equal(await c.get(1, "envelope"), '("x" NIL)\n');
     assert.equal(await c.get(2, "body"), undefined);
+  });
+
+  it("shares entries between instances and reads only lines appended since (by anyone)", async () => {
+    const { FolderCache } = await import("../../lib/mailbox/cache.js");
+    const root = tempMaildir();
+    const first = new FolderCache(root, 7);
+    await first.set(1, "envelope", "one");
+    appendFileSync(join(root, "postern-cache"), '7 2 envelope "two"\n7 3 envelope "torn');
+    const second = new FolderCache(root, 7);
+    assert.equal(await second.get(1, "envelope"), "one");
+    assert.equal(await second.get(2, "envelope"), "two");
+    assert.equal(await second.get(3, "envelope"), undefined);
+    appendFileSync(join(root, "postern-cache"), '"\n');
+    assert.equal(await new FolderCache(root, 7).get(3, "envelope"), "torn");
+    writeFileSync(join(root, "postern-cache.new"), '7 4 envelope "four"\n');
+    renameSync(join(root, "postern-cache.new"), join(root, "postern-cache")); // replaced: read afresh
+    const third = new FolderCache(root, 7);
+    assert.equal(await third.get(4, "envelope"), "four");
+    assert.equal(await third.get(2, "envelope"), undefined);
   });
 
   it("calls back when local delivery drops a file into new/", async () => {
