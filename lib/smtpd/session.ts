@@ -9,7 +9,7 @@
 import type { Socket } from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
 import type { AuthClient } from "../auth/client.js";
-import { type CleanupClient, CleanupError, type CleanupHandle } from "../cleanup/client.js";
+import { type CleanupClient, CleanupError } from "../cleanup/client.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
   type MessageSink,
@@ -84,76 +84,48 @@ function queueEnvelope(env: SmtpEnvelope, s: SmtpSessionInfo) {
   };
 }
 
-/** The reply for a message cleanup could not take (open or commit), logging what went wrong. */
-function cleanupFailure(sh: SmtpdShared, id: string | undefined, err: unknown): SmtpReply {
-  const prefix = id ? `${id}: ` : "";
-  if (err instanceof CleanupError) {
-    if (err.detail) sh.log.warning(`${prefix}cleanup: ${err.detail}`);
-    return { code: err.code, enhanced: err.enhanced, text: err.message };
-  }
-  sh.log.warning(`${prefix}${errorText(err)}`);
-  return { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
-}
-
-/*
- * The sink is returned at once, before cleanup has answered: 354 goes out while cleanup
- * creates the queue file, so the client's content overlaps that round trip. The first
- * write waits for the handle. If cleanup cannot take the message, the content is read and
- * dropped and the end of data gets cleanup's temporary failure (Postfix, too, may only
- * learn of a queue file problem after the data).
- */
-function openSink(
+async function openSink(
   sh: SmtpdShared,
   s: SmtpSessionInfo,
   env: SmtpEnvelope,
   extra: { tls: string | undefined; saslMethod: string | undefined },
   onId: (id: string) => void,
-): MessageSink {
-  const opening = sh.cleanup
-    .open({
-      envelope: queueEnvelope(env, s),
-      received: {
-        heloName: env.heloName,
-        clientName: s.clientName,
-        clientIp: s.clientIp,
-        protocol: protocolOf(env, s),
-        ...(extra.tls ? { tls: extra.tls } : {}),
-        ...(s.authUser ? { saslUser: s.authUser } : {}),
-        ...(env.recipients.length === 1 && env.recipients[0]
-          ? { forRecipient: env.recipients[0].address }
-          : {}),
-      },
-      inputIsCrlf: true,
-    })
-    .then((h) => {
-      onId(h.id);
-      const sasl =
-        s.authUser && extra.saslMethod ? { saslMethod: extra.saslMethod, saslUsername: s.authUser } : {};
-      sh.log.info(clientLine({ queueId: h.id, host: s.clientName, ip: s.clientIp, ...sasl }));
-      return h;
-    });
-  // Settled by end() (which reports the failure) or abort(); until then not "unhandled".
-  const handle = opening.catch(() => null);
-  return {
-    async write(chunk) {
-      const h = await handle;
-      if (h !== null) await h.write(chunk);
+): Promise<MessageSink> {
+  const h = await sh.cleanup.open({
+    envelope: queueEnvelope(env, s),
+    received: {
+      heloName: env.heloName,
+      clientName: s.clientName,
+      clientIp: s.clientIp,
+      protocol: protocolOf(env, s),
+      ...(extra.tls ? { tls: extra.tls } : {}),
+      ...(s.authUser ? { saslUser: s.authUser } : {}),
+      ...(env.recipients.length === 1 && env.recipients[0]
+        ? { forRecipient: env.recipients[0].address }
+        : {}),
     },
+    inputIsCrlf: true,
+  });
+  onId(h.id);
+  const sasl =
+    s.authUser && extra.saslMethod ? { saslMethod: extra.saslMethod, saslUsername: s.authUser } : {};
+  sh.log.info(clientLine({ queueId: h.id, host: s.clientName, ip: s.clientIp, ...sasl }));
+  return {
+    write: (chunk) => h.write(chunk),
     async end(): Promise<SmtpReply> {
-      let h: CleanupHandle;
-      try {
-        h = await opening;
-      } catch (err) {
-        return cleanupFailure(sh, undefined, err);
-      }
       try {
         const r = await h.finish();
         return { code: 250, enhanced: "2.0.0", text: `Ok: queued as ${r.id}` };
       } catch (err) {
-        return cleanupFailure(sh, h.id, err);
+        if (err instanceof CleanupError) {
+          if (err.detail) sh.log.warning(`${h.id}: cleanup: ${err.detail}`);
+          return { code: err.code, enhanced: err.enhanced, text: err.message };
+        }
+        sh.log.warning(`${h.id}: ${errorText(err)}`);
+        return { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
       }
     },
-    abort: () => void handle.then((h) => h?.abort()),
+    abort: () => void h.abort(),
   };
 }
 
@@ -212,7 +184,7 @@ class SmtpdConnection {
         mailFrom: async (s, env) => (encrypt && !s.tls ? mustStartTls : sh.policy.mailFrom(s, env)),
         rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
         data: (s, env) => sh.policy.data(s, env),
-        openMessage: async (s, env) =>
+        openMessage: (s, env) =>
           openSink(
             sh,
             s,
