@@ -6,7 +6,6 @@ import { QmgrWaker, qmgrTriggerPath, serveCleanup } from "../lib/cleanup/service
  * queue_directory/public/cleanup. See lib/cleanup.
  */
 import { P } from "../lib/config/params.js";
-import { discardSpareFiles } from "../lib/queue/index.js";
 import { runServer } from "../lib/server/index.js";
 
 await runServer("cleanup", ({ config, log }) => {
@@ -19,12 +18,7 @@ await runServer("cleanup", ({ config, log }) => {
     addMissing: config.get(P.always_add_missing_headers),
     headerSizeLimit: config.get(P.header_size_limit),
     timeoutMs: config.get(P.ipc_timeout) * 1000,
-    // Far younger than the age (ipc_timeout) at which qmgr removes temporary files as stale.
-    spareMaxAgeMs: Math.min(60_000, (config.get(P.ipc_timeout) * 1000) / 4),
   };
   const waker = new QmgrWaker(qmgrTriggerPath(queueDir));
-  return {
-    onConnection: (socket) => serveCleanup(socket, settings, log, waker),
-    onExit: () => discardSpareFiles(),
-  };
+  return { onConnection: (socket) => serveCleanup(socket, settings, log, waker) };
 });

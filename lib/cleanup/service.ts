@@ -21,8 +21,6 @@ export interface CleanupSettings {
   addMissing: boolean;
   headerSizeLimit: number;
   timeoutMs: number;
-  /** Keep a queue file created ahead for the next message (lib/queue/writer.ts), this long at most. */
-  spareMaxAgeMs?: number;
 }
 
 /** At most one qmgr trigger in flight; further requests meanwhile collapse into one more. */
@@ -101,11 +99,7 @@ async function oneMessage(
   };
   let session: CleanupSession;
   try {
-    session = await CleanupSession.begin(
-      s.queueDir,
-      req,
-      s.spareMaxAgeMs ? { spare: { maxAgeMs: s.spareMaxAgeMs } } : {},
-    );
+    session = await CleanupSession.begin(s.queueDir, req);
   } catch (err) {
     log.warning(`cannot create queue file: ${errorText(err)}`);
     conn.send(tempFail("4.3.0", "Error: queue file write error"));

@@ -18,12 +18,7 @@
  * Talks to: lib/queue. Security: content is untrusted and only ever bounded-buffered
  * (one header at most headerSizeLimit bytes); runs as mail_owner.
  */
-import {
-  type QueueEnvelope,
-  QueueFileWriter,
-  type QueueFileWriterOptions,
-  type QueueRecipient,
-} from "../queue/index.js";
+import { type QueueEnvelope, QueueFileWriter, type QueueRecipient } from "../queue/index.js";
 import { localReceived, mailDate, newMessageId, type ReceivedInfo, smtpReceived } from "./added-headers.js";
 import { HeaderStage } from "./header-stage.js";
 import { CrlfToLf } from "./line-endings.js";
@@ -102,11 +97,7 @@ export class CleanupSession {
   }
 
   /** Start a message: the queue file is created and the queue ID assigned. */
-  static async begin(
-    queueDir: string,
-    req: CleanupRequest,
-    opts: Pick<QueueFileWriterOptions, "spare"> = {},
-  ): Promise<CleanupSession> {
+  static async begin(queueDir: string, req: CleanupRequest): Promise<CleanupSession> {
     const recipients: QueueRecipient[] = req.envelope.recipients.map((rcpt) => ({
       ...rcpt,
       address: qualify(rcpt.address, req.myorigin),
@@ -117,11 +108,7 @@ export class CleanupSession {
       arrivalTime: req.envelope.arrivalTime ?? Date.now(),
       attrs: { ...req.envelope.attrs },
     };
-    const writer = await QueueFileWriter.create(queueDir, {
-      queue: req.queue ?? "incoming",
-      envelope,
-      ...(opts.spare ? { spare: opts.spare } : {}),
-    });
+    const writer = await QueueFileWriter.create(queueDir, { queue: req.queue ?? "incoming", envelope });
     const session = new CleanupSession(writer, req, envelope);
     // A requeued message (postern super -r) already carries its trace headers.
     if (envelope.attrs["requeued"] !== "yes")

@@ -27,4 +27,4 @@ export {
 } from "./ops.js";
 export { isQueueId, newQueueId, QUEUE_ID_LENGTH, queueIdTime } from "./queue-id.js";
 export { openContent, readQueueFile } from "./reader.js";
-export { discardSpareFiles, QueueFileWriter, type QueueFileWriterOptions } from "./writer.js";
+export { QueueFileWriter, type QueueFileWriterOptions } from "./writer.js";

@@ -9,16 +9,11 @@
  * with concurrent commits). Only after commit() resolves may smtpd answer 250.
  * A crash before the rename leaves a temporary file that no one delivers from.
  *
- * With the spare option (cleanup) a temporary file is created in the background for the
- * next message, so creating one (a journal operation that can block for a millisecond
- * while other processes fsync) is neither on a client's path nor blocking the event loop.
- * The spare's temporary name is unrelated to the ID it is committed under.
- *
  * Talks to: the file system only. Security: files are created 0600 with O_EXCL, so a
  * pre-planted name is never followed or reused.
  */
-import { closeSync, fsync, open, openSync, renameSync, unlinkSync, writevSync } from "node:fs";
-import { type FileHandle, unlink } from "node:fs/promises";
+import { closeSync, fsync, openSync, renameSync, unlinkSync, writevSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { syncDirectory } from "./dirs.js";
@@ -39,55 +34,6 @@ const fsyncFd = promisify(fsync);
 export interface QueueFileWriterOptions {
   queue: "incoming" | "maildrop";
   envelope: QueueEnvelope;
-  /**
-   * Keep a temporary file ready for the next create() in this directory, used only while
-   * younger than maxAgeMs (well below the age at which stale temporary files are removed).
-   * For long-running writers only; they call discardSpareFiles() before exiting.
-   */
-  spare?: { maxAgeMs: number };
-}
-
-interface SpareFile {
-  path: string;
-  fd: number;
-  created: number;
-}
-
-/** Ready temporary files per queue directory, and the directories with a create in flight. */
-const spares = new Map<string, SpareFile>();
-const refilling = new Set<string>();
-let exiting = false;
-
-function takeSpare(dir: string, maxAgeMs: number): SpareFile | undefined {
-  const spare = spares.get(dir);
-  if (spare === undefined) return undefined;
-  spares.delete(dir);
-  if (Date.now() - spare.created <= maxAgeMs) return spare;
-  ignoreErrors(() => closeSync(spare.fd));
-  void unlink(spare.path).catch(() => undefined);
-  return undefined;
-}
-
-function refillSpare(dir: string): void {
-  if (exiting || spares.has(dir) || refilling.has(dir)) return;
-  refilling.add(dir);
-  const path = join(dir, `.${newQueueId()}.tmp`);
-  open(path, "wx", 0o600, (err, fd) => {
-    refilling.delete(dir);
-    if (err) return; // the next create() makes its own file
-    spares.set(dir, { path, fd, created: Date.now() });
-    if (exiting) discardSpareFiles();
-  });
-}
-
-/** Close and remove the spare temporary files (a writer process about to exit). */
-export function discardSpareFiles(): void {
-  exiting = true;
-  for (const spare of spares.values()) {
-    ignoreErrors(() => closeSync(spare.fd));
-    ignoreErrors(() => unlinkSync(spare.path));
-  }
-  spares.clear();
 }
 
 type WriterState = "open" | "committing" | "committed" | "aborted";
@@ -138,11 +84,9 @@ export class QueueFileWriter {
   static async create(queueDir: string, opts: QueueFileWriterOptions): Promise<QueueFileWriter> {
     const id = newQueueId();
     const dir = join(queueDir, opts.queue);
+    const tempPath = join(dir, `.${id}.tmp`);
     const header = encodeEnvelope(opts.envelope);
-    const spare = opts.spare ? takeSpare(dir, opts.spare.maxAgeMs) : undefined;
-    const tempPath = spare?.path ?? join(dir, `.${id}.tmp`);
-    const fd = spare?.fd ?? openSync(tempPath, "wx", 0o600);
-    if (opts.spare) refillSpare(dir);
+    const fd = openSync(tempPath, "wx", 0o600);
     return new QueueFileWriter({ id, dir, queue: opts.queue, tempPath, fd, header });
   }
 
