@@ -44,5 +44,10 @@ await runServer("smtpd", ({ config, log }) => {
       ? new AuthClient(config.get(P.queue_directory), config.get(P.ipc_timeout) * 1000)
       : undefined,
   };
+  // Have master start cleanup and auth now, in parallel, rather than one after the other
+  // while the first client waits (each is a Node process start).
+  void shared.cleanup.prepare();
+  void shared.policy.prepare();
+  if (shared.auth) void shared.auth.prepare();
   return { onConnection: (socket) => serveSmtp(socket, shared) };
 });

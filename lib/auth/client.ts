@@ -21,8 +21,24 @@ export class AuthClient {
     return this.call({ op: "passdb", ...req });
   }
 
-  userdb(user: string): Promise<AuthReply> {
-    return this.call({ op: "userdb", user });
+  /** The user, or else the first of alsoTry that exists (one request). */
+  userdb(user: string, alsoTry: readonly string[] = []): Promise<AuthReply> {
+    return this.call(alsoTry.length > 0 ? { op: "userdb", user, alsoTry } : { op: "userdb", user });
+  }
+
+  /**
+   * Connect ahead of the first request (best effort), so that master starts the auth
+   * service while this process waits for its first client, not while a client waits.
+   */
+  async prepare(): Promise<void> {
+    if (this.idle.length > 0) return;
+    try {
+      const conn = await connectIpc(join(this.queueDir, "private", "auth"), { timeoutMs: this.timeoutMs });
+      if (this.idle.length < IDLE_MAX) this.idle.push(conn);
+      else conn.close();
+    } catch {
+      /* call() connects (and reports) when a request needs it */
+    }
   }
 
   close(): void {

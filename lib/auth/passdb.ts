@@ -12,7 +12,7 @@
  * gets no password (every login fails) and the error is reported through onWarning once
  * per call. Hashes are returned to the caller and never logged here.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { expandUserVars, readPasswdFile } from "./passwd-file.js";
 
 export interface PassdbEntry {
@@ -61,9 +61,13 @@ async function fromPasswdFile(
   return entry;
 }
 
-/** The fields of `name`'s line in a colon-separated system file, or undefined. */
+/**
+ * The fields of `name`'s line in a colon-separated system file, or undefined. Read with
+ * blocking calls: the file is small and an asynchronous read is four thread-pool round
+ * trips (open, fstat, read, close), each dearer than the system call.
+ */
 async function systemLine(path: string, name: string): Promise<string[] | undefined> {
-  const text = await readFile(path, "utf8");
+  const text = readFileSync(path, "utf8");
   for (const line of text.split("\n")) {
     const fields = line.split(":");
     if (fields[0] === name) return fields;

@@ -13,7 +13,8 @@
  * Talks to the file system (readPasswdFile). Security: the file holds password hashes; this
  * module never logs a password field, warnings name only file, line and user.
  */
-import { readFile, stat } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 
 export interface PasswdEntry {
   user: string;
@@ -141,12 +142,14 @@ const cache = new Map<string, CachedFile>();
 /**
  * Read and parse a passwd-file, cached per path and re-read when its mtime, size or inode
  * changes. fs errors (ENOENT, EACCES) are thrown as they are; bad lines go to onWarning.
+ * The stat on every call is blocking: microseconds, where a thread-pool round trip per
+ * userdb or passdb request cost more than the call itself.
  */
 export async function readPasswdFile(
   path: string,
   opts: { onWarning?: (message: string) => void } = {},
 ): Promise<Map<string, PasswdEntry>> {
-  const st = await stat(path);
+  const st = statSync(path);
   const hit = cache.get(path);
   if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino)
     return hit.users;

@@ -24,6 +24,11 @@ export interface PassdbRequest {
 export interface UserdbRequest {
   op: "userdb";
   user: string;
+  /**
+   * Names to try in turn when user is unknown (smtpd's forms of one recipient address:
+   * user@domain, user, ...): the first that exists answers, in one round trip.
+   */
+  alsoTry?: string[];
 }
 
 export interface AuthUser {

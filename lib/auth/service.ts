@@ -104,15 +104,23 @@ export async function passdb(req: PassdbRequest, svc: AuthService): Promise<Auth
   return { ok: false, temporary: false, reason: "authentication failed" };
 }
 
+/** At most this many names per userdb request (smtpd sends up to four forms of an address). */
+const USERDB_NAMES_MAX = 8;
+
 async function userdb(req: UserdbRequest, svc: AuthService): Promise<AuthReply> {
   if (typeof req.user !== "string") return { ok: false, temporary: false, reason: "unknown user" };
+  const more = Array.isArray(req.alsoTry) ? req.alsoTry.filter((u) => typeof u === "string") : [];
+  const names = [req.user, ...more].slice(0, USERDB_NAMES_MAX);
   let entry: Awaited<ReturnType<typeof lookup>>;
-  try {
-    entry = await lookup(req.user, svc);
-  } catch (err) {
-    // A passdb that cannot be read must not turn users into unknown ones (RCPT would get 550).
-    svc.log.error(`userdb(${sanitizeLogValue(req.user)}): ${String(err)}`);
-    return { ok: false, temporary: true, reason: "userdb lookup failed" };
+  for (const name of names) {
+    try {
+      entry = await lookup(name, svc);
+    } catch (err) {
+      // A passdb that cannot be read must not turn users into unknown ones (RCPT would get 550).
+      svc.log.error(`userdb(${sanitizeLogValue(name)}): ${String(err)}`);
+      return { ok: false, temporary: true, reason: "userdb lookup failed" };
+    }
+    if (entry) break;
   }
   return entry
     ? { ok: true, user: identity(entry) }

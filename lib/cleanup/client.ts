@@ -55,6 +55,21 @@ export class CleanupClient {
     }
   }
 
+  /**
+   * Connect ahead of the first message (best effort), so that master starts cleanup while
+   * this process waits for its first client instead of while a client waits for its 354.
+   */
+  async prepare(): Promise<void> {
+    if (this.idle.length > 0) return;
+    try {
+      const conn = await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
+      if (this.idle.length < IDLE_MAX) this.idle.push(conn);
+      else conn.close();
+    } catch {
+      /* open() connects (and reports) when a message needs it */
+    }
+  }
+
   close(): void {
     for (const c of this.idle) c.close();
     this.idle = [];

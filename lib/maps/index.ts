@@ -45,7 +45,7 @@ export interface MapOptions {
    * What auth:userdb asks: the auth service's userdb (smtpd passes its auth client), so a
    * process that must not read password data can still tell users from strangers.
    */
-  authUserdb?: (user: string) => Promise<string | undefined>;
+  authUserdb?: (users: readonly string[]) => Promise<string | undefined>;
 }
 
 export const SUPPORTED_MAP_TYPES = [
@@ -143,16 +143,18 @@ export function openMap(spec: string, opts: MapOptions = {}): LookupTable {
       return new MemoryTable(spec, parseInline(name, spec));
     case "fail":
       return new FailTable(spec);
-    case "auth":
+    case "auth": {
       if (name !== "userdb") throw new MapError(`unknown table: ${spec}`);
+      const lookupFirst = (keys: readonly string[]) => {
+        if (opts.authUserdb === undefined) throw new MapError(`${spec}: only smtpd can ask the auth service`);
+        return opts.authUserdb(keys);
+      };
       return {
         spec,
-        lookup: (key) => {
-          if (opts.authUserdb === undefined)
-            throw new MapError(`${spec}: only smtpd can ask the auth service`);
-          return opts.authUserdb(key);
-        },
+        lookup: (key) => lookupFirst([key]),
+        lookupFirst,
       };
+    }
     default:
       throw new MapError(`unsupported dictionary type: ${type}`);
   }

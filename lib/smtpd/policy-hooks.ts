@@ -31,6 +31,8 @@ export interface SmtpdPolicy {
   mailFrom(s: SmtpSessionInfo, env: SmtpEnvelope): Promise<SmtpReply | null>;
   rcptTo(s: SmtpSessionInfo, env: SmtpEnvelope, rcpt: string): Promise<SmtpReply | null>;
   data(s: SmtpSessionInfo, env: SmtpEnvelope): Promise<SmtpReply | null>;
+  /** Connect to the services the checks ask (auth:userdb) before the first client needs them. */
+  prepare(): Promise<void>;
 }
 
 function localDomainSet(main: MainCf): Set<string> {
@@ -42,14 +44,19 @@ function localDomainSet(main: MainCf): Set<string> {
  * passwd-file's hashes, so it asks whether a user exists. A temporary failure is a table
  * failure (451 4.3.0), never "unknown user".
  */
-function userdbOf(main: MainCf): (user: string) => Promise<string | undefined> {
-  let client: AuthClient | undefined;
-  return async (user) => {
-    client ??= new AuthClient(main.get(P.queue_directory), main.get(P.ipc_timeout) * 1000);
-    const reply = await client.userdb(user);
-    if (reply.ok) return reply.user.user;
-    if (reply.temporary) throw new MapError(`auth:userdb: ${reply.reason}`);
-    return undefined;
+function userdbOf(main: MainCf): {
+  lookup: (users: readonly string[]) => Promise<string | undefined>;
+  prepare: () => Promise<void>;
+} {
+  const client = new AuthClient(main.get(P.queue_directory), main.get(P.ipc_timeout) * 1000);
+  return {
+    async lookup([user = "", ...alsoTry]) {
+      const reply = await client.userdb(user, alsoTry);
+      if (reply.ok) return reply.user.user;
+      if (reply.temporary) throw new MapError(`auth:userdb: ${reply.reason}`);
+      return undefined;
+    },
+    prepare: () => client.prepare(),
   };
 }
 
@@ -57,12 +64,14 @@ function userdbOf(main: MainCf): (user: string) => Promise<string | undefined> {
 export function localRecipientLookup(main: MainCf, onWarning: (m: string) => void) {
   const domains = localDomainSet(main);
   const specs = main.get(P.local_recipient_maps);
-  const authUserdb = userdbOf(main);
+  const userdb = userdbOf(main);
   const tables: LookupTable[] = specs.map((spec) =>
-    openMap(spec, { configDir: main.configDir, onWarning, authUserdb }),
+    openMap(spec, { configDir: main.configDir, onWarning, authUserdb: userdb.lookup }),
   );
   const delimiter = main.get(P.recipient_delimiter);
-  return async (addr: string): Promise<boolean | "unknown-domain"> => {
+  const usesAuth = specs.some((spec) => spec.startsWith("auth:"));
+  const prepare = () => (usesAuth ? userdb.prepare() : Promise.resolve());
+  const lookup = async (addr: string): Promise<boolean | "unknown-domain"> => {
     const { localPart, domain } = splitAddress(addr);
     if (domain !== "" && !domains.has(domain)) return "unknown-domain";
     if (tables.length === 0) return true;
@@ -71,9 +80,14 @@ export function localRecipientLookup(main: MainCf, onWarning: (m: string) => voi
     const keys = [...new Set([`${user}@${domain}`, `${base}@${domain}`, user, base])].filter(
       (k) => !k.endsWith("@"),
     );
-    for (const t of tables) for (const k of keys) if ((await t.lookup(k)) !== undefined) return true;
+    for (const t of tables) {
+      if (t.lookupFirst) {
+        if ((await t.lookupFirst(keys)) !== undefined) return true;
+      } else for (const k of keys) if ((await t.lookup(k)) !== undefined) return true;
+    }
     return false;
   };
+  return { lookup, prepare };
 }
 
 function replyOf(r: PolicyResult): SmtpReply | null {
@@ -96,11 +110,12 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
   const delayReject = main.get(P.smtpd_delay_reject);
   const queueDir = main.get(P.queue_directory);
   const messageSizeLimit = main.get(P.message_size_limit);
+  const localRecipients = localRecipientLookup(main, onWarning);
   const env: PolicyEnv = {
     mynetworks: main.get(P.mynetworks),
     mydestination: main.get(P.mydestination),
     relayDomains: main.get(P.relay_domains),
-    localRecipient: localRecipientLookup(main, onWarning),
+    localRecipient: localRecipients.lookup,
     openMap: open,
     unknownLocalRecipientRejectCode: main.get(P.unknown_local_recipient_reject_code),
     timeoutMs: 20_000,
@@ -159,5 +174,6 @@ export function makePolicy(main: MainCf, onWarning: (m: string) => void): SmtpdP
     async data(s, e) {
       return replyOf(await evaluate(lists.data, ctx(s, "DATA", e.heloName, e.sender), env));
     },
+    prepare: () => localRecipients.prepare(),
   };
 }

@@ -270,13 +270,15 @@ class SmtpdConnection {
     return r;
   }
 
+  /** (Re)start the idle timer; refresh() is much cheaper than a new timer per read. */
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.engine.timeout(), this.sh.settings.timeoutMs);
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(() => this.engine.timeout(), this.sh.settings.timeoutMs);
   }
 
   private closed(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.engine.end();
     // After the engine has logged how the client left ("lost connection after ..."), which
     // it does once its pending microtasks ran: then the disconnect line.

@@ -7,6 +7,8 @@
  * PSS of master plus every worker). Needs root (Postfix) and Debian's postfix package.
  *
  *   npm run build && sudo node dist/scripts/bench/smtp.js [--count 1000] [--sessions 1,10,50] [--size 2048]
+ *     [--port-base 23000] [--postfix-port 24025] [--only postern]
+ * (postern listens on port-base + 25; --only runs one system, for A/B runs of postern alone)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,6 +31,9 @@ interface Result {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ensurePostfix(): void {
+  // Installed with "No configuration" there is no main.cf, which postconf needs to register our instance.
+  if (existsSync("/etc/postfix") && !existsSync("/etc/postfix/main.cf"))
+    writeFileSync("/etc/postfix/main.cf", "");
   if (existsSync("/usr/sbin/smtp-source")) return;
   execFileSync(
     "sh",
@@ -131,6 +136,9 @@ async function main(): Promise<void> {
       sessions: { type: "string", default: "1,10,50" },
       size: { type: "string", default: "2048" },
       out: { type: "string" },
+      "port-base": { type: "string", default: "23000" },
+      "postfix-port": { type: "string", default: "24025" },
+      only: { type: "string" },
     },
   });
   if (process.getuid?.() !== 0) throw new Error("run as root: Postfix's master needs it");
@@ -139,7 +147,11 @@ async function main(): Promise<void> {
   const size = Number(values.size);
   const sessionList = values.sessions.split(",").map(Number);
   const root = mkdtempSync(join(tmpdir(), "postern-bench-"));
-  const systems = [postfix(root, 24025), postern(root, 23000)];
+  const makers: [string, () => MailSystem][] = [
+    ["postfix", () => postfix(root, Number(values["postfix-port"]))],
+    ["postern", () => postern(root, Number(values["port-base"]))],
+  ];
+  const systems = makers.filter(([name]) => !values.only || name === values.only).map(([, make]) => make());
   const results: Result[] = [];
   const idle: Record<string, Memory> = {};
   try {
