@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processesOf, runProgram, Sandbox } from "../helpers/sandbox.js";
+import { daemonPids, runProgram, Sandbox } from "../helpers/sandbox.js";
 import { maildirMessages, smtpDialog } from "../helpers/smtp.js";
 
 const UNCONFINED = new Set(["local", "pop3", "imap"]);
@@ -34,16 +34,6 @@ function confineAll(masterCf: string): string {
 
 function argvOf(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-}
-
-function workers(dir: string, program: string): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      return argvOf(pid).some((a) => a.endsWith(`/daemons/${program}.js`));
-    } catch {
-      return false;
-    }
-  });
 }
 
 describe("chroot = y: confined workers", () => {
@@ -115,19 +105,19 @@ describe("chroot = y: confined workers", () => {
 
   it("confined workers carry the permission flags, local and pop3 do not", () => {
     for (const program of ["smtpd", "cleanup", "qmgr", "pickup", "pop3-login", "auth"]) {
-      const pids = workers(sb.dir, program);
+      const pids = daemonPids(sb.dir, program);
       assert.ok(pids.length > 0, `no ${program} running`);
       for (const pid of pids)
         assert.ok(argvOf(pid).includes("--experimental-permission"), `${program} ${pid}`);
     }
     for (const program of ["local"]) {
-      for (const pid of workers(sb.dir, program))
+      for (const pid of daemonPids(sb.dir, program))
         assert.ok(!argvOf(pid).includes("--experimental-permission"), `${program} ${pid} is confined`);
     }
   });
 
   it("with a confined worker's own flags, files outside its grants cannot be read", () => {
-    const [pid] = workers(sb.dir, "cleanup");
+    const [pid] = daemonPids(sb.dir, "cleanup");
     assert.ok(pid !== undefined);
     const argv = argvOf(pid);
     const flags = argv.slice(

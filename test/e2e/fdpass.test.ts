@@ -19,7 +19,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { processesOf, REPO, Sandbox, sleep } from "../helpers/sandbox.js";
+import { daemonPids, processesOf, REPO, Sandbox, sleep } from "../helpers/sandbox.js";
 
 const USER = "carol";
 const PW = "carol-secret";
@@ -86,17 +86,6 @@ function startTls(plain: Socket, cert: string): Promise<Lines> {
   });
 }
 
-/** The sandbox' processes running this daemon. */
-function pidsOf(dir: string, daemon: string): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/daemons/${daemon}.js`);
-    } catch {
-      return false;
-    }
-  });
-}
-
 function killAll(pids: number[]): void {
   for (const pid of pids) {
     try {
@@ -150,8 +139,8 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
       /imap-login: Login: user=<carol>, method=PLAIN, rip=127\.0\.0\.1, lip=127\.0\.0\.1, mpid=(\d+), session=</,
     );
     const mpid = Number(login[1]);
-    assert.ok(pidsOf(sb.dir, "imap").includes(mpid), `mpid ${mpid} is an imap process`);
-    const logins = pidsOf(sb.dir, "imap-login");
+    assert.ok(daemonPids(sb.dir, "imap").includes(mpid), `mpid ${mpid} is an imap process`);
+    const logins = daemonPids(sb.dir, "imap-login");
     assert.ok(logins.length > 0);
     killAll(logins);
     await sb.waitLog(/process \S*imap-login\S* pid \d+ killed by signal 9/);
@@ -172,7 +161,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     assert.match(await c.line(), /^b OK .*Logged in$/);
     assert.match(await c.line(), /^c OK /);
     await sb.waitLog(/imap-login: Login: user=<carol>, method=PLAIN, .*mpid=\d+, TLS, session=</);
-    killAll(pidsOf(sb.dir, "imap-login"));
+    killAll(daemonPids(sb.dir, "imap-login"));
     assert.ok(await c.waitClosed(), "the TLS session ends with its proxy");
   });
 
@@ -186,8 +175,8 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     const login = await sb.waitLog(
       /pop3-login: Login: user=<carol>, method=PLAIN, rip=127\.0\.0\.1, lip=127\.0\.0\.1, mpid=(\d+), session=</,
     );
-    assert.ok(pidsOf(sb.dir, "pop3").includes(Number(login[1])), "mpid is a pop3 process");
-    killAll(pidsOf(sb.dir, "pop3-login"));
+    assert.ok(daemonPids(sb.dir, "pop3").includes(Number(login[1])), "mpid is a pop3 process");
+    killAll(daemonPids(sb.dir, "pop3-login"));
     await sb.waitLog(/process \S*pop3-login\S* pid \d+ killed by signal 9/);
     c.send("NOOP\r\n");
     assert.match(await c.line(), /^\+OK/);
@@ -205,7 +194,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     c.send(`USER ${USER}\r\nPASS ${PW}\r\n`);
     assert.match(await c.line(), /^\+OK/);
     assert.match(await c.line(), /^\+OK Logged in\.$/);
-    killAll(pidsOf(sb.dir, "pop3-login"));
+    killAll(daemonPids(sb.dir, "pop3-login"));
     assert.ok(await c.waitClosed(), "the TLS session ends with its proxy");
   });
 
@@ -215,7 +204,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     assert.match(await c.line(), /^\* OK /);
     const worker = await sb.waitFor(
       () =>
-        pidsOf(sb.dir, "imap-login").find((pid) =>
+        daemonPids(sb.dir, "imap-login").find((pid) =>
           readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`127.0.0.1:${port}`),
         ),
       "the imap-login worker of the one-connection service",

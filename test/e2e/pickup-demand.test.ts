@@ -7,18 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { daemonPids, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts } from "../helpers/smtp.js";
-
-function pickups(dir: string): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("/daemons/pickup.js");
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe("pickup on demand (wakeup 60?)", () => {
   let sb: Sandbox;
@@ -57,9 +47,9 @@ describe("pickup on demand (wakeup 60?)", () => {
   });
 
   it("an idle pickup exits after max_idle and is not restarted by the timer", async () => {
-    await sb.waitFor(() => pickups(sb.dir).length === 0 || undefined, "pickup to exit", 15_000);
+    await sb.waitFor(() => daemonPids(sb.dir, "pickup").length === 0 || undefined, "pickup to exit", 15_000);
     await sleep(1500);
-    assert.deepEqual(pickups(sb.dir), []);
+    assert.deepEqual(daemonPids(sb.dir, "pickup"), []);
     assert.doesNotMatch(sb.maillog(), /pickup.*killed by signal|pickup.*status \d+ exit/);
   });
 

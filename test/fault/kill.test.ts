@@ -8,25 +8,15 @@
  * that arrives just as qmgr dies is not sent again: the smtp agent recorded it.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { daemonPids, processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpLoad } from "../helpers/smtp.js";
 import { type FakeServer, startFakeServer } from "../smtp-client/fake-server.js";
 
 const USER = "carol";
 const KINDS = ["smtpd", "cleanup", "qmgr", "local", "smtp", "pickup"] as const;
-
-function pidsOf(dir: string, program: string): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/${program}.js`);
-    } catch {
-      return false;
-    }
-  });
-}
 
 function queueCount(dir: string, q: string): number {
   const d = join(dir, "spool", q);
@@ -50,24 +40,29 @@ function killAll(pids: number[]): number {
   return n;
 }
 
+/** A started sandbox whose remote mail goes to the loopback sink (relayhost), retried quickly. */
+async function startRelaying(sink: FakeServer, extra: string[] = []): Promise<Sandbox> {
+  const sb = await Sandbox.create({ user: USER });
+  const r = await sb.cli([
+    "conf",
+    "-e",
+    `relayhost = [127.0.0.1]:${sink.port}`,
+    "smtp_tls_security_level = none",
+    "queue_run_delay = 1s",
+    ...extra,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  await sb.start();
+  return sb;
+}
+
 describe("fault: kill -9 of each process kind under load", () => {
   let sb: Sandbox;
   let sink: FakeServer;
 
   before(async () => {
     sink = await startFakeServer();
-    sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli([
-      "conf",
-      "-e",
-      `relayhost = [127.0.0.1]:${sink.port}`,
-      "smtp_tls_security_level = none",
-      "minimal_backoff_time = 1s",
-      "maximal_backoff_time = 2s",
-      "queue_run_delay = 1s",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    await sb.start();
+    sb = await startRelaying(sink, ["minimal_backoff_time = 1s", "maximal_backoff_time = 2s"]);
   });
   after(async () => {
     await sb.destroy();
@@ -93,8 +88,8 @@ describe("fault: kill -9 of each process kind under load", () => {
     const killed: string[] = [];
     for (const kind of KINDS) {
       // each kind runs on demand: wait (bounded) until one is there, then kill it
-      for (let tries = 0; tries < 40 && pidsOf(sb.dir, kind).length === 0; tries++) await sleep(50);
-      if (killAll(pidsOf(sb.dir, kind)) > 0) killed.push(kind);
+      for (let tries = 0; tries < 40 && daemonPids(sb.dir, kind).length === 0; tries++) await sleep(50);
+      if (killAll(daemonPids(sb.dir, kind)) > 0) killed.push(kind);
       await sleep(250);
     }
     const [l, r] = await Promise.all([local, remote]);
@@ -102,7 +97,7 @@ describe("fault: kill -9 of each process kind under load", () => {
     assert.ok(l.accepted.length > 0 && r.accepted.length > 0);
 
     // master last: everything dies with it or is orphaned; start again and let it recover
-    killAll(pidsOf(sb.dir, "master"));
+    killAll(daemonPids(sb.dir, "master"));
     await sleep(300);
     killAll(processesOf(sb.dir));
     await sb.start();
@@ -142,21 +137,12 @@ describe("fault: qmgr dies while the remote server says 250", () => {
     sink = await startFakeServer({
       replies: {
         DOT: (n) => {
-          if (n === 1) killAll(pidsOf(sb.dir, "qmgr"));
+          if (n === 1) killAll(daemonPids(sb.dir, "qmgr"));
           return `250 2.0.0 Ok: queued as SINK${n}`;
         },
       },
     });
-    sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli([
-      "conf",
-      "-e",
-      `relayhost = [127.0.0.1]:${sink.port}`,
-      "smtp_tls_security_level = none",
-      "queue_run_delay = 1s",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    await sb.start();
+    sb = await startRelaying(sink);
   });
   after(async () => {
     await sb.destroy();

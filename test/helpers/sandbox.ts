@@ -188,6 +188,17 @@ export function processesOf(dir: string): number[] {
   return out;
 }
 
+/** Pids of the sandbox's processes running dist/daemons/<daemon>.js. */
+export function daemonPids(dir: string, daemon: string): number[] {
+  return processesOf(dir).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/daemons/${daemon}.js`);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Run a program, collecting output (for swaks, python3). */
 export function runProgram(
   cmd: string,
