@@ -156,7 +156,7 @@ describe("pickup", () => {
   });
 
   it("takes a requeued queue file (owned by pickup's own uid) with its envelope and pending recipients", async () => {
-    const id = await drop("Subject: requeued\n\nx\n", ["z@z"], UID + 1);
+    await drop("Subject: requeued\n\nx\n", ["z@z"], UID + 1);
     await runPickup();
     assert.equal(cleanup.received.length, 1);
     assert.equal(cleanup.received[0]?.begin.envelope.attrs["requeued"], "yes");

@@ -30,7 +30,10 @@ test("queueIdTime recovers the creation time in milliseconds", () => {
   // IDs follow the monotonic clock, which may drift from Date.now() by up to a second
   // before newQueueId falls back to the wall clock (2 ms was seen in CI).
   const drift = 1000;
-  assert.ok(time >= before - drift && time <= after + drift, `${time} not in [${before}, ${after}] ± ${drift}`);
+  assert.ok(
+    time >= before - drift && time <= after + drift,
+    `${time} not in [${before}, ${after}] ± ${drift}`,
+  );
 });
 
 test("queueIdTime rejects something that is not a queue ID", () => {
