@@ -19,7 +19,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import { REPO, Sandbox, sleep } from "../helpers/sandbox.js";
+import { daemonPids, REPO, Sandbox, sleep } from "../helpers/sandbox.js";
 
 const USER = "carol";
 const PW = "carol-secret";
