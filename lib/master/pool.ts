@@ -13,6 +13,9 @@
  * message to master (onPass), and the mail service's pool places the socket like any
  * connection (dispatchPassed), with the session in the "conn" message. Bytes master's copy
  * of such a socket read meanwhile are added to the session's pipelined input, so none is lost.
+ * A worker used up by max_use keeps serving until its successor is ready, when no other
+ * worker could take its connections: a Node process takes a few hundred milliseconds to
+ * start, which clients would otherwise wait through every max_use connections.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
@@ -72,6 +75,10 @@ interface WorkerState {
   held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
   /** Open sessions per client IP, so a worker's death releases its share of the counts. */
   clients: Map<string, number>;
+  /** Used up (max_use), serving on until this worker, started to replace it, is ready. */
+  successor?: WorkerState | undefined;
+  /** The used-up worker this one replaces: it retires when this one is ready. */
+  replaces?: WorkerState | undefined;
 }
 
 const PENDING_LIMIT = 1000;
@@ -217,17 +224,23 @@ export class Pool {
   }
 
   private pick(forWakeup = false): WorkerState | undefined {
+    // A ready worker first: one still starting would make the client wait for it.
     let best: WorkerState | undefined;
+    let starting: WorkerState | undefined;
     for (const w of this.workers) {
       if (w.retiring || w.stopping) continue;
-      if (!best || w.load < best.load) best = w;
+      if (!w.ready) {
+        if (!starting || w.load < starting.load) starting = w;
+      } else if (!best || w.load < best.load) best = w;
     }
-    if (forWakeup && best) return best;
+    const limit = this.opts.connectionLimit;
+    if (forWakeup) return best ?? starting;
+    if (best && best.load < limit) return best;
+    if (starting && starting.load < limit) return starting;
     const max = this.opts.service.maxproc;
     const canGrow = max === 0 || this.workers.size < max;
-    if (best && (best.load < this.opts.connectionLimit || !canGrow)) return best;
     if (canGrow && Date.now() >= this.throttledUntil) return this.spawn();
-    return best;
+    return best ?? starting;
   }
 
   /**
@@ -351,12 +364,12 @@ export class Pool {
     else if (socket) socket.destroy();
     else if (m.t === "load") w.load = m.n;
     else if (m.t === "closed") this.sessionEnded(w, m.ip, 1);
-    else if (m.t === "retire") {
-      w.retiring = true;
-      this.send(w, { t: "retire-ok" });
-    } else if (m.t === "ready") {
+    else if (m.t === "retire") this.onRetire(w, m.reason);
+    else if (m.t === "ready") {
       this.earlyDeaths = 0;
       w.ready = true;
+      if (w.replaces) this.retire(w.replaces);
+      w.replaces = undefined;
       const held = w.held;
       w.held = [];
       for (const h of held) {
@@ -366,6 +379,37 @@ export class Pool {
         } else this.send(w, h.msg);
       }
     }
+  }
+
+  private onRetire(w: WorkerState, reason: "idle" | "use"): void {
+    if (w.retiring || w.successor) return;
+    if (reason === "use" && !this.closed && !this.hasOtherServing(w) && this.canGrow()) {
+      const next = this.spawn();
+      if (next) {
+        w.successor = next;
+        next.replaces = w;
+        return;
+      }
+    }
+    this.retire(w);
+  }
+
+  private retire(w: WorkerState): void {
+    w.successor = undefined;
+    if (w.retiring) return;
+    w.retiring = true;
+    this.send(w, { t: "retire-ok" });
+  }
+
+  /** Another ready worker that takes connections besides w. */
+  private hasOtherServing(w: WorkerState): boolean {
+    for (const o of this.workers) if (o !== w && o.ready && !o.retiring && !o.stopping) return true;
+    return false;
+  }
+
+  private canGrow(): boolean {
+    const max = this.opts.service.maxproc;
+    return (max === 0 || this.workers.size < max) && Date.now() >= this.throttledUntil;
   }
 
   private onPassRequest(w: WorkerState, m: PassRequest, socket: Socket | undefined): void {
@@ -391,6 +435,10 @@ export class Pool {
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
+    // A successor that died before it was ready: its predecessor retires as it would have.
+    if (w.replaces) this.retire(w.replaces);
+    w.replaces = undefined;
+    if (w.successor) w.successor.replaces = undefined;
     for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     // Connections held for a worker that died before it was ready go to another one.
     for (const h of w.held)

@@ -25,18 +25,27 @@ function fetchBanner(port: number): Promise<string> {
   });
 }
 
-function workerPids(dir: string, program: string): number[] {
-  return processesOf(dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(program));
+/** Workers whose command line has every one of the words (program, service name). */
+function workerPids(dir: string, ...words: string[]): number[] {
+  return processesOf(dir).filter((pid) => {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return words.every((w) => cmdline.includes(w));
+  });
 }
 
 describe("master end to end", () => {
   let sb: Sandbox;
   let showqPort: number;
+  let usedUpPort: number;
 
   before(async () => {
     sb = await Sandbox.create();
     showqPort = sb.base + 99;
-    appendFileSync(join(sb.dir, "master.cf"), `127.0.0.1:${showqPort} inet n - n - - showq\n`);
+    usedUpPort = sb.base + 97;
+    appendFileSync(
+      join(sb.dir, "master.cf"),
+      `127.0.0.1:${showqPort} inet n - n - - showq\n127.0.0.1:${usedUpPort} inet n - n - - showq\n  -o max_use=2\n`,
+    );
     await sb.start();
   });
   after(async () => {
@@ -51,20 +60,36 @@ describe("master end to end", () => {
   });
 
   it("a worker started on demand serves a connection on its inet port", async () => {
-    assert.equal(workerPids(sb.dir, "showq.js").length, 0, "no showq worker before the first connection");
+    assert.equal(workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`).length, 0, "no showq worker before the first connection");
     assert.equal(await fetchBanner(showqPort), "Mail queue is empty\n");
-    assert.equal(workerPids(sb.dir, "showq.js").length, 1);
+    assert.equal(workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`).length, 1);
   });
 
   it("a worker killed with signal 9 is logged and replaced", async () => {
-    const [pid] = workerPids(sb.dir, "showq.js");
+    const [pid] = workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`);
     assert.ok(pid);
     process.kill(pid, "SIGKILL");
     await sb.waitLog(new RegExp(`warning: process \\S+showq\\.js pid ${pid} killed by signal 9`));
     assert.equal(await fetchBanner(showqPort), "Mail queue is empty\n");
-    const now = workerPids(sb.dir, "showq.js");
+    const now = workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`);
     assert.equal(now.length, 1);
     assert.notEqual(now[0], pid);
+  });
+
+  it("a worker used up by max_use is replaced before it retires, so no client waits for a start", async () => {
+    const pids = () => workerPids(sb.dir, "showq.js", `127.0.0.1:${usedUpPort}\0`);
+    assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
+    const [first] = pids();
+    assert.ok(first);
+    assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
+    // No third connection yet: the successor is started and ready, and only then does the
+    // used-up worker exit (before, the pool was empty until the next client came).
+    const successor = await sb.waitFor(() => {
+      const now = pids();
+      return now.length === 1 && now[0] !== first ? now[0] : undefined;
+    }, "a ready successor alone in the pool");
+    assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
+    assert.deepEqual(pids(), [successor]);
   });
 
   it("reload adds and then removes a listener", async () => {
