@@ -8,7 +8,7 @@ import { QmgrWaker, qmgrTriggerPath, serveCleanup } from "../lib/cleanup/service
 import { P } from "../lib/config/params.js";
 import { runServer } from "../lib/server/index.js";
 
-await runServer("cleanup", ({ config, log }) => {
+await runServer("cleanup", ({ config, log, wake }) => {
   const queueDir = config.get(P.queue_directory);
   const settings = {
     queueDir,
@@ -19,6 +19,6 @@ await runServer("cleanup", ({ config, log }) => {
     headerSizeLimit: config.get(P.header_size_limit),
     timeoutMs: config.get(P.ipc_timeout) * 1000,
   };
-  const waker = new QmgrWaker(qmgrTriggerPath(queueDir));
+  const waker = new QmgrWaker(qmgrTriggerPath(queueDir), (data) => wake("qmgr", data));
   return { onConnection: (socket) => serveCleanup(socket, settings, log, waker) };
 });

@@ -23,13 +23,34 @@ export interface CleanupSettings {
   timeoutMs: number;
 }
 
-/** At most one qmgr trigger in flight; further requests meanwhile collapse into one more. */
+/**
+ * At most one qmgr trigger in flight; further requests meanwhile collapse into one more.
+ * Under master, the trigger goes over the IPC channel (viaMaster), the wake-ups of one
+ * event-loop turn as one message; the public/qmgr socket is the fallback.
+ */
 export class QmgrWaker {
   private inFlight = false;
   private again = false;
-  constructor(private readonly path: string) {}
+  private scheduled = false;
+  constructor(
+    private readonly path: string,
+    private readonly viaMaster?: (data: string) => boolean,
+  ) {}
 
   wake(): void {
+    if (this.viaMaster) {
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        if (!this.viaMaster?.("I")) this.wakeBySocket();
+      });
+      return;
+    }
+    this.wakeBySocket();
+  }
+
+  private wakeBySocket(): void {
     if (this.inFlight) {
       this.again = true;
       return;
@@ -39,7 +60,7 @@ export class QmgrWaker {
       this.inFlight = false;
       if (this.again) {
         this.again = false;
-        this.wake();
+        this.wakeBySocket();
       }
     });
   }

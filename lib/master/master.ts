@@ -342,6 +342,21 @@ export class Master {
     if (st.svc.wakeupConditional && this.workWaiting(st.svc)) st.pool.wakeup("T");
   }
 
+  /**
+   * A worker's trigger over IPC: the same wake-up a connection to the fifo service's public
+   * socket gives (which any local process may make), so any worker may send it.
+   */
+  private onTrigger(from: MasterService, name: string, data: string): void {
+    const st = [...this.services.values()].find((s) => s.svc.type === "fifo" && s.svc.name === name);
+    if (!st || typeof data !== "string" || !/^[A-Za-z]{0,16}$/.test(data)) {
+      this.log.warning(
+        `${from.command}: trigger for unknown service ${JSON.stringify(String(name)).slice(0, 80)} ignored`,
+      );
+      return;
+    }
+    st.pool.wakeup(data);
+  }
+
   private onConnection(st: ServiceState, sock: Socket, addr: string): void {
     if (st.svc.type === "fifo") {
       // A trigger: a few request letters, then close. Read them and wake the service.
@@ -372,6 +387,7 @@ export class Master {
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,
       onPass: (from, m, socket, reply) => this.onPass(svc, from, m, socket, reply),
+      onTrigger: (name, data) => this.onTrigger(svc, name, data),
       ...clientLimitOption(main, svc),
       ...runAsOption(svc, this.privs),
       execArgv: confinementArgv(main, svc),

@@ -37,6 +37,8 @@ export interface PassedSession {
 }
 
 export interface PoolOptions {
+  /** A worker asked to wake the trigger service of that name. Absent: ignored. */
+  onTrigger?: (service: string, data: string) => void;
   service: MasterService;
   program: string;
   configDir: string;
@@ -363,7 +365,10 @@ export class Pool {
     if (m.t === "pass") this.onPassRequest(w, m, socket);
     else if (socket) socket.destroy();
     else if (m.t === "load") w.load = m.n;
-    else if (m.t === "closed") this.sessionEnded(w, m.ip, 1);
+    else if (m.t === "closed") {
+      if (m.ip !== undefined) this.sessionEnded(w, m.ip, 1);
+      w.load = m.n;
+    } else if (m.t === "trigger") this.opts.onTrigger?.(m.service, m.data);
     else if (m.t === "retire") this.onRetire(w, m.reason);
     else if (m.t === "ready") {
       this.earlyDeaths = 0;

@@ -5,7 +5,9 @@
  * trigger services ("wakeup"), and asks workers to finish and exit ("stop") on reload and
  * shutdown. Workers report their load so master can pick the least busy one or start
  * another (Postfix's MASTER_STAT_AVAIL/TAKEN), and announce retirement (max_idle,
- * max_use) so master stops sending them work before they exit.
+ * max_use) so master stops sending them work before they exit. A worker may also wake a
+ * trigger service ("trigger": cleanup waking qmgr) through this channel, which costs one
+ * message instead of a connection to public/qmgr that master accepts, reads and closes.
  *
  * Descriptor passing (Dovecot's login → mail hand-off without a proxy): a pop3-login or
  * imap-login worker whose client is not on TLS sends "pass" with the client socket as the
@@ -30,7 +32,10 @@ export type MasterToWorker =
 
 export type WorkerToMaster =
   | { t: "load"; n: number }
-  | { t: "closed"; ip: string }
+  /** A session ended; n is the worker's load now (master counted the session when it handed it over). */
+  | { t: "closed"; ip?: string; n: number }
+  /** Wake the fifo service of that name, as a trigger on its public socket would. */
+  | { t: "trigger"; service: string; data: string }
   | { t: "retire"; reason: "idle" | "use" }
   | { t: "ready" }
   | { t: "pass"; id: number; service: LoginServiceName; handoff: unknown };

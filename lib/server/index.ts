@@ -44,6 +44,11 @@ export interface ServiceContext {
   readonly program: string;
   /** Hand a client socket to master for a mail service (pop3-login, imap-login). */
   readonly passer: SocketPasser;
+  /**
+   * Wake the trigger (fifo) service of that name through master, as a connection to its
+   * public socket would, for one IPC message; false without a channel to master.
+   */
+  readonly wake: (service: string, data: string) => boolean;
 }
 
 export interface ServiceHooks {
@@ -183,15 +188,13 @@ class Worker {
     this.active++;
     this.served++;
     this.clearIdle();
-    this.send({ t: "load", n: this.active });
     socket.on("error", () => undefined);
     hook(socket, listener, handoff)
       .catch((err: unknown) => this.ctx.log.warning(`session error: ${errorText(err)}`))
       .finally(() => {
         if (!socket.destroyed) socket.destroy();
         this.active--;
-        if (ip !== undefined) this.send({ t: "closed", ip });
-        this.send({ t: "load", n: this.active });
+        this.send(ip !== undefined ? { t: "closed", ip, n: this.active } : { t: "closed", n: this.active });
         if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring)
           this.send({ t: "retire", reason: "use" });
         this.armIdle();
@@ -259,7 +262,7 @@ export async function runServer(
           ? worker.pass(socket, service, handoff, timeoutMs)
           : Promise.resolve({ ok: false, reason: "not started" }),
     };
-    const ctx: ServiceContext = { config, log, args, program, passer };
+    const ctx: ServiceContext = { config, log, args, program, passer, wake: wakeThroughMaster };
     installCrashHandlers(log);
     const hooks = await setup(ctx, () => worker?.poke());
     worker = new Worker(ctx, hooks);
@@ -269,6 +272,16 @@ export async function runServer(
     if (log) log.fatal(errorText(err));
     else process.stderr.write(`postern/${program}: ${text}\n`);
     process.exit(1);
+  }
+}
+
+function wakeThroughMaster(service: string, data: string): boolean {
+  if (!process.connected || typeof process.send !== "function") return false;
+  try {
+    const m: WorkerToMaster = { t: "trigger", service, data };
+    return process.send(m);
+  } catch {
+    return false;
   }
 }
 
