@@ -81,10 +81,7 @@ function clientLimitFor(
   svc: MasterService,
 ): { max: number; refusal: (ip: string) => string } | undefined {
   const host = main.get(P.myhostname);
-  const limit = (p: ParamDef<"int">) => {
-    const override = svc.overrides[p.name];
-    return override !== undefined ? Number.parseInt(override, 10) || 0 : main.get(p);
-  };
+  const limit = (p: ParamDef<"int">) => serviceInt(main, svc, p);
   if (svc.type !== "inet") return undefined;
   if (svc.command === "smtpd") {
     return {
@@ -105,6 +102,12 @@ function clientLimitFor(
     };
   }
   return undefined;
+}
+
+/** An integer parameter as the service's workers see it: its -o override wins over main.cf. */
+function serviceInt(main: MainCf, svc: MasterService, p: ParamDef<"int">): number {
+  const override = svc.overrides[p.name];
+  return override !== undefined ? Number.parseInt(override, 10) || 0 : main.get(p);
 }
 
 function clientLimitOption(
@@ -382,7 +385,8 @@ export class Master {
       program: daemonProgram(main, svc.command),
       configDir: this.configDir,
       verbose: this.verbose,
-      connectionLimit: main.get(P.worker_connection_limit),
+      connectionLimit: Math.max(1, serviceInt(main, svc, P.worker_connection_limit)),
+      maxUse: Math.max(1, serviceInt(main, svc, P.max_use)),
       throttleMs: main.get(P.service_throttle_time) * 1000,
       keepAlive: svc.wakeup > 0 && !svc.wakeupConditional,
       log: this.log,

@@ -13,9 +13,11 @@
  * message to master (onPass), and the mail service's pool places the socket like any
  * connection (dispatchPassed), with the session in the "conn" message. Bytes master's copy
  * of such a socket read meanwhile are added to the session's pipelined input, so none is lost.
- * A worker used up by max_use keeps serving until its successor is ready, when no other
- * worker could take its connections: a Node process takes a few hundred milliseconds to
- * start, which clients would otherwise wait through every max_use connections.
+ * Master counts the sessions it gives each worker: one that has had max_use gets no more
+ * (a root POP3/IMAP process that switched to one user must never get another user's
+ * session), and shortly before that, when no other worker could take its clients, its
+ * successor is started, because a Node process takes a few hundred milliseconds to start
+ * and clients would otherwise wait through that every max_use sessions.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
@@ -44,6 +46,8 @@ export interface PoolOptions {
   configDir: string;
   verbose: boolean;
   connectionLimit: number;
+  /** max_use of this service: sessions per worker. */
+  maxUse: number;
   throttleMs: number;
   /** Long-running services (those with a wakeup timer) are started at once and restarted when they die. */
   keepAlive: boolean;
@@ -77,10 +81,8 @@ interface WorkerState {
   held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
   /** Open sessions per client IP, so a worker's death releases its share of the counts. */
   clients: Map<string, number>;
-  /** Used up (max_use), serving on until this worker, started to replace it, is ready. */
-  successor?: WorkerState | undefined;
-  /** The used-up worker this one replaces: it retires when this one is ready. */
-  replaces?: WorkerState | undefined;
+  /** Sessions master gave it; at maxUse it gets no more. */
+  served: number;
 }
 
 const PENDING_LIMIT = 1000;
@@ -230,7 +232,7 @@ export class Pool {
     let best: WorkerState | undefined;
     let starting: WorkerState | undefined;
     for (const w of this.workers) {
-      if (w.retiring || w.stopping) continue;
+      if (w.retiring || w.stopping || w.served >= this.opts.maxUse) continue;
       if (!w.ready) {
         if (!starting || w.load < starting.load) starting = w;
       } else if (!best || w.load < best.load) best = w;
@@ -251,6 +253,8 @@ export class Pool {
    */
   private handOver(w: WorkerState, socket: Socket, listener: string, attempt = 0): void {
     w.load++;
+    w.served++;
+    this.startSuccessorAhead(w);
     if (!w.ready) {
       w.held.push({ msg: { t: "conn", listener }, socket, listener });
       return;
@@ -347,6 +351,7 @@ export class Pool {
       ready: false,
       held: [],
       clients: new Map(),
+      served: 0,
     };
     this.workers.add(w);
     child.on("message", (m: unknown, handle: unknown) => this.onWorkerMessage(w, m, handle));
@@ -369,47 +374,35 @@ export class Pool {
       if (m.ip !== undefined) this.sessionEnded(w, m.ip, 1);
       w.load = m.n;
     } else if (m.t === "trigger") this.opts.onTrigger?.(m.service, m.data);
-    else if (m.t === "retire") this.onRetire(w, m.reason);
-    else if (m.t === "ready") {
+    else if (m.t === "retire") {
+      w.retiring = true;
+      this.send(w, { t: "retire-ok" });
+    } else if (m.t === "ready") {
       this.earlyDeaths = 0;
       w.ready = true;
-      if (w.replaces) this.retire(w.replaces);
-      w.replaces = undefined;
       const held = w.held;
       w.held = [];
       for (const h of held) {
         if (h.socket && h.listener !== undefined) {
           w.load--;
+          w.served--;
           this.handOver(w, h.socket, h.listener);
         } else this.send(w, h.msg);
       }
     }
   }
 
-  private onRetire(w: WorkerState, reason: "idle" | "use"): void {
-    if (w.retiring || w.successor) return;
-    if (reason === "use" && !this.closed && !this.hasOtherServing(w) && this.canGrow()) {
-      const next = this.spawn();
-      if (next) {
-        w.successor = next;
-        next.replaces = w;
-        return;
-      }
-    }
-    this.retire(w);
-  }
-
-  private retire(w: WorkerState): void {
-    w.successor = undefined;
-    if (w.retiring) return;
-    w.retiring = true;
-    this.send(w, { t: "retire-ok" });
-  }
-
-  /** Another ready worker that takes connections besides w. */
-  private hasOtherServing(w: WorkerState): boolean {
-    for (const o of this.workers) if (o !== w && o.ready && !o.retiring && !o.stopping) return true;
-    return false;
+  /**
+   * A worker near its max_use whose clients no other worker could take: start the one that
+   * will replace it now, so it is ready when this one stops taking sessions. Only for a
+   * max_use of 10 or more; a one-session service (max_use 1) starts workers on demand.
+   */
+  private startSuccessorAhead(w: WorkerState): void {
+    const maxUse = this.opts.maxUse;
+    const nearlyUsed = maxUse - Math.max(1, Math.floor(maxUse / 20));
+    if (maxUse < 10 || w.served !== nearlyUsed || this.closed || !this.canGrow()) return;
+    for (const o of this.workers) if (o !== w && !o.retiring && !o.stopping && o.served < nearlyUsed) return;
+    this.spawn();
   }
 
   private canGrow(): boolean {
@@ -440,10 +433,6 @@ export class Pool {
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
-    // A successor that died before it was ready: its predecessor retires as it would have.
-    if (w.replaces) this.retire(w.replaces);
-    w.replaces = undefined;
-    if (w.successor) w.successor.replaces = undefined;
     for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     // Connections held for a worker that died before it was ready go to another one.
     for (const h of w.held)

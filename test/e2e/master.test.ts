@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
@@ -26,6 +26,15 @@ function fetchBanner(port: number): Promise<string> {
 }
 
 /** Workers whose command line has every one of the words (program, service name). */
+/** An SMTP connection that has had its greeting, left open. */
+function openSmtp(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1");
+    s.on("error", reject);
+    s.once("data", (d) => (String(d).startsWith("220") ? resolve(s) : reject(new Error(String(d)))));
+  });
+}
+
 function workerPids(dir: string, ...words: string[]): number[] {
   return processesOf(dir).filter((pid) => {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
@@ -37,14 +46,24 @@ describe("master end to end", () => {
   let sb: Sandbox;
   let showqPort: number;
   let usedUpPort: number;
+  let oneUsePort: number;
+  let oneConnPort: number;
 
   before(async () => {
     sb = await Sandbox.create();
     showqPort = sb.base + 99;
     usedUpPort = sb.base + 97;
+    oneUsePort = sb.base + 96;
+    oneConnPort = sb.base + 95;
     appendFileSync(
       join(sb.dir, "master.cf"),
-      `127.0.0.1:${showqPort} inet n - n - - showq\n127.0.0.1:${usedUpPort} inet n - n - - showq\n  -o max_use=2\n`,
+      [
+        `127.0.0.1:${showqPort} inet n - n - - showq`,
+        `127.0.0.1:${usedUpPort} inet n - n - - showq\n  -o max_use=10`,
+        `127.0.0.1:${oneUsePort} inet n - n - - smtpd\n  -o max_use=1`,
+        `127.0.0.1:${oneConnPort} inet n - n - - smtpd\n  -o worker_connection_limit=1`,
+        "",
+      ].join("\n"),
     );
     await sb.start();
   });
@@ -85,15 +104,27 @@ describe("master end to end", () => {
     assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
     const [first] = pids();
     assert.ok(first);
-    assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
-    // No third connection yet: the successor is started and ready, and only then does the
-    // used-up worker exit (before, the pool was empty until the next client came).
+    for (let i = 2; i <= 10; i++) assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
+    // No eleventh connection yet: the successor was started at the ninth, and the used-up
+    // worker has exited (before, the pool was empty until the next client came).
     const successor = await sb.waitFor(() => {
       const now = pids();
       return now.length === 1 && now[0] !== first ? now[0] : undefined;
     }, "a ready successor alone in the pool");
     assert.equal(await fetchBanner(usedUpPort), "Mail queue is empty\n");
     assert.deepEqual(pids(), [successor]);
+  });
+
+  it("a service's -o max_use and -o worker_connection_limit bound what master gives one worker", async () => {
+    for (const port of [oneUsePort, oneConnPort]) {
+      const a = await openSmtp(port);
+      const b = await openSmtp(port);
+      const workers = workerPids(sb.dir, "smtpd.js", `127.0.0.1:${port}\0`);
+      a.destroy();
+      b.destroy();
+      // Two clients at once: two workers (a root POP3/IMAP process serves one user only).
+      assert.equal(workers.length, 2, `port ${port}: ${workers.length} workers`);
+    }
   });
 
   it("reload adds and then removes a listener", async () => {

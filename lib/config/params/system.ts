@@ -162,7 +162,7 @@ export const SYSTEM_PARAMS = {
     kind: "int",
     default: "1000",
     min: 1,
-    doc: "How many sessions a worker serves before it exits and is replaced (Postfix: 100; a Node worker takes ~0.2 s to start, so postern replaces it less often).",
+    doc: "How many sessions a worker serves before it exits and is replaced (Postfix: 100; a Node worker takes ~0.2 s to start, so postern replaces it less often). Master gives a worker no more than this many sessions, and starts its replacement at 95% of them when no other worker of the service could take its clients.",
   }),
   worker_connection_limit: def({
     name: "worker_connection_limit",
