@@ -10,15 +10,32 @@
  * tmp file is removed. Missing Maildir directories are created with mode 0700.
  * Cost: every step but the two fsyncs is a blocking call (open, write, fchown, link, unlink,
  * close, stat, mkdir only touch the page cache and the dentry cache: microseconds, where an
- * asynchronous call is a thread-pool round trip costing more than the call). The fsyncs,
- * which wait on the device, stay asynchronous so that other deliveries of the same process
- * proceed meanwhile. A Maildir found complete is remembered per process; when it has been
+ * asynchronous call is a thread-pool round trip costing more than the call). The fsyncs wait
+ * on the device: blocking while this is the process's only Maildir delivery in progress
+ * (nobody waits; measured 0.4 ms CPU and 16 syscalls less per message than a thread-pool
+ * fsync), asynchronous while others are, so that they proceed and their fsyncs overlap
+ * (a local process may serve several qmgr connections). A Maildir found complete is remembered per process; when it has been
  * removed since, the open or link fails with ENOENT and the Maildir is recreated and the
  * step retried once.
  * Security: when running as root, created directories and the message file are chowned to
  * the recipient; otherwise the delivery is made as the current user.
  */
-import { chownSync, closeSync, fchownSync, constants, fsync, linkSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync, writevSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  constants,
+  fchownSync,
+  fsync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  writevSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -28,6 +45,15 @@ import { ownerFor, type Privs } from "./privs.js";
 import { errnoOf, fileTooLarge } from "./status.js";
 
 const fsyncAsync = promisify(fsync);
+
+/** Maildir deliveries of this process between their start and their end. */
+let deliveriesInProgress = 0;
+
+/** fsync(fd): blocking when no other Maildir delivery is in progress, else on the thread pool. */
+function syncFile(fd: number): void | Promise<void> {
+  if (deliveriesInProgress <= 1) return fsyncSync(fd);
+  return fsyncAsync(fd);
+}
 
 export interface MaildirOptions {
   /** Header lines (Return-Path, Delivered-To) written before the content, with newlines. */
@@ -185,7 +211,12 @@ function writeContent(fd: number, opts: MaildirOptions, content: MessageContent)
   return writeStream(fd, head, limit, content);
 }
 
-async function writeStream(fd: number, head: Buffer, limit: number, content: MessageContent): Promise<number> {
+async function writeStream(
+  fd: number,
+  head: Buffer,
+  limit: number,
+  content: MessageContent,
+): Promise<number> {
   let size = 0;
   const put = (buf: Buffer): void => {
     size += buf.length;
@@ -200,7 +231,7 @@ async function writeStream(fd: number, head: Buffer, limit: number, content: Mes
 async function fsyncDirectory(dir: string): Promise<void> {
   const fd = openSync(dir, constants.O_RDONLY);
   try {
-    await fsyncAsync(fd);
+    await syncFile(fd);
   } finally {
     closeSync(fd);
   }
@@ -230,6 +261,15 @@ export async function deliverToMaildir(
   content: MessageContent,
   opts: MaildirOptions,
 ): Promise<MaildirResult> {
+  deliveriesInProgress++;
+  try {
+    return await deliver(dir, content, opts);
+  } finally {
+    deliveriesInProgress--;
+  }
+}
+
+async function deliver(dir: string, content: MessageContent, opts: MaildirOptions): Promise<MaildirResult> {
   const owner = ownerFor(opts.uid, opts.gid);
   const host = opts.hostname ?? hostname();
   const { fd, base } = inMaildir(dir, owner, () =>
@@ -242,7 +282,7 @@ export async function deliverToMaildir(
     try {
       size = await writeContent(fd, opts, content);
       if (owner !== undefined) fchownSync(fd, owner.uid, owner.gid);
-      await fsyncAsync(fd);
+      await syncFile(fd);
     } finally {
       closeSync(fd);
     }
