@@ -14,9 +14,9 @@
  * on the device: blocking while this is the process's only Maildir delivery in progress
  * (nobody waits; measured 0.4 ms CPU and 16 syscalls less per message than a thread-pool
  * fsync), asynchronous while others are, so that they proceed and their fsyncs overlap
- * (a local process may serve several qmgr connections). A Maildir found complete is remembered per process; when it has been
- * removed since, the open or link fails with ENOENT and the Maildir is recreated and the
- * step retried once.
+ * (a local process may serve several qmgr connections). A Maildir found complete is
+ * remembered per process; when it (or its tmp/ or new/) has been removed since, the open or
+ * the link fails with ENOENT, and the Maildir is recreated and the step retried once.
  * Security: when running as root, created directories and the message file are chowned to
  * the recipient; otherwise the delivery is made as the current user.
  */
