@@ -2,18 +2,23 @@
  * content — the message stream as local delivery writes it: chunks, From_ lines, mboxrd quoting.
  *
  * The queue hands local delivery the message content (headers + body, LF line endings) as a
- * stream; nothing here holds a whole message in memory. MboxQuoter is the streaming
+ * stream, or, for a small message, as one Buffer read in one go (no stream, no thread-pool
+ * round trips); nothing here holds a large message in memory. MboxQuoter is the streaming
  * ">From " quoter of the mboxrd convention (mutt, procmail -Y aside): every line matching
  * /^>*From / gets one more ">", so a reader can undo it exactly. The From_ envelope line uses
  * the asctime() date Postfix, procmail and mutt write ("From sender  Sun Nov 22 10:00:00 2026").
  * Talks to nothing. Input is untrusted message data: lines of any length, any bytes.
  */
 
-/** What delivery functions accept as the message content. */
-export type MessageContent = AsyncIterable<Buffer | string> | NodeJS.ReadableStream;
+/** What delivery functions accept as the message content: a stream, or a small message whole. */
+export type MessageContent = AsyncIterable<Buffer | string> | NodeJS.ReadableStream | Buffer;
 
 /** Iterate the content as Buffers, whatever the source yields. */
 export async function* chunksOf(content: MessageContent): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(content)) {
+    yield content;
+    return;
+  }
   for await (const chunk of content as AsyncIterable<Buffer | string>) {
     yield typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
   }

@@ -16,8 +16,9 @@
  * runs as the current user and chown/setuid are skipped.
  */
 import { dirname } from "node:path";
+import { Readable } from "node:stream";
 import { type AliasTable, type Destination, expandRecipient } from "./aliases.js";
-import { fromLine } from "./content.js";
+import { fromLine, type MessageContent } from "./content.js";
 import { hasDeliveredTo, traceHeaders } from "./headers.js";
 import { deliverToMaildir, makeDirs } from "./maildir.js";
 import { deliverToMbox } from "./mbox.js";
@@ -36,6 +37,29 @@ export interface LocalDeliveryRequest {
   readonly deliveryId?: string;
   /** Opens the message content (headers + body, LF endings) afresh; called once per destination. */
   readonly openContent: () => NodeJS.ReadableStream;
+  /**
+   * The whole content in one Buffer, or undefined when the message is too large to hold in
+   * memory. When given, it is called once and every destination is served from the buffer
+   * instead of opening streams (a read stream costs several thread-pool round trips).
+   */
+  readonly readContent?: () => Buffer | undefined;
+}
+
+/** A request whose small content has been read into memory. */
+interface LoadedRequest extends LocalDeliveryRequest {
+  readonly content?: Buffer;
+}
+
+/** The content to hand one destination: the buffer when loaded, else a fresh stream. */
+function contentOf(req: LoadedRequest): MessageContent {
+  return req.content ?? req.openContent();
+}
+
+/** Read small content once; openContent then streams the buffer (recipes, forwarding). */
+function loadContent(req: LocalDeliveryRequest): LoadedRequest {
+  const content = req.readContent?.();
+  if (content === undefined) return req;
+  return { ...req, content, openContent: () => Readable.from([content]) };
 }
 
 /** default_privs resolved to an account. */
@@ -109,13 +133,14 @@ const SEVERITY = { sent: 0, bounced: 1, deferred: 2 } as const;
 
 /** Deliver one queued message to one local recipient. */
 export async function deliverLocal(
-  req: LocalDeliveryRequest,
+  request: LocalDeliveryRequest,
   cfg: LocalDeliveryConfig,
   deps: LocalDeliveryDeps,
 ): Promise<DeliveryOutcome> {
   try {
+    const req = loadContent(request);
     const deliveredTo = req.recipient.toLowerCase();
-    if (await hasDeliveredTo(req.openContent(), deliveredTo)) {
+    if (await hasDeliveredTo(contentOf(req), deliveredTo)) {
       return { status: "bounced", dsn: "5.4.6", text: `mail forwarding loop for ${req.recipient}` };
     }
     const expansion = await expandRecipient(req.recipient, {
@@ -147,7 +172,7 @@ export async function deliverLocal(
 
 async function deliverAll(
   destinations: readonly Destination[],
-  req: LocalDeliveryRequest,
+  req: LoadedRequest,
   cfg: LocalDeliveryConfig,
 ): Promise<DeliveryOutcome> {
   const forwards: string[] = [];
@@ -218,7 +243,7 @@ function commandPrivs(privs: Privs, cfg: LocalDeliveryConfig): Privs {
 
 async function deliverOne(
   d: Destination,
-  req: LocalDeliveryRequest,
+  req: LoadedRequest,
   cfg: LocalDeliveryConfig,
 ): Promise<DestinationOutcome> {
   switch (d.kind) {
@@ -240,7 +265,7 @@ async function deliverOne(
 async function runCommand(
   command: string,
   who: { privs: Privs; user: UserInfo | undefined; extension: string | undefined },
-  req: LocalDeliveryRequest,
+  req: LoadedRequest,
   cfg: LocalDeliveryConfig,
 ): Promise<DestinationOutcome> {
   const at = req.recipient.lastIndexOf("@");
@@ -255,7 +280,7 @@ async function runCommand(
     ...(req.originalRecipient !== undefined ? { originalRecipient: req.originalRecipient } : {}),
     ...(extension !== undefined ? { extension } : {}),
   });
-  const outcome = await deliverToCommand(command, req.openContent(), {
+  const outcome = await deliverToCommand(command, contentOf(req), {
     prepend: prependFor(req, cfg.prependDeliveredHeader.includes("command"), true),
     env,
     timeLimitMs: cfg.commandTimeLimit * 1000,
@@ -266,7 +291,7 @@ async function runCommand(
 
 async function deliverMailbox(
   user: UserInfo,
-  req: LocalDeliveryRequest,
+  req: LoadedRequest,
   cfg: LocalDeliveryConfig,
 ): Promise<DestinationOutcome> {
   const at = req.recipient.lastIndexOf("@");
@@ -281,7 +306,7 @@ async function deliverMailbox(
     try {
       const host = cfg.hostname !== undefined ? { hostname: cfg.hostname } : {};
       const once = req.deliveryId ? { deliveryId: req.deliveryId } : {};
-      await deliverToMaildir(loc.path, req.openContent(), { prepend, ...owner, ...limit, ...host, ...once });
+      await deliverToMaildir(loc.path, contentOf(req), { prepend, ...owner, ...limit, ...host, ...once });
       return { destination: loc.path, status: "sent", dsn: "2.0.0", text: "delivered to maildir" };
     } catch (err) {
       return failed(loc.path, mailboxError("maildir delivery failed: ", err));
@@ -294,7 +319,7 @@ async function deliverMailbox(
     }
     const lock = cfg.lockTimeoutMs !== undefined ? { lockTimeoutMs: cfg.lockTimeoutMs } : {};
     const opts = { sender: req.sender, arrival: req.arrival, prepend, ...owner, ...limit, ...lock };
-    await deliverToMbox(loc.path, req.openContent(), opts);
+    await deliverToMbox(loc.path, contentOf(req), opts);
     return { destination: loc.path, status: "sent", dsn: "2.0.0", text: "delivered to mailbox" };
   } catch (err) {
     return failed(loc.path, mailboxError(`cannot update mailbox ${loc.path} for user ${user.user}. `, err));
@@ -304,12 +329,12 @@ async function deliverMailbox(
 async function deliverFile(
   path: string,
   privs: Privs,
-  req: LocalDeliveryRequest,
+  req: LoadedRequest,
   cfg: LocalDeliveryConfig,
 ): Promise<DestinationOutcome> {
   const delivered = cfg.prependDeliveredHeader.includes("file");
   try {
-    await deliverToFile(path, req.openContent(), {
+    await deliverToFile(path, contentOf(req), {
       sender: req.sender,
       arrival: req.arrival,
       prepend: prependFor(req, delivered, false),

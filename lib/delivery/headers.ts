@@ -111,6 +111,10 @@ export class DeliveredToScanner {
 /** Whether the message already carries `Delivered-To: recipient`; reads only the header section. */
 export async function hasDeliveredTo(content: MessageContent, recipient: string): Promise<boolean> {
   const scanner = new DeliveredToScanner(recipient);
+  if (Buffer.isBuffer(content)) {
+    const state = scanner.push(content);
+    return (state === "more" ? scanner.end() : state) === "found";
+  }
   for await (const chunk of chunksOf(content)) {
     const state = scanner.push(chunk);
     if (state !== "more") {

@@ -9,9 +9,10 @@
  * The mailbox location is, in order: Dovecot's mail_location (maildir:/mbox: with ~, %u,
  * %n, %d, %h; a passwd-file user's userdb_mail extra field overrides it), home_mailbox
  * (relative to home, trailing / = Maildir), mail_spool_directory/<user> (trailing / =
- * Maildir). Talks to the file system only to read passwd files.
+ * Maildir). Talks to the file system only to read passwd files (cached until they change).
  * Security: user names are validated before they become path components.
  */
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -77,9 +78,28 @@ export function parseSystemPasswd(text: string): Map<string, UserInfo> {
   return users;
 }
 
-/** Read and parse a passwd(5) file. */
-export async function readSystemPasswd(path = "/etc/passwd"): Promise<Map<string, UserInfo>> {
-  return parseSystemPasswd(await readFile(path, "utf8"));
+interface CachedPasswd {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly ino: number;
+  readonly users: ReadonlyMap<string, UserInfo>;
+}
+
+const systemPasswdCache = new Map<string, CachedPasswd>();
+
+/**
+ * Read and parse a passwd(5) file, cached per path and re-read when its mtime, size or inode
+ * changes (as lib/auth/passwd-file does). The stat is blocking: microseconds, where a
+ * thread-pool round trip per delivery costs more.
+ */
+export async function readSystemPasswd(path = "/etc/passwd"): Promise<ReadonlyMap<string, UserInfo>> {
+  const st = statSync(path);
+  const hit = systemPasswdCache.get(path);
+  if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino)
+    return hit.users;
+  const users = parseSystemPasswd(await readFile(path, "utf8"));
+  systemPasswdCache.set(path, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
+  return users;
 }
 
 export interface UserResolverOptions {
@@ -92,7 +112,7 @@ export interface UserResolverOptions {
   readonly virtualGid?: number;
   /** Whether system accounts receive mail (local_system_users). */
   readonly systemUsers: boolean;
-  /** Path of the system passwd file (default /etc/passwd), read on each lookup. */
+  /** Path of the system passwd file (default /etc/passwd), re-read when it changes. */
   readonly systemPasswdPath?: string;
 }
 

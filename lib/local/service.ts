@@ -5,8 +5,11 @@
  * ("ID: to=<...>, relay=local, delay=..., delays=..., dsn=..., status=sent (delivered to
  * maildir)") and answers qmgr, which records the outcome in the queue file.
  * Runs as root in production (deliveries run as the recipient); unprivileged in a sandbox.
+ * A message up to SMALL_CONTENT bytes is read from the queue file with one blocking pread
+ * (microseconds from the page cache, where a read stream costs several thread-pool round
+ * trips); larger ones are streamed, so memory stays bounded.
  */
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import type { Socket } from "node:net";
 import type { CleanupClient } from "../cleanup/client.js";
 import { deliverLocal, type LocalDeliveryConfig, type LocalDeliveryDeps } from "../delivery/deliver.js";
@@ -43,6 +46,29 @@ export function serveLocal(socket: Socket, svc: LocalService): Promise<void> {
   });
 }
 
+/** Largest content read whole into memory; above it, deliveries stream from the queue file. */
+export const SMALL_CONTENT = 256 * 1024;
+
+/** The content of a small message (as much as the file holds, like the stream), else undefined. */
+export function readSmallContent(req: DeliveryRequest): Buffer | undefined {
+  if (req.contentLength > SMALL_CONTENT) return undefined;
+  const buf = Buffer.allocUnsafe(req.contentLength);
+  if (req.contentLength === 0) return buf;
+  const fd = openSync(req.path, "r");
+  try {
+    let got = 0;
+    // Bounded: every round reads at least one byte or stops.
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, req.contentOffset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promise<DeliveryReply> {
   const start = Date.now();
   const openContent = () =>
@@ -63,6 +89,7 @@ export async function deliverOne(req: DeliveryRequest, svc: LocalService): Promi
         arrival: new Date(req.arrival),
         deliveryId: `${Math.floor(req.arrival / 1000)}.P${req.queueId}_${req.index}`,
         openContent,
+        readContent: () => readSmallContent(req),
       },
       svc.cfg,
       svc.deps,

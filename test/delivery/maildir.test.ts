@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { deliverToMaildir, escapeMaildirHost, maildirUniqueName } from "../../lib/delivery/maildir.js";
@@ -95,4 +95,53 @@ test("a deliveryId makes delivery repeatable: the second attempt finds the first
   assert.deepEqual(readdirSync(join(dir, "Maildir", "new")), ["1700000000.PQID_0.h,S=17"]);
   assert.deepEqual(readdirSync(join(dir, "Maildir", "tmp")), []);
   cleanup();
+});
+
+test("deliverToMaildir recreates a Maildir removed between two deliveries", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const md = join(dir, "Maildir");
+    await deliverToMaildir(md, Buffer.from("one\n"), { prepend: "" });
+    rmSync(md, { recursive: true });
+    const second = await deliverToMaildir(md, Buffer.from("two\n"), { prepend: "" });
+    assert.equal(readFileSync(second.file, "utf8"), "two\n");
+    for (const sub of ["tmp", "new", "cur"]) assert.equal(statSync(join(md, sub)).mode & 0o777, 0o700);
+    // Only new/ gone (tmp/ still there): the link step recreates it.
+    rmSync(join(md, "new"), { recursive: true });
+    const third = await deliverToMaildir(md, Buffer.from("three\n"), { prepend: "" });
+    assert.equal(readFileSync(third.file, "utf8"), "three\n");
+    assert.deepEqual(readdirSync(join(md, "tmp")), []);
+    // Only tmp/ gone: the open step recreates it.
+    rmSync(join(md, "tmp"), { recursive: true });
+    const fourth = await deliverToMaildir(md, Buffer.from("four\n"), { prepend: "" });
+    assert.equal(readFileSync(fourth.file, "utf8"), "four\n");
+    assert.equal(readdirSync(join(md, "new")).length, 2);
+  } finally {
+    cleanup();
+  }
+});
+
+test("deliverToMaildir writes a Buffer and a stream of the same bytes identically", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    const prepend = "Delivered-To: a@b\n";
+    const whole = await deliverToMaildir(join(dir, "a"), bytes, { prepend });
+    const parts = [bytes.subarray(0, 1000), bytes.subarray(1000, 65_536), bytes.subarray(65_536)];
+    async function* stream() {
+      yield* parts;
+    }
+    const streamed = await deliverToMaildir(join(dir, "b"), stream(), { prepend });
+    const expected = Buffer.concat([Buffer.from(prepend), bytes]);
+    assert.deepEqual(readFileSync(whole.file), expected);
+    assert.deepEqual(readFileSync(streamed.file), expected);
+    assert.equal(whole.size, expected.length);
+    assert.equal(streamed.size, expected.length);
+    await assert.rejects(deliverToMaildir(join(dir, "c"), bytes, { prepend, sizeLimit: 1000 }), {
+      dsn: "5.2.2",
+    });
+    assert.deepEqual(readdirSync(join(dir, "c", "tmp")), []);
+  } finally {
+    cleanup();
+  }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
@@ -7,6 +7,7 @@ import {
   expandMailVars,
   mailboxLocation,
   parseSystemPasswd,
+  readSystemPasswd,
   splitExtension,
   type UserInfo,
 } from "../../lib/delivery/users.js";
@@ -167,4 +168,28 @@ test("mailboxLocation reports errors for unknown formats and missing homes", () 
   assert.ok("error" in mailboxLocation({ ...alice, home: "" }, { ...cfg, mailLocation: "maildir:~/M" }));
   assert.ok("error" in mailboxLocation({ ...alice, home: "" }, { ...cfg, homeMailbox: "Maildir/" }));
   assert.ok("error" in mailboxLocation({ ...alice, user: ".." }, cfg));
+});
+
+test("readSystemPasswd caches the parsed file and re-reads it when it changes", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const passwd = join(dir, "passwd");
+    writeFileSync(passwd, "alice:x:1000:1000::/home/alice:/bin/sh\n");
+    const first = await readSystemPasswd(passwd);
+    assert.equal(first.get("alice")?.uid, 1000);
+    assert.equal(await readSystemPasswd(passwd), first);
+    writeFileSync(passwd, "alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n");
+    const resolve = createUserResolver({ systemUsers: true, systemPasswdPath: passwd });
+    assert.equal((await resolve("bob", ""))?.uid, 1001);
+    // Same size, new inode (an editor's rename over the file): re-read too.
+    writeFileSync(
+      `${passwd}.new`,
+      "alice:x:1000:1000::/home/alice:/bin/sh\ncal:x:1002:1002::/home/bob:/bin/sh\n",
+    );
+    renameSync(`${passwd}.new`, passwd);
+    assert.equal((await resolve("cal", ""))?.uid, 1002);
+    assert.equal(await resolve("bob", ""), undefined);
+  } finally {
+    cleanup();
+  }
 });
