@@ -15,7 +15,8 @@
  *
  * Talks to: the file system. Security: the log path is built from a checked queue ID.
  */
-import { open, readFile, unlink } from "node:fs/promises";
+import { unlinkSync } from "node:fs";
+import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isQueueId, type QueueFileInfo } from "../queue/index.js";
 import type { DsnRecipient } from "./dsn.js";
@@ -96,10 +97,10 @@ export async function recordReported(
   }
 }
 
-/** Remove a message's report log; a no-op when there is none. */
+/** Remove a message's report log; a no-op when there is none. Synchronous: qmgr calls it per message. */
 export async function removeReportLog(queueDir: string, id: string): Promise<void> {
   try {
-    await unlink(reportLogPath(queueDir, id));
+    unlinkSync(reportLogPath(queueDir, id));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }

@@ -60,7 +60,11 @@ describe("master end to end", () => {
   });
 
   it("a worker started on demand serves a connection on its inet port", async () => {
-    assert.equal(workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`).length, 0, "no showq worker before the first connection");
+    assert.equal(
+      workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`).length,
+      0,
+      "no showq worker before the first connection",
+    );
     assert.equal(await fetchBanner(showqPort), "Mail queue is empty\n");
     assert.equal(workerPids(sb.dir, "showq.js", `127.0.0.1:${showqPort}\0`).length, 1);
   });
