@@ -234,7 +234,7 @@ export class Pool {
       } else if (!best || w.load < best.load) best = w;
     }
     const limit = this.opts.connectionLimit;
-    if (forWakeup) return best ?? starting;
+    if (forWakeup && (best ?? starting)) return best ?? starting;
     if (best && best.load < limit) return best;
     if (starting && starting.load < limit) return starting;
     const max = this.opts.service.maxproc;
