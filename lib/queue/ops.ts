@@ -14,10 +14,12 @@
  * (appendOutcome without sync) before it tells qmgr; lines from the two never mix, and
  * anything torn fails its CRC and is skipped by the reader.
  *
- * Everything except the fsyncs is synchronous: a rename, unlink, append or directory listing
- * only touches the page cache and takes microseconds, while an asynchronous fs call is a
- * round trip through libuv's thread pool (futex, eventfd, epoll) that costs several times
- * the system call itself. fsyncs wait on the device and stay in the thread pool.
+ * Renames, appends and directory listings are synchronous: they only touch the page cache
+ * and take microseconds, while an asynchronous fs call is a round trip through libuv's
+ * thread pool (futex, eventfd, epoll) that costs several times the system call itself.
+ * What waits on the device stays in the thread pool: fsyncs, and unlinking a queue file
+ * (on ext4 freeing the inode joins the journal's orphan list and often waits for a running
+ * commit, 1-15 ms, which would stall every other message in qmgr).
  *
  * Talks to: the file system. Security: queue IDs are checked before they become paths,
  * so a name like "../x" never escapes the queue directory.
@@ -31,9 +33,9 @@ import {
   readSync,
   renameSync,
   statSync,
-  unlinkSync,
   writeSync,
 } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDirectory } from "./dirs.js";
 import { checkedRecord, type QueueName, type RecipientDeferral, type RecipientOutcome } from "./format.js";
@@ -131,7 +133,7 @@ export async function moveQueueFile(
 /** Remove a queue file; a no-op if it is already gone. */
 export async function removeQueueFile(queueDir: string, id: string, queue: QueueName): Promise<void> {
   try {
-    unlinkSync(queuePath(queueDir, queue, id));
+    await unlink(queuePath(queueDir, queue, id));
   } catch (err) {
     if (!isErrno(err, "ENOENT")) throw err;
   }
@@ -178,7 +180,7 @@ export async function removeStaleTemps(
     const path = join(dir, name);
     try {
       if (statSync(path).mtimeMs >= cutoff) continue;
-      unlinkSync(path);
+      await unlink(path);
       removed += 1;
     } catch (err) {
       if (!isErrno(err, "ENOENT")) throw err;
