@@ -15,7 +15,7 @@
  *
  * Talks to: the file system. Security: the log path is built from a checked queue ID.
  */
-import { unlinkSync } from "node:fs";
+import { existsSync, unlinkSync } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isQueueId, type QueueFileInfo } from "../queue/index.js";
@@ -97,10 +97,15 @@ export async function recordReported(
   }
 }
 
-/** Remove a message's report log; a no-op when there is none. Synchronous: qmgr calls it per message. */
+/**
+ * Remove a message's report log; a no-op when there is none. qmgr calls it for every message
+ * and most have none: existsSync answers that without the cost of a thrown ENOENT error.
+ */
 export async function removeReportLog(queueDir: string, id: string): Promise<void> {
+  const path = reportLogPath(queueDir, id);
+  if (!existsSync(path)) return;
   try {
-    unlinkSync(reportLogPath(queueDir, id));
+    unlinkSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }

@@ -8,8 +8,9 @@
  * streams exactly the content bytes.
  *
  * The reads are synchronous (page cache, microseconds; an async fs call is a thread-pool
- * round trip that costs more). A file up to READ_CHUNK bytes, the usual case, is one
- * open, fstat, pread and close: the envelope, content and status records come in one read.
+ * round trip that costs more). A file shorter than READ_CHUNK bytes, the usual case, is one
+ * open, pread and close: the envelope, content and status records come in one read into a
+ * reused buffer, and the short read tells the size without an fstat.
  *
  * Talks to: the file system. Security: everything read is validated before use; JSON is
  * only parsed, never evaluated; sizes are bounded.
@@ -39,6 +40,8 @@ const QUEUE_NAMES: ReadonlySet<string> = new Set([
   "corrupt",
 ]);
 const READ_CHUNK = 64 * 1024;
+/** The first read of every file; only parsed in place (nothing keeps a view of it). */
+const FIRST_READ = Buffer.allocUnsafe(READ_CHUNK);
 const END_OF_ENVELOPE = Buffer.from("\nM\n", "latin1");
 
 type Fail = (reason: string) => never;
@@ -57,8 +60,12 @@ export function readQueueFileSync(path: string): QueueFileInfo {
   };
   const fd = openSync(path, "r");
   try {
-    const { size } = fstatSync(fd);
-    const { head, envelopeBytes, contentOffset } = readEnvelopeRegion(fd, size, fail);
+    const firstLength = readInto(fd, FIRST_READ, 0);
+    const wholeFile = firstLength < READ_CHUNK;
+    const size = wholeFile ? firstLength : fstatSync(fd).size;
+    // A bigger file reads on into new buffers: keep its first chunk apart from FIRST_READ.
+    const first = wholeFile ? FIRST_READ.subarray(0, firstLength) : Buffer.from(FIRST_READ);
+    const { head, envelopeBytes, contentOffset } = readEnvelopeRegion(fd, size, first, fail);
     const { envelope, contentLength } = parseEnvelope(envelopeBytes, fail);
     const contentEnd = contentOffset + contentLength;
     if (size < contentEnd) fail("truncated content");
@@ -86,29 +93,33 @@ export function readQueueFileSync(path: string): QueueFileInfo {
   }
 }
 
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length);
+/** Fill buffer from the file at position, up to end of file; returns the bytes read. */
+function readInto(fd: number, buffer: Buffer, position: number): number {
   let done = 0;
-  while (done < length) {
-    const bytesRead = readSync(fd, buffer, done, length - done, position + done);
+  while (done < buffer.length) {
+    const bytesRead = readSync(fd, buffer, done, buffer.length - done, position + done);
     if (bytesRead === 0) break;
     done += bytesRead;
   }
-  return buffer.subarray(0, done);
+  return done;
 }
 
-/** Reads READ_CHUNK bytes at a time (no more than the file holds) until the "M" record. */
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  return buffer.subarray(0, readInto(fd, buffer, position));
+}
+
+/** From the first chunk on, READ_CHUNK bytes at a time (no more than the file holds) until the "M" record. */
 function readEnvelopeRegion(
   fd: number,
   size: number,
+  first: Buffer,
   fail: Fail,
 ): { head: Buffer; envelopeBytes: Buffer; contentOffset: number } {
-  let data: Buffer = Buffer.alloc(0);
+  if (first.length === 0) fail("truncated envelope");
+  let data = first;
+  let searchFrom = 0;
   for (;;) {
-    const chunk = readAt(fd, data.length, Math.min(READ_CHUNK, Math.max(0, size - data.length)));
-    if (chunk.length === 0) fail("truncated envelope");
-    const searchFrom = Math.max(0, data.length - 2);
-    data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
     const at = data.indexOf(END_OF_ENVELOPE, searchFrom);
     if (at >= 0)
       return {
@@ -117,6 +128,10 @@ function readEnvelopeRegion(
         contentOffset: at + END_OF_ENVELOPE.length,
       };
     if (data.length > MAX_ENVELOPE_BYTES) fail("envelope too large");
+    const chunk = readAt(fd, data.length, Math.min(READ_CHUNK, Math.max(0, size - data.length)));
+    if (chunk.length === 0) fail("truncated envelope");
+    searchFrom = Math.max(0, data.length - 2);
+    data = Buffer.concat([data, chunk]);
   }
 }
 
