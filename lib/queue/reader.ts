@@ -93,15 +93,13 @@ export function readQueueFileSync(path: string): QueueFileInfo {
   }
 }
 
-/** Fill buffer from the file at position, up to end of file; returns the bytes read. */
+/**
+ * Fill buffer from the file at position, up to end of file; returns the bytes read. One
+ * pread: a read of a regular file comes back short only at its end, so the usual small
+ * file needs no second read to find that out.
+ */
 function readInto(fd: number, buffer: Buffer, position: number): number {
-  let done = 0;
-  while (done < buffer.length) {
-    const bytesRead = readSync(fd, buffer, done, buffer.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
+  return readSync(fd, buffer, 0, buffer.length, position);
 }
 
 function readAt(fd: number, position: number, length: number): Buffer {
