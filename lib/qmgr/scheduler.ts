@@ -9,14 +9,18 @@
  * one go when it is done with a file for now.
  * On start, whatever a crash left in active/ goes back to incoming/ and is redone; the
  * recipients already recorded as done are not delivered again.
+ * As in Postfix, incoming/ is scanned when a trigger comes, on the timer, and when room
+ * opens in active/ after a scan had to stop at qmgr_message_active_limit; not after every
+ * message. Queue file I/O is synchronous except fsync (see lib/queue/ops.ts for why).
  */
-import { utimes } from "node:fs/promises";
+import { statSync, utimesSync } from "node:fs";
 import { removeReportLog } from "../bounce/select.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
   appendDeferral,
   appendOutcome,
   appendWarning,
+  listQueue,
   markCorrupt,
   moveQueueFile,
   QueueFileError,
@@ -25,10 +29,9 @@ import {
   queuePath,
   type RecipientDeferral,
   type RecipientOutcome,
-  readQueueFile,
+  readQueueFileSync,
   removeQueueFile,
   removeStaleTemps,
-  scanQueue,
 } from "../queue/index.js";
 import type { AgentPool, DeliveryReply } from "./agents.js";
 import { formatDelays } from "./delays.js";
@@ -85,6 +88,8 @@ export class Scheduler {
   private scanning = false;
   private rescan = "";
   private lastDeferredScan = 0;
+  /** The last incoming/ scan stopped at the active limit: files may be waiting there. */
+  private incomingBacklog = false;
   private stopped = false;
 
   constructor(
@@ -100,7 +105,7 @@ export class Scheduler {
 
   /** Crash recovery, then a full scan. */
   async start(): Promise<void> {
-    for await (const id of scanQueue(this.s.queueDir, "active")) {
+    for (const id of listQueue(this.s.queueDir, "active")) {
       await moveQueueFile(this.s.queueDir, id, "active", "incoming", { durable: false }).catch(
         (err: unknown) => this.log.warning(`${id}: cannot requeue from active: ${errorText(err)}`),
       );
@@ -146,11 +151,16 @@ export class Scheduler {
   }
 
   private async scan(queue: QueueName, flush: boolean): Promise<void> {
+    if (queue === "incoming") this.incomingBacklog = false;
     try {
-      for await (const id of scanQueue(this.s.queueDir, queue)) {
-        if (this.stopped || this.active.size >= this.s.activeLimit) break;
+      for (const id of listQueue(this.s.queueDir, queue)) {
+        if (this.stopped) break;
+        if (this.active.size >= this.s.activeLimit) {
+          if (queue === "incoming") this.incomingBacklog = true;
+          break;
+        }
         if (this.active.has(id)) continue;
-        if (queue === "deferred" && !flush && !(await this.due(id))) continue;
+        if (queue === "deferred" && !flush && !this.due(id)) continue;
         await this.activate(queue, id);
       }
     } catch (err) {
@@ -164,11 +174,9 @@ export class Scheduler {
     if (n > 0) this.log.info(`removed ${n} stale temporary file${n === 1 ? "" : "s"} from incoming`);
   }
 
-  private async due(id: string): Promise<boolean> {
-    const { stat } = await import("node:fs/promises");
+  private due(id: string): boolean {
     try {
-      const st = await stat(queuePath(this.s.queueDir, "deferred", id));
-      return st.mtimeMs <= Date.now();
+      return statSync(queuePath(this.s.queueDir, "deferred", id)).mtimeMs <= Date.now();
     } catch {
       return false;
     }
@@ -183,7 +191,7 @@ export class Scheduler {
     }
     let info: QueueFileInfo;
     try {
-      info = await readQueueFile(queuePath(this.s.queueDir, "active", id));
+      info = readQueueFileSync(queuePath(this.s.queueDir, "active", id));
     } catch (err) {
       if (err instanceof QueueFileError) {
         this.log.warning(`${id}: corrupt queue file (${err.reason}); moved to corrupt`);
@@ -371,14 +379,14 @@ export class Scheduler {
         const next = Date.now() + this.backoff(info.attempts + 1);
         await appendDeferral(info.path, msg.deferrals, next);
         await moveQueueFile(this.s.queueDir, info.id, "active", "deferred", { durable: false });
-        await utimes(queuePath(this.s.queueDir, "deferred", info.id), next / 1000, next / 1000);
+        utimesSync(queuePath(this.s.queueDir, "deferred", info.id), next / 1000, next / 1000);
       }
     } catch (err) {
       this.log.warning(`${info.id}: cannot finish queue file: ${errorText(err)}`);
     }
     this.active.delete(info.id);
     if (!this.busy) this.onIdle();
-    if (this.active.size < this.s.activeLimit && !this.stopped) this.wakeup("I");
+    if (this.incomingBacklog && this.active.size < this.s.activeLimit && !this.stopped) this.wakeup("I");
   }
 
   private async writeOutcomes(msg: ActiveMessage): Promise<void> {

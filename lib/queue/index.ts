@@ -18,6 +18,7 @@ export {
   appendDeferral,
   appendOutcome,
   appendWarning,
+  listQueue,
   markCorrupt,
   moveQueueFile,
   queuePath,
@@ -26,5 +27,5 @@ export {
   scanQueue,
 } from "./ops.js";
 export { isQueueId, newQueueId, QUEUE_ID_LENGTH, queueIdTime } from "./queue-id.js";
-export { openContent, readQueueFile } from "./reader.js";
+export { openContent, readQueueFile, readQueueFileSync } from "./reader.js";
 export { QueueFileWriter, type QueueFileWriterOptions } from "./writer.js";

@@ -14,16 +14,33 @@
  * (appendOutcome without sync) before it tells qmgr; lines from the two never mix, and
  * anything torn fails its CRC and is skipped by the reader.
  *
+ * Renames, appends and directory listings are synchronous: they only touch the page cache
+ * and take microseconds, while an asynchronous fs call is a round trip through libuv's
+ * thread pool (futex, eventfd, epoll) that costs several times the system call itself.
+ * What waits on the device stays in the thread pool: fsyncs, and unlinking a queue file
+ * (on ext4 freeing the inode joins the journal's orphan list and often waits for a running
+ * commit, 1-15 ms, which would stall every other message in qmgr).
+ *
  * Talks to: the file system. Security: queue IDs are checked before they become paths,
  * so a name like "../x" never escapes the queue directory.
  */
-import type { FileHandle } from "node:fs/promises";
-import { access, open, opendir, rename, stat, unlink } from "node:fs/promises";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDirectory } from "./dirs.js";
 import { checkedRecord, type QueueName, type RecipientDeferral, type RecipientOutcome } from "./format.js";
+import { fsyncFd } from "./fsync.js";
 import { isQueueId } from "./queue-id.js";
-import { writeFully } from "./writer.js";
 
 /** The path of a queue file; throws on anything that is not a queue ID. */
 export function queuePath(queueDir: string, queue: QueueName, id: string): string {
@@ -32,23 +49,29 @@ export function queuePath(queueDir: string, queue: QueueName, id: string): strin
 }
 
 async function appendRecord(path: string, record: Buffer, sync = true): Promise<void> {
-  const handle = await open(path, "a+");
+  const fd = openSync(path, "a+");
   try {
-    const { size } = await handle.stat();
+    const { size } = fstatSync(fd);
     // A crash may have left a torn record without its newline: start on a fresh line so
     // the torn bytes cannot merge with (and invalidate) this record.
-    const data = (await endsWithNewline(handle, size)) ? record : Buffer.concat([Buffer.from("\n"), record]);
-    await writeFully(handle, data, size);
-    if (sync) await handle.sync();
+    const data = endsWithNewline(fd, size) ? record : Buffer.concat([Buffer.from("\n"), record]);
+    writeAllSync(fd, data);
+    if (sync) await fsyncFd(fd, path);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-async function endsWithNewline(handle: FileHandle, size: number): Promise<boolean> {
+/** One write(2) in practice; O_APPEND puts every chunk at the end of the file. */
+function writeAllSync(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+}
+
+function endsWithNewline(fd: number, size: number): boolean {
   if (size === 0) return true;
   const last = Buffer.alloc(1);
-  await handle.read(last, 0, 1, size - 1);
+  readSync(fd, last, 0, 1, size - 1);
   return last[0] === 0x0a;
 }
 
@@ -81,15 +104,6 @@ export function appendWarning(path: string, time: number): Promise<void> {
   return appendRecord(path, checkedRecord("W", { time }));
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Move a queue file between queues; a no-op if it already is in `to`. With durable false
  * the directories are not fsynced: for moves whose loss in a crash is harmless (qmgr's
@@ -107,9 +121,9 @@ export async function moveQueueFile(
   const target = queuePath(queueDir, to, id);
   if (from === to) return;
   try {
-    await rename(source, target);
+    renameSync(source, target);
   } catch (err) {
-    if (!isErrno(err, "ENOENT") || !(await exists(target))) throw err;
+    if (!isErrno(err, "ENOENT") || !existsSync(target)) throw err;
     // Already moved by an earlier, interrupted attempt: still make sure it is durable.
   }
   if (opts.durable === false) return;
@@ -130,12 +144,21 @@ export function markCorrupt(queueDir: string, queue: QueueName, id: string): Pro
   return moveQueueFile(queueDir, id, queue, "corrupt");
 }
 
-/** The queue IDs in one queue, in directory order; temporary and foreign files are skipped. */
-export async function* scanQueue(queueDir: string, queue: QueueName): AsyncIterable<string> {
-  const dir = await opendir(join(queueDir, queue));
-  for await (const entry of dir) {
-    if (isQueueId(entry.name) && !entry.isDirectory()) yield entry.name;
+/**
+ * The queue IDs in one queue, in directory order; temporary and foreign files are skipped.
+ * One readdir (a getdents64 batch or two) with the entry types, no stat per file.
+ */
+export function listQueue(queueDir: string, queue: QueueName): string[] {
+  const ids: string[] = [];
+  for (const entry of readdirSync(join(queueDir, queue), { withFileTypes: true })) {
+    if (isQueueId(entry.name) && !entry.isDirectory()) ids.push(entry.name);
   }
+  return ids;
+}
+
+/** listQueue() as an async iterable, for callers that act on each file as they go. */
+export async function* scanQueue(queueDir: string, queue: QueueName): AsyncIterable<string> {
+  yield* listQueue(queueDir, queue);
 }
 
 const TEMP_NAME = /^\.[0-9A-Za-z]{16}\.tmp$/;
@@ -152,11 +175,11 @@ export async function removeStaleTemps(
   const dir = join(queueDir, queue);
   const cutoff = Date.now() - maxAgeMs;
   let removed = 0;
-  for await (const entry of await opendir(dir)) {
-    if (!TEMP_NAME.test(entry.name)) continue;
-    const path = join(dir, entry.name);
+  for (const name of readdirSync(dir)) {
+    if (!TEMP_NAME.test(name)) continue;
+    const path = join(dir, name);
     try {
-      if ((await stat(path)).mtimeMs >= cutoff) continue;
+      if (statSync(path).mtimeMs >= cutoff) continue;
       await unlink(path);
       removed += 1;
     } catch (err) {

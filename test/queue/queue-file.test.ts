@@ -264,3 +264,30 @@ test("the writer copies what it buffers, so callers may reuse their buffers", as
     cleanup();
   }
 });
+
+test("status records are found whether the file fits the first read or not: big content, big envelope", async () => {
+  const { dir, cleanup } = withQueueDir();
+  try {
+    const manyRecipients: QueueEnvelope = {
+      ...envelope,
+      recipients: Array.from({ length: 2000 }, (_, i) => ({ address: `recipient-number-${i}@example.net` })),
+    };
+    const cases: [string, Buffer[], QueueEnvelope][] = [
+      ["small", [Buffer.from("Subject: s\n\nsmall\n")], envelope],
+      ["200 KiB of content", [Buffer.alloc(200 * 1024, "c\n")], envelope],
+      ["an envelope over 64 KiB", [Buffer.from("Subject: s\n\nsmall\n")], manyRecipients],
+    ];
+    for (const [name, content, env] of cases) {
+      const path = queuePath(dir, "incoming", await writeMessage(dir, content, env));
+      await appendOutcome(path, { index: 1, status: "sent", dsn: "2.0.0", relay: "r", text: "t", time: 5 });
+      const info = await readQueueFile(path);
+      assert.equal(info.envelope.recipients.length, env.recipients.length, name);
+      assert.equal(info.envelope.attrs["message_id"], "<x@y>", name);
+      assert.equal(info.contentLength, Buffer.concat(content).length, name);
+      assert.deepEqual([...info.done.keys()], [1], name);
+      assert.deepEqual(await collect(openContent(info)), Buffer.concat(content), name);
+    }
+  } finally {
+    cleanup();
+  }
+});
