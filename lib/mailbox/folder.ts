@@ -367,7 +367,10 @@ export class FolderSession {
    * blocking calls and the last one is kept: a SEARCH reads a message's header, structure
    * and text one after another, and a message's bytes never change under its UID.
    */
-  async openMessage(uid: number): Promise<Readable & { readonly pending?: boolean }> {
+  async openMessage(uid: number): Promise<Readable & { readonly pending?: boolean; readonly held?: Buffer }> {
+    const held = this.readSmall(uid);
+    // the bytes ride along, so a reader can take them at once instead of streaming
+    if (held !== undefined) return Object.assign(Readable.from([held]), { held });
     const m = this.byUid(uid);
     if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
     const path = await currentPath(this.dir, m.base, m.file);
@@ -381,10 +384,29 @@ export class FolderSession {
     return createReadStream(path, { highWaterMark: 64 * 1024 });
   }
 
-  /** The path of a message's file now (for hard-link copies). */
-  async messagePath(uid: number): Promise<string> {
+  /**
+   * A small message's bytes read at once by the name the snapshot knows, with blocking calls
+   * and no stat first; undefined when it is big, unknown, or was renamed since (the caller's
+   * slower path looks for its current name).
+   */
+  private readSmall(uid: number): Buffer | undefined {
+    if (this.lastRead?.uid === uid) return this.lastRead.bytes;
+    const m = this.byUid(uid);
+    if (m === undefined || m.size > SMALL_FILE_MAX) return undefined;
+    const bytes = readSmallFile(join(this.dir, "cur", m.file), m.size);
+    if (bytes !== undefined) this.lastRead = { uid, bytes };
+    return bytes;
+  }
+
+  /**
+   * The path of a message's file now (for hard-link copies). `unchecked`: the name the
+   * snapshot knows, without a stat; a flag rename since makes opening it fail with ENOENT,
+   * and the caller asks again without it.
+   */
+  async messagePath(uid: number, opts: { readonly unchecked?: boolean } = {}): Promise<string> {
     const m = this.byUid(uid);
     if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
+    if (opts.unchecked === true) return join(this.dir, "cur", m.file);
     return currentPath(this.dir, m.base, m.file);
   }
 
