@@ -3,7 +3,8 @@
  * UIDPLUS: the UIDs they create, RFC 6851 MOVE) and STATUS counts (RFC 3501, RFC 7162
  * HIGHESTMODSEQ, RFC 8438 SIZE).
  *
- * APPEND writes tmp/<unique> (O_EXCL, fsynced), sets its mtime to the INTERNALDATE, and
+ * APPEND writes tmp/<unique> (O_EXCL, fsynced; an in-memory literal with blocking calls but
+ * the fsync), sets its mtime to the INTERNALDATE, and
  * under the destination's folder lock renames it to cur/<unique>,S=<size>,W=<crlf
  * size>:2,<flags>, so no reader ever sees half a message and the sync numbers it at once.
  * COPY hard-links each source file into the destination's cur/ under a new unique name (the
@@ -11,8 +12,8 @@
  * in the order of the request, so COPYUID's two sets line up.
  * Talks to: folder directories. Security: runs as the mailbox owner; names are generated here.
  */
-import { constants } from "node:fs";
-import { copyFile, link, open, rename, unlink, utimes } from "node:fs/promises";
+import { closeSync, constants, fsync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
+import { copyFile, link, open, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { errnoCode, MailError } from "./errors.js";
@@ -46,23 +47,54 @@ export function uniqueBaseName(): string {
   return `${nowUs / 1_000_000n}.M${nowUs % 1_000_000n}P${process.pid}Q${++uniqueCounter}.${host}`;
 }
 
+const TMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Counts the LFs without a CR before them (each becomes CRLF on the wire). */
+function bareLfs(buf: Buffer, prev: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1))
+    if ((i > 0 ? buf[i - 1] : prev) !== 0x0d) n++;
+  return n;
+}
+
+/**
+ * A message held in memory (an APPEND literal) written with blocking calls: open, write, set
+ * the mtime, close, with only the fsync (which may wait for the disk) on the thread pool —
+ * one round trip instead of seven. The Maildir's tmp/ is created when it is missing.
+ */
+async function writeTmpHeld(dir: string, path: string, body: Uint8Array, when: Date): Promise<number> {
+  let fd: number;
+  try {
+    fd = openSync(path, TMP_FLAGS, 0o600);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+    await ensureMaildir(dir);
+    fd = openSync(path, TMP_FLAGS, 0o600);
+  }
+  try {
+    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at, buf.length - at);
+    futimesSync(fd, when, when);
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+    return buf.length + bareLfs(buf, -1);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function writeTmp(
   path: string,
-  body: AsyncIterable<Uint8Array> | Uint8Array,
+  body: AsyncIterable<Uint8Array>,
+  when: Date,
 ): Promise<{ size: number; crlf: number }> {
-  const fh = await open(
-    path,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    0o600,
-  );
+  const fh = await open(path, TMP_FLAGS, 0o600);
   let size = 0;
   let crlf = 0;
   let prev = -1;
   try {
-    for await (const chunk of body instanceof Uint8Array ? [body] : body) {
+    for await (const chunk of body) {
       const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1))
-        if ((i > 0 ? buf[i - 1] : prev) !== 0x0d) crlf++;
+      crlf += bareLfs(buf, prev);
       prev = buf[buf.length - 1] ?? prev;
       size += buf.length;
       await fh.write(buf);
@@ -71,6 +103,7 @@ async function writeTmp(
   } finally {
     await fh.close();
   }
+  await utimes(path, when, when);
   return { size, crlf: size + crlf };
 }
 
@@ -80,22 +113,33 @@ export async function appendMessage(
   body: AsyncIterable<Uint8Array> | Uint8Array,
   opts: AppendOptions = {},
 ): Promise<{ uid: number; uidValidity: number }> {
-  await ensureMaildir(dir);
   const unique = uniqueBaseName();
   const tmp = join(dir, "tmp", unique);
   let base = unique;
   try {
-    const { size, crlf } = await writeTmp(tmp, body);
     const when = opts.internalDate ?? new Date();
-    await utimes(tmp, when, when);
-    base = `${unique},S=${size},W=${crlf}`;
+    if (body instanceof Uint8Array) {
+      const crlf = await writeTmpHeld(dir, tmp, body, when);
+      base = `${unique},S=${body.byteLength},W=${crlf}`;
+    } else {
+      await ensureMaildir(dir);
+      const { size, crlf } = await writeTmp(tmp, body, when);
+      base = `${unique},S=${size},W=${crlf}`;
+    }
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new MailError(errnoCode(err) === "ENOSPC" ? "noQuota" : "temp", `append to ${dir}: ${String(err)}`);
   }
   const before = async () => {
     const keywords = await addKeywords(dir, opts.flags ?? []);
-    await rename(tmp, join(dir, "cur", `${base}:${formatInfo(opts.flags ?? [], keywords)}`));
+    const to = join(dir, "cur", `${base}:${formatInfo(opts.flags ?? [], keywords)}`);
+    try {
+      renameSync(tmp, to);
+    } catch (err) {
+      if (errnoCode(err) !== "ENOENT") throw err;
+      await ensureMaildir(dir); // a Maildir with tmp/ but without cur/
+      renameSync(tmp, to);
+    }
   };
   return withSyncedIndex(dir, { ...opts, order: [base], before }, async (list) => {
     const rec = list.records.find((r) => r.base === base);
