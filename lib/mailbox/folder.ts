@@ -129,8 +129,9 @@ function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
   return view;
 }
 
+/** True when `b` starts with the UIDs of `a`, in order. */
 function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean {
-  if (a.length !== b.length) return false;
+  if (a.length > b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]?.uid !== b[i]?.uid) return false;
   return true;
 }
@@ -238,15 +239,18 @@ export class FolderSession {
       return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
     }
     if (this.ghosts.size === 0 && sameUids(before, current)) {
-      // The usual case (flags changed, nothing added or removed): sequence numbers stay.
+      // The usual cases (flags changed, messages added at the end, nothing removed): the old
+      // sequence numbers stay, and no maps of the old view are needed to tell what changed
       const flagged: MessageInfo[] = [];
-      for (let i = 0; i < current.length; i++) {
+      for (let i = 0; i < before.length; i++) {
         const now = current[i];
         if (now !== undefined && now !== before[i] && now.modseq !== before[i]?.modseq) flagged.push(now);
       }
+      const added = current.slice(before.length).map((m) => m.uid);
       this.messages = current;
+      if (added.length > 0) this.seqByUid = view.seqByUid();
       this.takeHeader(list);
-      return { expunged: [], expungedSeqs: [], added: [], flagged };
+      return { expunged: [], expungedSeqs: [], added, flagged };
     }
     const oldModseq = new Map(before.map((m) => [m.uid, m.modseq]));
     const present = new Set(current.map((m) => m.uid));
