@@ -4,9 +4,10 @@
  * HIGHESTMODSEQ, RFC 8438 SIZE).
  *
  * APPEND writes tmp/<unique> (O_EXCL, fsynced; an in-memory literal with blocking calls but
- * the fsync), sets its mtime to the INTERNALDATE, and
- * under the destination's folder lock renames it to cur/<unique>,S=<size>,W=<crlf
- * size>:2,<flags>, so no reader ever sees half a message and the sync numbers it at once.
+ * the fsync), sets its mtime to the INTERNALDATE, and under the destination's folder lock,
+ * after the sync, renames it to cur/<unique>,S=<size>,W=<crlf size>:2,<flags> and records it
+ * in the index itself (next UID, credited to cur/'s mtime), so no reader ever sees half a
+ * message and no sync reads cur/ to find it.
  * COPY hard-links each source file into the destination's cur/ under a new unique name (the
  * mtime, hence INTERNALDATE, comes along), copying only across file systems. UIDs are given
  * in the order of the request, so COPYUID's two sets line up.
@@ -21,6 +22,7 @@ import { addKeywords, formatInfo } from "./flags.js";
 import type { FolderSession } from "./folder.js";
 import { ensureMaildir } from "./maildir.js";
 import { type SyncOptions, sizeInName, syncIndex, withSyncedIndex } from "./sync.js";
+import type { UidRecord } from "./uidlist.js";
 
 export interface AppendOptions extends SyncOptions {
   readonly flags?: readonly string[];
@@ -115,37 +117,57 @@ export async function appendMessage(
 ): Promise<{ uid: number; uidValidity: number }> {
   const unique = uniqueBaseName();
   const tmp = join(dir, "tmp", unique);
-  let base = unique;
+  const when = opts.internalDate ?? new Date();
+  let written: { size: number; crlf: number };
   try {
-    const when = opts.internalDate ?? new Date();
     if (body instanceof Uint8Array) {
-      const crlf = await writeTmpHeld(dir, tmp, body, when);
-      base = `${unique},S=${body.byteLength},W=${crlf}`;
+      written = { size: body.byteLength, crlf: await writeTmpHeld(dir, tmp, body, when) };
     } else {
       await ensureMaildir(dir);
-      const { size, crlf } = await writeTmp(tmp, body, when);
-      base = `${unique},S=${size},W=${crlf}`;
+      written = await writeTmp(tmp, body, when);
     }
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new MailError(errnoCode(err) === "ENOSPC" ? "noQuota" : "temp", `append to ${dir}: ${String(err)}`);
   }
-  const before = async () => {
-    const keywords = await addKeywords(dir, opts.flags ?? []);
-    const to = join(dir, "cur", `${base}:${formatInfo(opts.flags ?? [], keywords)}`);
-    try {
-      renameSync(tmp, to);
-    } catch (err) {
-      if (errnoCode(err) !== "ENOENT") throw err;
-      await ensureMaildir(dir); // a Maildir with tmp/ but without cur/
-      renameSync(tmp, to);
-    }
-  };
-  return withSyncedIndex(dir, { ...opts, order: [base], before }, async (list) => {
-    const rec = list.records.find((r) => r.base === base);
-    if (rec === undefined) throw new MailError("temp", `appended ${base} vanished from ${dir}`);
-    return { result: { uid: rec.uid, uidValidity: list.uidValidity } };
+  const base = `${unique},S=${written.size},W=${written.crlf}`;
+  const flags = opts.flags ?? [];
+  // Renamed into cur/ after the sync and recorded by us: the index is written with cur/'s
+  // new mtime (curChangesRecorded), so neither this nor the next sync reads cur/ for it.
+  return withSyncedIndex(dir, opts, async (list) => {
+    const info = formatInfo(flags, await addKeywords(dir, flags));
+    await moveIntoCur(dir, tmp, `${base}:${info}`);
+    const modseq = (list.highestModseq ?? 1) + 1;
+    const record: UidRecord = {
+      uid: list.nextUid,
+      base,
+      crlfSize: written.crlf,
+      size: written.size,
+      internalDate: Math.floor(when.getTime() / 1000),
+      modseq,
+      info,
+    };
+    return {
+      list: { ...list, records: [...list.records, record], nextUid: list.nextUid + 1, highestModseq: modseq },
+      result: { uid: record.uid, uidValidity: list.uidValidity },
+      curChangesRecorded: true,
+    };
+  }).catch(async (err: unknown) => {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   });
+}
+
+/** tmp/ → cur/ with a blocking rename; creates cur/ when the Maildir lacks it. */
+async function moveIntoCur(dir: string, tmp: string, name: string): Promise<void> {
+  const to = join(dir, "cur", name);
+  try {
+    renameSync(tmp, to);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+    await ensureMaildir(dir);
+    renameSync(tmp, to);
+  }
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {
