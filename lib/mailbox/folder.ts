@@ -129,6 +129,27 @@ function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
   return view;
 }
 
+/** True when the UIDs ascend (as the index assigns them): sequence numbers by binary search. */
+function ascendingUids(messages: readonly MessageInfo[]): boolean {
+  for (let i = 1; i < messages.length; i++)
+    if ((messages[i] as MessageInfo).uid <= (messages[i - 1] as MessageInfo).uid) return false;
+  return true;
+}
+
+/** The 1-based position of `uid` in messages in ascending UID order. */
+function seqIn(messages: readonly MessageInfo[], uid: number): number | undefined {
+  let lo = 0;
+  let hi = messages.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = (messages[mid] as MessageInfo).uid;
+    if (at === uid) return mid + 1;
+    if (at < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 /** True when `b` starts with the UIDs of `a`, in order. */
 function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean {
   if (a.length > b.length) return false;
@@ -157,7 +178,8 @@ export class FolderSession {
   private readonly recent = new Set<number>();
   private ghosts = new Set<number>();
   private lastRead: { uid: number; bytes: Buffer } | undefined;
-  private seqByUid = new Map<number, number>();
+  /** Sequence numbers by UID, only for a view not in UID order (else a binary search). */
+  private seqByUid: Map<number, number> | undefined;
   private seen: Uidlist | undefined;
 
   private constructor(
@@ -176,12 +198,12 @@ export class FolderSession {
   }
 
   byUid(uid: number): MessageInfo | undefined {
-    const seq = this.seqByUid.get(uid);
+    const seq = this.seqOf(uid);
     return seq === undefined ? undefined : this.messages[seq - 1];
   }
 
   seqOf(uid: number): number | undefined {
-    return this.seqByUid.get(uid);
+    return this.seqByUid === undefined ? seqIn(this.messages, uid) : this.seqByUid.get(uid);
   }
 
   isRecent(uid: number): boolean {
@@ -234,7 +256,7 @@ export class FolderSession {
     const current = view.messages;
     if (this.seen === undefined) {
       this.messages = current;
-      this.seqByUid = view.seqByUid();
+      this.seqByUid = ascendingUids(current) ? undefined : view.seqByUid();
       this.takeHeader(list);
       return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
     }
@@ -248,7 +270,7 @@ export class FolderSession {
       }
       const added = current.slice(before.length).map((m) => m.uid);
       this.messages = current;
-      if (added.length > 0) this.seqByUid = view.seqByUid();
+      if (added.length > 0) this.seqByUid = ascendingUids(current) ? undefined : view.seqByUid();
       this.takeHeader(list);
       return { expunged: [], expungedSeqs: [], added, flagged };
     }
@@ -270,7 +292,11 @@ export class FolderSession {
     const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
     const flagged = current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
-    this.seqByUid = ghosts.length === 0 ? view.seqByUid() : new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.seqByUid = ascendingUids(messages)
+      ? undefined
+      : ghosts.length === 0
+        ? view.seqByUid()
+        : new Map(messages.map((m, i) => [m.uid, i + 1]));
     this.takeHeader(list);
     return { expunged, expungedSeqs, added, flagged };
   }
