@@ -129,8 +129,30 @@ function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
   return view;
 }
 
+/** True when the UIDs ascend (as the index assigns them): sequence numbers by binary search. */
+function ascendingUids(messages: readonly MessageInfo[]): boolean {
+  for (let i = 1; i < messages.length; i++)
+    if ((messages[i] as MessageInfo).uid <= (messages[i - 1] as MessageInfo).uid) return false;
+  return true;
+}
+
+/** The 1-based position of `uid` in messages in ascending UID order. */
+function seqIn(messages: readonly MessageInfo[], uid: number): number | undefined {
+  let lo = 0;
+  let hi = messages.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = (messages[mid] as MessageInfo).uid;
+    if (at === uid) return mid + 1;
+    if (at < uid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/** True when `b` starts with the UIDs of `a`, in order. */
 function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean {
-  if (a.length !== b.length) return false;
+  if (a.length > b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]?.uid !== b[i]?.uid) return false;
   return true;
 }
@@ -156,7 +178,8 @@ export class FolderSession {
   private readonly recent = new Set<number>();
   private ghosts = new Set<number>();
   private lastRead: { uid: number; bytes: Buffer } | undefined;
-  private seqByUid = new Map<number, number>();
+  /** Sequence numbers by UID, only for a view not in UID order (else a binary search). */
+  private seqByUid: Map<number, number> | undefined;
   private seen: Uidlist | undefined;
 
   private constructor(
@@ -175,12 +198,12 @@ export class FolderSession {
   }
 
   byUid(uid: number): MessageInfo | undefined {
-    const seq = this.seqByUid.get(uid);
+    const seq = this.seqOf(uid);
     return seq === undefined ? undefined : this.messages[seq - 1];
   }
 
   seqOf(uid: number): number | undefined {
-    return this.seqByUid.get(uid);
+    return this.seqByUid === undefined ? seqIn(this.messages, uid) : this.seqByUid.get(uid);
   }
 
   isRecent(uid: number): boolean {
@@ -233,20 +256,23 @@ export class FolderSession {
     const current = view.messages;
     if (this.seen === undefined) {
       this.messages = current;
-      this.seqByUid = view.seqByUid();
+      this.seqByUid = ascendingUids(current) ? undefined : view.seqByUid();
       this.takeHeader(list);
       return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
     }
     if (this.ghosts.size === 0 && sameUids(before, current)) {
-      // The usual case (flags changed, nothing added or removed): sequence numbers stay.
+      // The usual cases (flags changed, messages added at the end, nothing removed): the old
+      // sequence numbers stay, and no maps of the old view are needed to tell what changed
       const flagged: MessageInfo[] = [];
-      for (let i = 0; i < current.length; i++) {
+      for (let i = 0; i < before.length; i++) {
         const now = current[i];
         if (now !== undefined && now !== before[i] && now.modseq !== before[i]?.modseq) flagged.push(now);
       }
+      const added = current.slice(before.length).map((m) => m.uid);
       this.messages = current;
+      if (added.length > 0) this.seqByUid = ascendingUids(current) ? undefined : view.seqByUid();
       this.takeHeader(list);
-      return { expunged: [], expungedSeqs: [], added: [], flagged };
+      return { expunged: [], expungedSeqs: [], added, flagged };
     }
     const oldModseq = new Map(before.map((m) => [m.uid, m.modseq]));
     const present = new Set(current.map((m) => m.uid));
@@ -266,7 +292,11 @@ export class FolderSession {
     const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
     const flagged = current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
-    this.seqByUid = ghosts.length === 0 ? view.seqByUid() : new Map(messages.map((m, i) => [m.uid, i + 1]));
+    this.seqByUid = ascendingUids(messages)
+      ? undefined
+      : ghosts.length === 0
+        ? view.seqByUid()
+        : new Map(messages.map((m, i) => [m.uid, i + 1]));
     this.takeHeader(list);
     return { expunged, expungedSeqs, added, flagged };
   }
@@ -367,7 +397,10 @@ export class FolderSession {
    * blocking calls and the last one is kept: a SEARCH reads a message's header, structure
    * and text one after another, and a message's bytes never change under its UID.
    */
-  async openMessage(uid: number): Promise<Readable & { readonly pending?: boolean }> {
+  async openMessage(uid: number): Promise<Readable & { readonly pending?: boolean; readonly held?: Buffer }> {
+    const held = this.readSmall(uid);
+    // the bytes ride along, so a reader can take them at once instead of streaming
+    if (held !== undefined) return Object.assign(Readable.from([held]), { held });
     const m = this.byUid(uid);
     if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
     const path = await currentPath(this.dir, m.base, m.file);
@@ -381,10 +414,29 @@ export class FolderSession {
     return createReadStream(path, { highWaterMark: 64 * 1024 });
   }
 
-  /** The path of a message's file now (for hard-link copies). */
-  async messagePath(uid: number): Promise<string> {
+  /**
+   * A small message's bytes read at once by the name the snapshot knows, with blocking calls
+   * and no stat first; undefined when it is big, unknown, or was renamed since (the caller's
+   * slower path looks for its current name).
+   */
+  private readSmall(uid: number): Buffer | undefined {
+    if (this.lastRead?.uid === uid) return this.lastRead.bytes;
+    const m = this.byUid(uid);
+    if (m === undefined || m.size > SMALL_FILE_MAX) return undefined;
+    const bytes = readSmallFile(join(this.dir, "cur", m.file), m.size);
+    if (bytes !== undefined) this.lastRead = { uid, bytes };
+    return bytes;
+  }
+
+  /**
+   * The path of a message's file now (for hard-link copies). `unchecked`: the name the
+   * snapshot knows, without a stat; a flag rename since makes opening it fail with ENOENT,
+   * and the caller asks again without it.
+   */
+  async messagePath(uid: number, opts: { readonly unchecked?: boolean } = {}): Promise<string> {
     const m = this.byUid(uid);
     if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
+    if (opts.unchecked === true) return join(this.dir, "cur", m.file);
     return currentPath(this.dir, m.base, m.file);
   }
 

@@ -56,9 +56,10 @@ export async function ensureMaildir(root: string): Promise<void> {
 export const SMALL_FILE_MAX = 256 * 1024;
 
 /**
- * A small message file read whole with blocking calls (open, fstat, read, close); undefined
- * when it is bigger than SMALL_FILE_MAX (`expected` is the size the index knows) or cannot
- * be read, for the caller's streaming path to handle.
+ * A small message file read whole with blocking calls: open, one read of the size the index
+ * knows plus a byte (a short read of a regular file is its end, so no fstat is needed), close.
+ * undefined when it is bigger than SMALL_FILE_MAX (`expected` is the size the index knows) or
+ * cannot be read (renamed meanwhile, say), for the caller's slower path to handle.
  */
 export function readSmallFile(path: string, expected: number): Buffer | undefined {
   if (expected > SMALL_FILE_MAX) return undefined;
@@ -69,16 +70,21 @@ export function readSmallFile(path: string, expected: number): Buffer | undefine
     return undefined; // renamed meanwhile, or unreadable: the streaming path decides
   }
   try {
+    const first = Buffer.allocUnsafe(Math.max(0, expected) + 1);
+    const got = readSync(fd, first, 0, first.length, 0);
+    if (got < first.length) return first.subarray(0, got);
+    // bigger than the index said: size it and read the rest
     const size = fstatSync(fd).size;
     if (size > SMALL_FILE_MAX) return undefined;
-    const bytes = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, bytes, got, size - got, got);
+    const bytes = Buffer.allocUnsafe(Math.max(size, got));
+    first.copy(bytes, 0, 0, got);
+    let have = got;
+    while (have < bytes.length) {
+      const n = readSync(fd, bytes, have, bytes.length - have, have);
       if (n === 0) break;
-      got += n;
+      have += n;
     }
-    return bytes.subarray(0, got);
+    return bytes.subarray(0, have);
   } catch {
     return undefined;
   } finally {

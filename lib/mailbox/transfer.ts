@@ -3,16 +3,18 @@
  * UIDPLUS: the UIDs they create, RFC 6851 MOVE) and STATUS counts (RFC 3501, RFC 7162
  * HIGHESTMODSEQ, RFC 8438 SIZE).
  *
- * APPEND writes tmp/<unique> (O_EXCL, fsynced), sets its mtime to the INTERNALDATE, and
- * under the destination's folder lock renames it to cur/<unique>,S=<size>,W=<crlf
- * size>:2,<flags>, so no reader ever sees half a message and the sync numbers it at once.
+ * APPEND writes tmp/<unique> (O_EXCL, fsynced; an in-memory literal with blocking calls but
+ * the fsync), sets its mtime to the INTERNALDATE, and under the destination's folder lock,
+ * after the sync, renames it to cur/<unique>,S=<size>,W=<crlf size>:2,<flags> and records it
+ * in the index itself (next UID, credited to cur/'s mtime), so no reader ever sees half a
+ * message and no sync reads cur/ to find it.
  * COPY hard-links each source file into the destination's cur/ under a new unique name (the
  * mtime, hence INTERNALDATE, comes along), copying only across file systems. UIDs are given
  * in the order of the request, so COPYUID's two sets line up.
  * Talks to: folder directories. Security: runs as the mailbox owner; names are generated here.
  */
-import { constants } from "node:fs";
-import { copyFile, link, open, rename, unlink, utimes } from "node:fs/promises";
+import { closeSync, constants, fsync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
+import { copyFile, link, open, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { errnoCode, MailError } from "./errors.js";
@@ -20,6 +22,7 @@ import { addKeywords, formatInfo } from "./flags.js";
 import type { FolderSession } from "./folder.js";
 import { ensureMaildir } from "./maildir.js";
 import { type SyncOptions, sizeInName, syncIndex, withSyncedIndex } from "./sync.js";
+import type { UidRecord } from "./uidlist.js";
 
 export interface AppendOptions extends SyncOptions {
   readonly flags?: readonly string[];
@@ -46,23 +49,54 @@ export function uniqueBaseName(): string {
   return `${nowUs / 1_000_000n}.M${nowUs % 1_000_000n}P${process.pid}Q${++uniqueCounter}.${host}`;
 }
 
+const TMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Counts the LFs without a CR before them (each becomes CRLF on the wire). */
+function bareLfs(buf: Buffer, prev: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1))
+    if ((i > 0 ? buf[i - 1] : prev) !== 0x0d) n++;
+  return n;
+}
+
+/**
+ * A message held in memory (an APPEND literal) written with blocking calls: open, write, set
+ * the mtime, close, with only the fsync (which may wait for the disk) on the thread pool —
+ * one round trip instead of seven. The Maildir's tmp/ is created when it is missing.
+ */
+async function writeTmpHeld(dir: string, path: string, body: Uint8Array, when: Date): Promise<number> {
+  let fd: number;
+  try {
+    fd = openSync(path, TMP_FLAGS, 0o600);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+    await ensureMaildir(dir);
+    fd = openSync(path, TMP_FLAGS, 0o600);
+  }
+  try {
+    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at, buf.length - at);
+    futimesSync(fd, when, when);
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+    return buf.length + bareLfs(buf, -1);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function writeTmp(
   path: string,
-  body: AsyncIterable<Uint8Array> | Uint8Array,
+  body: AsyncIterable<Uint8Array>,
+  when: Date,
 ): Promise<{ size: number; crlf: number }> {
-  const fh = await open(
-    path,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    0o600,
-  );
+  const fh = await open(path, TMP_FLAGS, 0o600);
   let size = 0;
   let crlf = 0;
   let prev = -1;
   try {
-    for await (const chunk of body instanceof Uint8Array ? [body] : body) {
+    for await (const chunk of body) {
       const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1))
-        if ((i > 0 ? buf[i - 1] : prev) !== 0x0d) crlf++;
+      crlf += bareLfs(buf, prev);
       prev = buf[buf.length - 1] ?? prev;
       size += buf.length;
       await fh.write(buf);
@@ -71,6 +105,7 @@ async function writeTmp(
   } finally {
     await fh.close();
   }
+  await utimes(path, when, when);
   return { size, crlf: size + crlf };
 }
 
@@ -80,28 +115,59 @@ export async function appendMessage(
   body: AsyncIterable<Uint8Array> | Uint8Array,
   opts: AppendOptions = {},
 ): Promise<{ uid: number; uidValidity: number }> {
-  await ensureMaildir(dir);
   const unique = uniqueBaseName();
   const tmp = join(dir, "tmp", unique);
-  let base = unique;
+  const when = opts.internalDate ?? new Date();
+  let written: { size: number; crlf: number };
   try {
-    const { size, crlf } = await writeTmp(tmp, body);
-    const when = opts.internalDate ?? new Date();
-    await utimes(tmp, when, when);
-    base = `${unique},S=${size},W=${crlf}`;
+    if (body instanceof Uint8Array) {
+      written = { size: body.byteLength, crlf: await writeTmpHeld(dir, tmp, body, when) };
+    } else {
+      await ensureMaildir(dir);
+      written = await writeTmp(tmp, body, when);
+    }
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw new MailError(errnoCode(err) === "ENOSPC" ? "noQuota" : "temp", `append to ${dir}: ${String(err)}`);
   }
-  const before = async () => {
-    const keywords = await addKeywords(dir, opts.flags ?? []);
-    await rename(tmp, join(dir, "cur", `${base}:${formatInfo(opts.flags ?? [], keywords)}`));
-  };
-  return withSyncedIndex(dir, { ...opts, order: [base], before }, async (list) => {
-    const rec = list.records.find((r) => r.base === base);
-    if (rec === undefined) throw new MailError("temp", `appended ${base} vanished from ${dir}`);
-    return { result: { uid: rec.uid, uidValidity: list.uidValidity } };
+  const base = `${unique},S=${written.size},W=${written.crlf}`;
+  const flags = opts.flags ?? [];
+  // Renamed into cur/ after the sync and recorded by us: the index is written with cur/'s
+  // new mtime (curChangesRecorded), so neither this nor the next sync reads cur/ for it.
+  return withSyncedIndex(dir, opts, async (list) => {
+    const info = formatInfo(flags, await addKeywords(dir, flags));
+    await moveIntoCur(dir, tmp, `${base}:${info}`);
+    const modseq = (list.highestModseq ?? 1) + 1;
+    const record: UidRecord = {
+      uid: list.nextUid,
+      base,
+      crlfSize: written.crlf,
+      size: written.size,
+      internalDate: Math.floor(when.getTime() / 1000),
+      modseq,
+      info,
+    };
+    return {
+      list: { ...list, records: [...list.records, record], nextUid: list.nextUid + 1, highestModseq: modseq },
+      result: { uid: record.uid, uidValidity: list.uidValidity },
+      curChangesRecorded: true,
+    };
+  }).catch(async (err: unknown) => {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   });
+}
+
+/** tmp/ → cur/ with a blocking rename; creates cur/ when the Maildir lacks it. */
+async function moveIntoCur(dir: string, tmp: string, name: string): Promise<void> {
+  const to = join(dir, "cur", name);
+  try {
+    renameSync(tmp, to);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+    await ensureMaildir(dir);
+    renameSync(tmp, to);
+  }
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {

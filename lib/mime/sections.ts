@@ -193,7 +193,21 @@ function toCrlf(chunk: Buffer, prevCr: boolean): Buffer[] {
 
 const CR = Buffer.from("\r");
 
-/** Whole-buffer convenience: the CRLF form of a stored message. */
+/** Whole-buffer convenience: the CRLF form of a stored message (the input itself when it is CRLF already). */
 export function toCrlfBuffer(stored: Buffer): Buffer {
-  return Buffer.concat(toCrlf(stored, false));
+  let bare = 0;
+  for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1))
+    if (lf === 0 || stored[lf - 1] !== 0x0d) bare++;
+  if (bare === 0) return stored;
+  const out = Buffer.allocUnsafe(stored.length + bare);
+  let at = 0;
+  let from = 0;
+  for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1)) {
+    if (lf > 0 && stored[lf - 1] === 0x0d) continue;
+    at += stored.copy(out, at, from, lf);
+    out[at++] = 0x0d;
+    from = lf;
+  }
+  stored.copy(out, at, from);
+  return out;
 }

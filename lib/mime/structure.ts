@@ -141,6 +141,11 @@ export class MimeStructureParser {
     let from = 0;
     while (from < chunk.length) {
       const lf = chunk.indexOf(0x0a, from);
+      if (lf >= 0 && this.lineLen === 0) {
+        this.wholeLine(chunk, from, lf);
+        from = lf + 1;
+        continue;
+      }
       const stop = lf < 0 ? chunk.length : lf;
       this.collect(chunk.subarray(from, stop));
       if (lf < 0) return;
@@ -187,6 +192,19 @@ export class MimeStructureParser {
       this.lineKept.push(Buffer.from(piece));
       this.lineKeptLen += piece.length;
     }
+  }
+
+  /**
+   * A line that lies wholly in one chunk: what collect() and finishLine() do, without copying
+   * its kept prefix (handleLine keeps no reference to the line's bytes).
+   */
+  private wholeLine(chunk: Buffer, from: number, lf: number): void {
+    const contentLen = lf - from - (lf > from && chunk[lf - 1] === 0x0d ? 1 : 0);
+    const keep = this.stack[this.stack.length - 1]?.inHeader ? HEADER_FIELD_KEEP : BODY_LINE_KEEP;
+    const crlfLen = contentLen + 2;
+    this.handleLine(chunk.subarray(from, from + Math.min(contentLen, keep)), this.lineStart, crlfLen);
+    this.lineStart += crlfLen;
+    this.lfCount++;
   }
 
   /** One line is complete: its content (without CR LF) and its CRLF-form length are known. */

@@ -23,6 +23,7 @@ import { MAILDIR_SYNC_MS, stampsTrusted } from "../../lib/mailbox/dir-stamps.js"
 import { FolderSession } from "../../lib/mailbox/folder.js";
 import { MaildirStore } from "../../lib/mailbox/maildir.js";
 import { countingStoreFs } from "../../lib/mailbox/store-fs.js";
+import { appendMessage } from "../../lib/mailbox/transfer.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -84,6 +85,34 @@ describe("sync after postern's own changes", () => {
       [2],
     );
     if (Date.now() - started < MAILDIR_SYNC_MS / 2) assert.equal(counting.calls.readdir, 0);
+  });
+
+  it("records an APPEND in the index itself: no session reads cur/ to find it", async () => {
+    const root = quietMaildir(20);
+    const counting = countingStoreFs();
+    const a = await FolderSession.open(root, { fs: counting });
+    const when = new Date("2026-11-22T10:00:00Z");
+    const saved = await appendMessage(root, Buffer.from("Subject: new\nX: y\n\nbody\n"), {
+      fs: counting,
+      flags: ["\\Seen", "$Work"],
+      internalDate: when,
+    });
+    assert.equal(saved.uid, 21);
+    const ch = await a.sync();
+    assert.deepEqual(ch.added, [21]);
+    assert.equal(counting.calls.readdir, 2, "only the first open lists new/ and cur/");
+    const m = a.byUid(21);
+    assert.deepEqual(m?.flags, ["$Work", "\\Seen"]);
+    assert.equal(m?.size, 24);
+    assert.equal(m?.crlfSize, 28);
+    assert.equal(m?.internalDate.getTime(), when.getTime());
+    // the index says what a full scan of the directories says
+    const fresh = await FolderSession.open(root);
+    assert.deepEqual(
+      fresh.messages.map((x) => [x.uid, x.file, x.size, x.crlfSize, x.internalDate.getTime()]),
+      a.messages.map((x) => [x.uid, x.file, x.size, x.crlfSize, x.internalDate.getTime()]),
+    );
+    assert.equal(statSync(join(root, "cur", m?.file ?? "")).mtimeMs, when.getTime());
   });
 
   it("records POP3 deletions under the lock, so IMAP sessions see them at once", async () => {

@@ -18,8 +18,8 @@ import { errnoCode, MailError } from "../../mailbox/errors.js";
 import type { FolderSession } from "../../mailbox/folder.js";
 import { readSmallFile } from "../../mailbox/maildir.js";
 import { TransferDecoder } from "../../mime/decode.js";
-import { type ByteRange, crlfRange } from "../../mime/sections.js";
-import { type MimePart, parseStructure } from "../../mime/structure.js";
+import { type ByteRange, crlfRange, toCrlfBuffer } from "../../mime/sections.js";
+import { type MimePart, parseStructure, parseStructureSync } from "../../mime/structure.js";
 import type { StreamedLiteral } from "../serializer/values.js";
 
 const CHUNK = 64 * 1024;
@@ -27,6 +27,8 @@ const CHUNK = 64 * 1024;
 export class MessageFile {
   private refs = 1;
   private parsed: Promise<MimePart> | undefined;
+  /** The held bytes in CRLF form, made on first use. */
+  private crlf: Buffer | undefined;
 
   private constructor(
     private readonly fh: FileHandle | undefined,
@@ -37,7 +39,8 @@ export class MessageFile {
   static async open(folder: FolderSession, uid: number): Promise<MessageFile> {
     // a rename by another session between finding the name and opening it: look again once
     for (let attempt = 0; ; attempt++) {
-      const path = await folder.messagePath(uid);
+      // first by the name the snapshot knows (no stat); after a failure, by a lookup
+      const path = await folder.messagePath(uid, { unchecked: attempt === 0 });
       const held = readSmallFile(path, folder.byUid(uid)?.size ?? Number.POSITIVE_INFINITY);
       if (held !== undefined) return new MessageFile(undefined, held);
       try {
@@ -51,7 +54,8 @@ export class MessageFile {
 
   /** The MIME tree, parsed on first use only. */
   tree(): Promise<MimePart> {
-    this.parsed ??= parseStructure(this.raw());
+    this.parsed ??=
+      this.held !== undefined ? Promise.resolve(parseStructureSync(this.held)) : parseStructure(this.raw());
     return this.parsed;
   }
 
@@ -77,9 +81,28 @@ export class MessageFile {
 
   /** The CRLF-form bytes of a range, read now (a header block for HEADER.FIELDS). */
   async read(range: ByteRange): Promise<Buffer> {
+    if (this.held !== undefined) return this.crlfHeld().subarray(range.offset, range.offset + range.length);
     const pieces: Buffer[] = [];
     for await (const piece of crlfRange(this.raw(), range)) pieces.push(piece);
     return Buffer.concat(pieces);
+  }
+
+  /**
+   * The CRLF-form bytes of a range as a literal value: from memory when the file was read
+   * whole (no stream machinery per message), else streamed from disk while it is sent.
+   */
+  literalValue(range: ByteRange): { literal: Buffer } | { stream: StreamedLiteral } {
+    if (this.held !== undefined) {
+      const bytes = this.crlfHeld().subarray(range.offset, range.offset + range.length);
+      // a range beyond the file is left to the stream, which reports the short literal
+      if (bytes.length === range.length) return { literal: bytes };
+    }
+    return { stream: this.literal(range) };
+  }
+
+  private crlfHeld(): Buffer {
+    this.crlf ??= toCrlfBuffer(this.held ?? Buffer.alloc(0));
+    return this.crlf;
   }
 
   /** A literal of the CRLF-form bytes of a range, read from disk while it is sent. */

@@ -140,12 +140,12 @@ export class MessageAnswer {
     if (file === null) return undefined;
     const cut = partial === null ? null : { start: partial.offset, length: partial.length };
     if (section.part.length === 0 && section.text === null)
-      return { stream: file.literal(applyPartial({ offset: 0, length: this.info.crlfSize }, cut)) };
+      return file.literalValue(applyPartial({ offset: 0, length: this.info.crlfSize }, cut));
     const tree = await this.tree();
     if (tree === null) return undefined;
     const data = resolveSection(tree, toSpec(section));
     if (data === null) return { literal: Buffer.alloc(0) };
-    if (data.kind === "range") return { stream: file.literal(applyPartial(data.range, cut)) };
+    if (data.kind === "range") return file.literalValue(applyPartial(data.range, cut));
     const header = await file.read(data.header);
     return { literal: slicePartial(filterHeaderFields(header, data.fields, data.exclude), cut) };
   }

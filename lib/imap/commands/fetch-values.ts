@@ -101,7 +101,8 @@ export function flagsValue(flags: readonly string[], recent: boolean): ImapValue
 }
 
 /** The FLAGS atoms in Dovecot's order (\Recent after the system flags). */
-export function flagAtoms(flags: readonly string[], recent: boolean): string[] {
+export function flagAtoms(flags: readonly string[], recent: boolean): readonly string[] {
+  if (!recent) return flags;
   const out = [...flags];
   if (recent) {
     const lastSystem = out.reduce((at, flag, i) => (flag.startsWith("\\") ? i + 1 : at), 0);

@@ -118,7 +118,10 @@ async function sendIndexOnly(
     if (seq === undefined) continue;
     const m = folder.byUid(listed.uid) ?? listed;
     const recent = folder.isRecent(m.uid);
-    batch += `* ${seq} FETCH (${items.map((i) => indexText(i, m, recent)).join(" ")})\r\n`;
+    let line = `* ${seq} FETCH (`;
+    for (let i = 0; i < items.length; i++)
+      line += (i === 0 ? "" : " ") + indexText(items[i] as (typeof items)[number], m, recent);
+    batch += `${line})\r\n`;
     if (batch.length >= 64 * 1024) {
       await ctx.sendText(batch);
       batch = "";

@@ -22,8 +22,8 @@ import type { Readable } from "node:stream";
 import { TextDecoder } from "node:util";
 import { errnoCode, MailError } from "../../mailbox/errors.js";
 import { TransferDecoder } from "../../mime/decode.js";
-import { crlfRange } from "../../mime/sections.js";
-import { type MimePart, parseStructure } from "../../mime/structure.js";
+import { crlfRange, toCrlfBuffer } from "../../mime/sections.js";
+import { type MimePart, parseStructure, parseStructureSync } from "../../mime/structure.js";
 import { parseSentDay, type SearchPlan, type TextKnowledge, type TextTest } from "./search-eval.js";
 import {
   foldText,
@@ -35,7 +35,11 @@ import {
 } from "./search-text.js";
 
 /** A message's bytes: a file stream, or a small file already read into memory. */
-export type MessageStream = Readable & { readonly pending?: boolean };
+export type MessageStream = Readable & {
+  readonly pending?: boolean;
+  /** All of a small file's bytes, read already: taken at once instead of streamed. */
+  readonly held?: Buffer;
+};
 
 export interface MessageSource {
   openMessage(uid: number): Promise<MessageStream>;
@@ -87,10 +91,12 @@ export async function readTopHeader(source: MessageSource, uid: number, plan: Se
   const reader = new HeaderReader(onField);
   const stream = await openFile(source, uid);
   try {
-    for await (const chunk of stream) {
-      reader.write(chunk as Buffer);
-      if (reader.done) break;
-    }
+    if (stream.held !== undefined) reader.write(stream.held);
+    else
+      for await (const chunk of stream) {
+        reader.write(chunk as Buffer);
+        if (reader.done) break;
+      }
     reader.end();
   } finally {
     stream.destroy();
@@ -202,7 +208,19 @@ export async function readBodies(
     ),
     k.hits,
   );
+  const sinkFor = (s: Segment): SegmentSink =>
+    s.kind === "header" ? headerSink(text) : bodySink(s.part, [body, text]);
   const first = await openFile(source, uid);
+  const held = first.held;
+  if (held !== undefined) {
+    // a small message: parsed and scanned in memory, in one piece
+    first.destroy();
+    const root = parseStructureSync(held);
+    const segments = segmentsOf(root, text.pending);
+    if (segments.length === 0) return;
+    await dispatch([toCrlfBuffer(held).subarray(0, root.end)], segments, sinkFor, opts.settled);
+    return;
+  }
   let root: MimePart;
   try {
     root = await parseStructure(first);
@@ -211,8 +229,6 @@ export async function readBodies(
   }
   const segments = segmentsOf(root, text.pending);
   if (segments.length === 0) return;
-  const sinkFor = (s: Segment): SegmentSink =>
-    s.kind === "header" ? headerSink(text) : bodySink(s.part, [body, text]);
   const stream = await openFile(source, uid);
   try {
     const pieces = coalesce(crlfRange(stream, { offset: 0, length: root.end }));
@@ -241,7 +257,7 @@ async function* coalesce(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer> 
 
 /** Cuts the CRLF-form byte stream into the segments; returns early once settled. */
 async function dispatch(
-  pieces: AsyncIterable<Buffer>,
+  pieces: AsyncIterable<Buffer> | Iterable<Buffer>,
   segments: readonly Segment[],
   sinkFor: (s: Segment) => SegmentSink,
   settled: () => boolean,

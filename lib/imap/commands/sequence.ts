@@ -23,37 +23,59 @@ function bound(n: SeqNumber, star: number): number {
 /** Message sequence numbers (1-based) named by a sequence-number set, ascending. */
 function bySequence(folder: FolderSession, set: Exclude<SequenceSet, "$">): Resolved {
   const count = folder.messages.length;
-  const wanted = new Set<number>();
+  const spans: [number, number][] = [];
   for (const range of set) {
     if (count === 0) return { ok: false, text: "Invalid messageset" };
     const a = bound(range.from, count);
     const b = bound(range.to, count);
     if (a > count || b > count) return { ok: false, text: "Invalid messageset" };
-    for (let seq = Math.min(a, b); seq <= Math.max(a, b); seq++) wanted.add(seq);
+    spans.push([Math.min(a, b), Math.max(a, b)]);
   }
-  const messages = [...wanted].sort((x, y) => x - y).flatMap((seq) => folder.messages[seq - 1] ?? []);
+  // ranges in ascending order, each number taken once: no set of every number named
+  spans.sort((x, y) => x[0] - y[0]);
+  const messages: MessageInfo[] = [];
+  let next = 1;
+  for (const [lo, hi] of spans) {
+    for (let seq = Math.max(lo, next); seq <= hi; seq++) {
+      const m = folder.messages[seq - 1];
+      if (m !== undefined) messages.push(m);
+    }
+    next = Math.max(next, hi + 1);
+  }
   return { ok: true, messages };
 }
 
 /** UIDs: only those present; a range is clamped to the UIDs in use. */
 function byUid(folder: FolderSession, set: Exclude<SequenceSet, "$">): MessageInfo[] {
   const last = folder.messages[folder.messages.length - 1]?.uid ?? 0;
+  const only = set.length === 1 ? set[0] : undefined;
+  if (only !== undefined) {
+    // one range (UID FETCH 1:*): the snapshot is in UID order already
+    const a = bound(only.from, last);
+    const b = bound(only.to, last);
+    return pickRange(folder, Math.min(a, b), Math.max(a, b));
+  }
   const picked = new Map<number, MessageInfo>();
   for (const range of set) {
     const a = bound(range.from, last);
     const b = bound(range.to, last);
-    const lo = Math.min(a, b);
-    const hi = Math.max(a, b);
-    if (hi - lo < 64) {
-      for (let uid = lo; uid <= hi; uid++) {
-        const m = folder.byUid(uid);
-        if (m !== undefined) picked.set(uid, m);
-      }
-    } else {
-      for (const m of folder.messages) if (m.uid >= lo && m.uid <= hi) picked.set(m.uid, m);
-    }
+    for (const m of pickRange(folder, Math.min(a, b), Math.max(a, b))) picked.set(m.uid, m);
   }
   return [...picked.values()].sort((x, y) => x.uid - y.uid);
+}
+
+/** The messages with UIDs lo..hi, ascending. */
+function pickRange(folder: FolderSession, lo: number, hi: number): MessageInfo[] {
+  const out: MessageInfo[] = [];
+  if (hi - lo < 64) {
+    for (let uid = lo; uid <= hi; uid++) {
+      const m = folder.byUid(uid);
+      if (m !== undefined) out.push(m);
+    }
+  } else {
+    for (const m of folder.messages) if (m.uid >= lo && m.uid <= hi) out.push(m);
+  }
+  return out;
 }
 
 /**
