@@ -27,6 +27,7 @@ import { P, type ParamDef } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
 import { parseHandoff } from "../login/handoff.js";
 import { logHost, logTag } from "../server/index.js";
+import { compileNetworks, inNetworks } from "../smtp/policy/networks.js";
 import { confinementArgv, confinementWarning } from "./confine.js";
 import {
   forkIdentity,
@@ -47,7 +48,7 @@ import {
 } from "./listeners.js";
 import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
-import { clientIp, type PassRequest, Pool } from "./pool.js";
+import { type ClientLimit, clientIp, type PassRequest, Pool } from "./pool.js";
 import type { MasterToWorker } from "./protocol.js";
 
 interface ServiceState {
@@ -76,16 +77,15 @@ export function daemonProgram(main: MainCf, command: string): string {
  * smtpd_client_connection_count_limit for smtpd, login_client_connection_count_limit for
  * the POP3 and IMAP login services (a service's -o override wins over main.cf).
  */
-function clientLimitFor(
-  main: MainCf,
-  svc: MasterService,
-): { max: number; refusal: (ip: string) => string } | undefined {
+function clientLimitFor(main: MainCf, svc: MasterService, log: Logger): ClientLimit | undefined {
   const host = main.get(P.myhostname);
   const limit = (p: ParamDef<"int">) => serviceInt(main, svc, p);
   if (svc.type !== "inet") return undefined;
   if (svc.command === "smtpd") {
+    const exempt = exemptNetworks(main, svc, log);
     return {
       max: limit(P.smtpd_client_connection_count_limit),
+      ...(exempt ? { exempt } : {}),
       refusal: (ip) => `421 4.7.0 ${host} Error: too many connections from ${ip}\r\n`,
     };
   }
@@ -110,11 +110,31 @@ function serviceInt(main: MainCf, svc: MasterService, p: ParamDef<"int">): numbe
   return override !== undefined ? Number.parseInt(override, 10) || 0 : main.get(p);
 }
 
-function clientLimitOption(
+/**
+ * smtpd_client_event_limit_exceptions (Postfix: $mynetworks): clients the connection count
+ * limit does not apply to. A list master cannot use is logged and exempts nobody.
+ */
+function exemptNetworks(
   main: MainCf,
   svc: MasterService,
-): { clientLimit?: { max: number; refusal: (ip: string) => string } } {
-  const limit = clientLimitFor(main, svc);
+  log: Logger,
+): ((ip: string) => boolean) | undefined {
+  const name = P.smtpd_client_event_limit_exceptions.name;
+  const cf =
+    svc.overrides[name] === undefined ? main : loadMainCf(main.configDir, { overrides: svc.overrides });
+  const entries = cf.get(P.smtpd_client_event_limit_exceptions);
+  if (entries.length === 0) return undefined;
+  try {
+    compileNetworks(entries);
+  } catch (err) {
+    log.warning(`${svc.name}: ${name}: ${errorText(err)}; no client is exempt`);
+    return undefined;
+  }
+  return (ip) => inNetworks(ip, entries);
+}
+
+function clientLimitOption(main: MainCf, svc: MasterService, log: Logger): { clientLimit?: ClientLimit } {
+  const limit = clientLimitFor(main, svc, log);
   return limit ? { clientLimit: limit } : {};
 }
 
@@ -392,7 +412,7 @@ export class Master {
       log: this.log,
       onPass: (from, m, socket, reply) => this.onPass(svc, from, m, socket, reply),
       onTrigger: (name, data) => this.onTrigger(svc, name, data),
-      ...clientLimitOption(main, svc),
+      ...clientLimitOption(main, svc, this.log),
       ...runAsOption(svc, this.privs),
       execArgv: confinementArgv(main, svc),
     });

@@ -38,6 +38,13 @@ export interface PassedSession {
   onFailed(reason: string): void;
 }
 
+/** Per-IP concurrency of a service: the limit, what a refused client is told, who is exempt. */
+export interface ClientLimit {
+  max: number;
+  refusal: (ip: string) => string;
+  exempt?: (ip: string) => boolean;
+}
+
 export interface PoolOptions {
   /** A worker asked to wake the trigger service of that name. Absent: ignored. */
   onTrigger?: (service: string, data: string) => void;
@@ -57,7 +64,7 @@ export interface PoolOptions {
   /** Node flags for every worker (lib/master/confine: a chroot = y service's confinement). */
   execArgv?: string[];
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
-  clientLimit?: { max: number; refusal: (ip: string) => string };
+  clientLimit?: ClientLimit;
   /**
    * A worker asked to pass a socket on; `reply` answers that worker. Absent: refused.
    * `from` is this pool, for the per-IP count the session keeps (retainClient).
@@ -469,7 +476,7 @@ export class Pool {
     if (!limit) return true;
     const ip = clientIp(socket);
     const n = (this.perIp.get(ip) ?? 0) + 1;
-    if (limit.max > 0 && n > limit.max) {
+    if (limit.max > 0 && n > limit.max && !limit.exempt?.(ip)) {
       this.opts.log.warning(
         `Connection concurrency limit exceeded: ${n} from ${ip} for service ${this.opts.service.name}`,
       );

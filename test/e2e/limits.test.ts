@@ -28,6 +28,7 @@ describe("master protections", () => {
       "conf",
       "-e",
       "smtpd_client_connection_count_limit = 2",
+      "smtpd_client_event_limit_exceptions =",
       "worker_connection_limit = 1",
       "service_throttle_time = 2s",
       "login_client_connection_count_limit = 1",
@@ -35,7 +36,8 @@ describe("master protections", () => {
     assert.equal(r.code, 0, r.stderr);
     appendFileSync(
       join(sb.dir, "master.cf"),
-      `127.0.0.1:${sb.base + 97} inet n - n - - smtpd\n  -o smtpd_recipient_restrictions=no_such_restriction\n`,
+      `127.0.0.1:${sb.base + 97} inet n - n - - smtpd\n  -o smtpd_recipient_restrictions=no_such_restriction\n` +
+        `127.0.0.1:${sb.base + 96} inet n - n - - smtpd\n  -o smtpd_client_event_limit_exceptions=127.0.0.0/8\n`,
     );
     await sb.start();
   });
@@ -59,6 +61,15 @@ describe("master protections", () => {
     const d = await open(sb.smtpPort);
     assert.match(d.greeting, /^220 /, "a slot is free again once a session ended");
     for (const s of [b, c, d]) s.socket.destroy();
+  });
+
+  it("exempts smtpd_client_event_limit_exceptions clients (Postfix's default: $mynetworks)", async () => {
+    const d = await sb.cli(["conf", "-d", "smtpd_client_event_limit_exceptions"]);
+    assert.equal(d.stdout.trim(), "smtpd_client_event_limit_exceptions = $mynetworks");
+    const conns = [];
+    for (let i = 0; i < 3; i++) conns.push(await open(sb.base + 96));
+    for (const c of conns) assert.match(c.greeting, /^220 /);
+    for (const c of conns) c.socket.destroy();
   });
 
   it("limits a client's concurrent POP3 connections with a POP3 refusal", async () => {

@@ -55,6 +55,7 @@ describe("floods and slowloris on every listener", () => {
       "conf",
       "-e",
       `smtpd_client_connection_count_limit = ${LIMIT}`,
+      "smtpd_client_event_limit_exceptions =",
       `login_client_connection_count_limit = ${LIMIT}`,
       "smtpd_timeout = 2s",
       "login_timeout = 2s",

@@ -48,6 +48,12 @@ export const SMTPD_PARAMS = {
     min: 0,
     doc: "Concurrent connections one client IP may have to an SMTP service; 0 means no limit.",
   }),
+  smtpd_client_event_limit_exceptions: def({
+    name: "smtpd_client_event_limit_exceptions",
+    kind: "list",
+    default: "$mynetworks",
+    doc: "Client networks (numeric, as in mynetworks) exempt from smtpd_client_connection_count_limit; empty: nobody is.",
+  }),
   line_length_limit: def({
     name: "line_length_limit",
     kind: "int",
