@@ -34,12 +34,12 @@ import {
   statSync,
   unlinkSync,
   writeSync,
-  writevSync,
 } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
+import { writevFully } from "../io/write-fully.js";
 import { chunksOf, type MessageContent } from "./content.js";
 import { ownerFor, type Privs } from "./privs.js";
 import { errnoOf, fileTooLarge } from "./status.js";
@@ -181,31 +181,13 @@ function openUniqueTmp(dir: string, host: string): { fd: number; base: string } 
   }
 }
 
-/** Write all of `bufs` at the file's current offset (bounded: each round writes at least one byte). */
-function writeAllSync(fd: number, bufs: Buffer[]): void {
-  let rest = bufs.filter((b) => b.length > 0);
-  while (rest.length > 0) {
-    let written = writevSync(fd, rest);
-    if (written <= 0) throw Object.assign(new Error("write returned 0"), { code: "EIO" });
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (written >= b.length) written -= b.length;
-      else {
-        next.push(b.subarray(written));
-        written = 0;
-      }
-    }
-    rest = next;
-  }
-}
-
 function writeContent(fd: number, opts: MaildirOptions, content: MessageContent): number | Promise<number> {
   const limit = opts.sizeLimit ?? 0;
   const head = Buffer.from(opts.prepend, "utf8");
   if (Buffer.isBuffer(content)) {
     const size = head.length + content.length;
     if (limit > 0 && size > limit) throw fileTooLarge();
-    writeAllSync(fd, [head, content]);
+    writevFully(fd, [head, content]);
     return size;
   }
   return writeStream(fd, head, limit, content);

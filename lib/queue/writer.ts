@@ -12,9 +12,10 @@
  * Talks to: the file system only. Security: files are created 0600 with O_EXCL, so a
  * pre-planted name is never followed or reused.
  */
-import { closeSync, openSync, renameSync, unlinkSync, writevSync } from "node:fs";
+import { closeSync, openSync, renameSync, unlinkSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { writevFully } from "../io/write-fully.js";
 import { syncDirectory } from "./dirs.js";
 import {
   encodeAttr,
@@ -183,25 +184,6 @@ function ignoreErrors(action: () => void): void {
     action();
   } catch {
     /* best effort clean-up */
-  }
-}
-
-/** writev(2) all of pieces at position, looping over short writes. */
-function writevFully(fd: number, pieces: Buffer[], position: number): void {
-  let rest = pieces.filter((b) => b.length > 0);
-  let at = position;
-  while (rest.length > 0) {
-    let written = writevSync(fd, rest, at);
-    at += written;
-    const remaining: Buffer[] = [];
-    for (const piece of rest) {
-      if (written >= piece.length) written -= piece.length;
-      else {
-        remaining.push(piece.subarray(written));
-        written = 0;
-      }
-    }
-    rest = remaining;
   }
 }
 
