@@ -24,7 +24,7 @@
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { fsyncFd } from "./fsync.js";
+import { canFsyncBlocking, fsyncBlocking, fsyncFd } from "./fsync.js";
 
 export const QUEUE_DIRS: readonly string[] = [
   "maildrop",
@@ -85,6 +85,21 @@ function startSync(path: string, state: DirSyncState): Promise<void> {
   });
   state.running = run;
   return run;
+}
+
+/**
+ * fsync a directory at once, blocking, when no grouped fsync of it is in flight (whose
+ * waiters must keep their order); false when the caller must use syncDirectory instead.
+ */
+export function syncDirectoryNow(path: string): boolean {
+  if (!canFsyncBlocking || dirSyncs.has(path)) return false;
+  const fd = openSync(path, "r");
+  try {
+    fsyncBlocking(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /** fsync a directory so that renames and creations in it survive a crash; grouped per directory. */

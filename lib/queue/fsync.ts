@@ -4,14 +4,24 @@
  * Node 20's permission model refuses fs.fsync/fs.fdatasync outright ("fsync API is disabled
  * when Permission Model is enabled") but allows FileHandle.sync(). fsync(2) flushes the
  * inode, whichever descriptor names it, so a confined worker opens the same path again and
- * syncs through that handle; everyone else keeps the plain (cheaper) fs.fsync.
+ * syncs through that handle; everyone else keeps the plain (cheaper) fs.fsync, and may
+ * also fsync blocking (fsyncBlocking), which saves the thread pool's round trip when
+ * nothing else in the process is waiting.
  */
-import { fsync } from "node:fs";
+import { fsync, fsyncSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { promisify } from "node:util";
 
 const fsyncPlain = promisify(fsync);
 const confined = (process as { permission?: unknown }).permission !== undefined;
+
+/** Whether this process may fsync blocking (not in a confined worker). */
+export const canFsyncBlocking = !confined;
+
+/** fsync(2) in the calling thread; only where canFsyncBlocking. */
+export function fsyncBlocking(fd: number): void {
+  fsyncSync(fd);
+}
 
 /** fsync the file or directory open as fd at path. */
 export async function fsyncFd(fd: number, path: string): Promise<void> {

@@ -16,7 +16,7 @@ import { closeSync, openSync, renameSync, unlinkSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { writevFully } from "../io/write-fully.js";
-import { syncDirectory } from "./dirs.js";
+import { syncDirectory, syncDirectoryNow } from "./dirs.js";
 import {
   encodeAttr,
   encodeEnvelope,
@@ -24,7 +24,7 @@ import {
   LENGTH_FIELD_OFFSET,
   type QueueEnvelope,
 } from "./format.js";
-import { fsyncFd } from "./fsync.js";
+import { canFsyncBlocking, fsyncBlocking, fsyncFd } from "./fsync.js";
 import { newQueueId } from "./queue-id.js";
 
 /** Content is gathered into writes of this size: one write per 64 KiB, not one per line. */
@@ -43,8 +43,14 @@ type WriterState = "open" | "committing" | "committed" | "aborted";
  * than the system call itself when the data only goes to the page cache. A typical
  * message is now one writev(2) at commit (envelope with its length filled in, content,
  * trailer) and two thread-pool jobs (file fsync, grouped directory fsync) which may take
- * milliseconds and must not stall the other clients of this process.
+ * milliseconds and must not stall the other clients of this process. When this is the
+ * process's only open queue file (one client at a time, the sendmail command), nobody else
+ * waits for the event loop, and both fsyncs are blocking calls instead: the thread pool's
+ * round trips cost more CPU than they save.
  */
+
+/** Queue files open (being written or committed) in this process. */
+let openWriters = 0;
 export class QueueFileWriter {
   readonly id: string;
   readonly #dir: string;
@@ -77,6 +83,7 @@ export class QueueFileWriter {
     this.#header = init.header;
     this.#position = init.header.length;
     this.#contentOffset = init.header.length;
+    openWriters++;
   }
 
   /** Open a new queue file in queueDir/<queue>/ for its envelope records. */
@@ -138,16 +145,19 @@ export class QueueFileWriter {
       if (header !== null) encodeLength(length).copy(header, LENGTH_FIELD_OFFSET);
       this.#flush([end]);
       if (header === null) writevFully(this.#fd, [encodeLength(length)], LENGTH_FIELD_OFFSET);
-      await fsyncFd(this.#fd, this.#tempPath);
+      const alone = openWriters === 1 && canFsyncBlocking;
+      if (alone) fsyncBlocking(this.#fd);
+      else await fsyncFd(this.#fd, this.#tempPath);
       this.#close();
       renameSync(this.#tempPath, finalPath);
       renamed = true;
-      await syncDirectory(this.#dir).catch((err: unknown) => {
+      await this.#syncDirectory(alone).catch((err: unknown) => {
         // An unprivileged sender may write into maildrop but not read (so not fsync) the
         // directory: the file itself is fsynced, as with Postfix's postdrop.
         if (!(this.#queue === "maildrop" && (err as NodeJS.ErrnoException).code === "EACCES")) throw err;
       });
       this.#state = "committed";
+      openWriters--;
       return this.id;
     } catch (err) {
       // The caller will report a temporary failure, so the message must not stay queued
@@ -171,7 +181,12 @@ export class QueueFileWriter {
     closeSync(this.#fd);
   }
 
+  async #syncDirectory(alone: boolean): Promise<void> {
+    if (!(alone && syncDirectoryNow(this.#dir))) await syncDirectory(this.#dir);
+  }
+
   #discard(): void {
+    if (this.#state !== "aborted") openWriters--;
     this.#state = "aborted";
     this.#buffered = 0;
     ignoreErrors(() => this.#close());

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
+import { syncDirectory, syncDirectoryNow } from "../../lib/queue/dirs.js";
 import { checkedRecord } from "../../lib/queue/format.js";
 import {
   appendDeferral,
@@ -287,6 +289,43 @@ test("status records are found whether the file fits the first read or not: big 
       assert.deepEqual([...info.done.keys()], [1], name);
       assert.deepEqual(await collect(openContent(info)), Buffer.concat(content), name);
     }
+  } finally {
+    cleanup();
+  }
+});
+
+test("a queue file committed alone (blocking fsyncs) and several committed together (thread pool) are all durable and named", async () => {
+  const { dir, cleanup } = withQueueDir();
+  try {
+    const alone = await QueueFileWriter.create(dir, { queue: "incoming", envelope });
+    await alone.write(Buffer.from("Subject: alone\n\nx\n"));
+    const ids = [await alone.commit()];
+    const together = await Promise.all(
+      Array.from({ length: 5 }, () => QueueFileWriter.create(dir, { queue: "incoming", envelope })),
+    );
+    for (const w of together) await w.write(Buffer.from("Subject: together\n\nx\n"));
+    ids.push(...(await Promise.all(together.map((w) => w.commit()))));
+    const aborted = await QueueFileWriter.create(dir, { queue: "incoming", envelope });
+    await aborted.abort();
+    // After an abort the count of open files is back to zero: the next commit is alone again.
+    const last = await QueueFileWriter.create(dir, { queue: "incoming", envelope });
+    ids.push(await last.commit());
+    assert.deepEqual(readdirSync(join(dir, "incoming")).sort(), [...ids].sort());
+    for (const id of ids) assert.equal((await readQueueFile(queuePath(dir, "incoming", id))).id, id);
+  } finally {
+    cleanup();
+  }
+});
+
+test("syncDirectoryNow fsyncs at once unless a grouped fsync of the directory is in flight", async () => {
+  const { dir, cleanup } = withQueueDir();
+  try {
+    const incoming = join(dir, "incoming");
+    assert.equal(syncDirectoryNow(incoming), true);
+    const grouped = syncDirectory(incoming);
+    assert.equal(syncDirectoryNow(incoming), false, "a waiter of the grouped fsync keeps its order");
+    await grouped;
+    assert.equal(syncDirectoryNow(incoming), true);
   } finally {
     cleanup();
   }
