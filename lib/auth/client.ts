@@ -4,18 +4,18 @@
  * only after the penalty delay, so callers must not add their own.
  */
 import { join } from "node:path";
-import { connectIpc, type IpcConnection } from "../ipc/index.js";
+import { IpcPool } from "../ipc/pool.js";
 import type { AuthReply, PassdbRequest } from "./protocol.js";
 
-const IDLE_MAX = 8;
-
 export class AuthClient {
-  private idle: IpcConnection[] = [];
+  private readonly pool: IpcPool;
 
   constructor(
-    private readonly queueDir: string,
+    queueDir: string,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.pool = new IpcPool(join(queueDir, "private", "auth"), timeoutMs);
+  }
 
   passdb(req: Omit<PassdbRequest, "op">): Promise<AuthReply> {
     return this.call({ op: "passdb", ...req });
@@ -26,37 +26,21 @@ export class AuthClient {
     return this.call(alsoTry.length > 0 ? { op: "userdb", user, alsoTry } : { op: "userdb", user });
   }
 
-  /**
-   * Connect ahead of the first request (best effort), so that master starts the auth
-   * service while this process waits for its first client, not while a client waits.
-   */
-  async prepare(): Promise<void> {
-    if (this.idle.length > 0) return;
-    try {
-      const conn = await connectIpc(join(this.queueDir, "private", "auth"), { timeoutMs: this.timeoutMs });
-      if (this.idle.length < IDLE_MAX) this.idle.push(conn);
-      else conn.close();
-    } catch {
-      /* call() connects (and reports) when a request needs it */
-    }
+  /** Connect ahead of the first request (see IpcPool.prepare). */
+  prepare(): Promise<void> {
+    return this.pool.prepare();
   }
 
   close(): void {
-    for (const c of this.idle) c.close();
-    this.idle = [];
+    this.pool.close();
   }
 
   private async call(req: unknown): Promise<AuthReply> {
     for (let attempt = 0; ; attempt++) {
-      const pooled = this.idle.pop();
-      const conn =
-        pooled && !pooled.closed
-          ? pooled
-          : await connectIpc(join(this.queueDir, "private", "auth"), { timeoutMs: this.timeoutMs });
+      const conn = await this.pool.take();
       try {
         const reply = await conn.request<AuthReply>(req, this.timeoutMs);
-        if (this.idle.length < IDLE_MAX) this.idle.push(conn);
-        else conn.close();
+        this.pool.give(conn);
         return reply;
       } catch (err) {
         conn.destroy();

@@ -5,7 +5,8 @@
  * finish() resolves only when cleanup has made the queue file durable.
  */
 import { join } from "node:path";
-import { connectIpc, type IpcConnection } from "../ipc/index.js";
+import type { IpcConnection } from "../ipc/index.js";
+import { IpcPool } from "../ipc/pool.js";
 import type { CleanupBegin, CleanupReply } from "./protocol.js";
 
 export class CleanupError extends Error {
@@ -27,25 +28,21 @@ export interface CleanupHandle {
   abort(): Promise<void>;
 }
 
-const IDLE_MAX = 8;
-
 export class CleanupClient {
-  private idle: IpcConnection[] = [];
+  private readonly pool: IpcPool;
 
   constructor(
-    private readonly queueDir: string,
+    queueDir: string,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.pool = new IpcPool(join(queueDir, "public", "cleanup"), timeoutMs);
+  }
 
   async open(begin: Omit<CleanupBegin, "op">): Promise<CleanupHandle> {
     // A pooled connection may have been closed by a retiring or crashed cleanup; a fresh
     // one may land on a process that is just dying: try a few times before giving up.
     for (let attempt = 0; ; attempt++) {
-      const pooled = this.idle.pop();
-      const conn =
-        pooled && !pooled.closed
-          ? pooled
-          : await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
+      const conn = await this.pool.take();
       try {
         return await this.start(conn, begin);
       } catch (err) {
@@ -55,24 +52,13 @@ export class CleanupClient {
     }
   }
 
-  /**
-   * Connect ahead of the first message (best effort), so that master starts cleanup while
-   * this process waits for its first client instead of while a client waits for its 354.
-   */
-  async prepare(): Promise<void> {
-    if (this.idle.length > 0) return;
-    try {
-      const conn = await connectIpc(join(this.queueDir, "public", "cleanup"), { timeoutMs: this.timeoutMs });
-      if (this.idle.length < IDLE_MAX) this.idle.push(conn);
-      else conn.close();
-    } catch {
-      /* open() connects (and reports) when a message needs it */
-    }
+  /** Connect ahead of the first message, so no client waits for cleanup to start (IpcPool.prepare). */
+  prepare(): Promise<void> {
+    return this.pool.prepare();
   }
 
   close(): void {
-    for (const c of this.idle) c.close();
-    this.idle = [];
+    this.pool.close();
   }
 
   private async start(conn: IpcConnection, begin: Omit<CleanupBegin, "op">): Promise<CleanupHandle> {
@@ -85,8 +71,7 @@ export class CleanupClient {
     let done = false;
     const release = () => {
       done = true;
-      if (!conn.closed && this.idle.length < IDLE_MAX) this.idle.push(conn);
-      else conn.close();
+      this.pool.give(conn);
     };
     return {
       id,

@@ -5,7 +5,7 @@
  * recipient of one message; the agent answers with the outcome and logs the delivery.
  */
 import { join } from "node:path";
-import { connectIpc, type IpcConnection } from "../ipc/index.js";
+import { IpcPool } from "../ipc/pool.js";
 
 export interface DeliveryRequest {
   op: "deliver";
@@ -31,7 +31,8 @@ export interface DeliveryReply {
 }
 
 export class AgentPool {
-  private idle = new Map<string, IpcConnection[]>();
+  /** Per transport; as many idle connections as were ever busy at once (qmgr's concurrency). */
+  private pools = new Map<string, IpcPool>();
 
   constructor(
     private readonly queueDir: string,
@@ -44,10 +45,11 @@ export class AgentPool {
 
   /** One request/reply with the service on private/<transport> (delivery agents, bounce). */
   async call<T>(transport: string, req: unknown): Promise<T> {
-    const conn = await this.acquire(transport);
+    const pool = this.poolOf(transport);
+    const conn = await pool.take();
     try {
       const reply = await conn.request<T>(req, this.timeoutMs);
-      this.release(transport, conn);
+      pool.give(conn);
       return reply;
     } catch (err) {
       conn.destroy();
@@ -56,23 +58,16 @@ export class AgentPool {
   }
 
   closeAll(): void {
-    for (const list of this.idle.values()) for (const c of list) c.close();
-    this.idle.clear();
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
   }
 
-  private async acquire(transport: string): Promise<IpcConnection> {
-    const list = this.idle.get(transport);
-    while (list && list.length > 0) {
-      const c = list.pop();
-      if (c && !c.closed) return c;
+  private poolOf(transport: string): IpcPool {
+    let pool = this.pools.get(transport);
+    if (pool === undefined) {
+      pool = new IpcPool(join(this.queueDir, "private", transport), this.timeoutMs, Number.POSITIVE_INFINITY);
+      this.pools.set(transport, pool);
     }
-    return connectIpc(join(this.queueDir, "private", transport), { timeoutMs: this.timeoutMs });
-  }
-
-  private release(transport: string, conn: IpcConnection): void {
-    if (conn.closed) return;
-    const list = this.idle.get(transport) ?? [];
-    list.push(conn);
-    this.idle.set(transport, list);
+    return pool;
   }
 }
