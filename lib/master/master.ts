@@ -365,12 +365,18 @@ export class Master {
     if (st.svc.wakeupConditional && this.workWaiting(st.svc)) st.pool.wakeup("T");
   }
 
+  /** The first service master.cf defines that matches (per message: no array copy). */
+  private findService(match: (svc: MasterService) => boolean): ServiceState | undefined {
+    for (const st of this.services.values()) if (match(st.svc)) return st;
+    return undefined;
+  }
+
   /**
    * A worker's trigger over IPC: the same wake-up a connection to the fifo service's public
    * socket gives (which any local process may make), so any worker may send it.
    */
   private onTrigger(from: MasterService, name: string, data: string): void {
-    const st = [...this.services.values()].find((s) => s.svc.type === "fifo" && s.svc.name === name);
+    const st = this.findService((s) => s.type === "fifo" && s.name === name);
     if (!st || typeof data !== "string" || !/^[A-Za-z]{0,16}$/.test(data)) {
       this.log.warning(
         `${from.command}: trigger for unknown service ${JSON.stringify(String(name)).slice(0, 80)} ignored`,
@@ -447,9 +453,7 @@ export class Master {
       fail("malformed hand-off");
       return;
     }
-    const target = [...this.services.values()].find(
-      (st) => st.svc.type === "unix" && st.svc.private && st.svc.name === m.service,
-    );
+    const target = this.findService((s) => s.type === "unix" && s.private && s.name === m.service);
     if (target === undefined) {
       fail(`no private unix service ${m.service} in master.cf`, socket);
       return;

@@ -248,9 +248,7 @@ export class Pool {
     if (forWakeup && (best ?? starting)) return best ?? starting;
     if (best && best.load < limit) return best;
     if (starting && starting.load < limit) return starting;
-    const max = this.opts.service.maxproc;
-    const canGrow = max === 0 || this.workers.size < max;
-    if (canGrow && Date.now() >= this.throttledUntil) return this.spawn();
+    if (this.canGrow()) return this.spawn();
     return best ?? starting;
   }
 
@@ -460,10 +458,8 @@ export class Pool {
     }
     if (this.closed) return;
     if (this.pending.length > 0 && Date.now() >= this.throttledUntil) this.drainPending();
+    // A long-running worker that retired normally comes back on its next wake-up.
     else if (this.opts.keepAlive && !expected && Date.now() >= this.throttledUntil) this.spawn();
-    else if (this.opts.keepAlive && w.retiring && code === 0 && this.workers.size === 0) {
-      /* a retired long-running worker comes back on its next wake-up */
-    }
   }
 
   /**
