@@ -13,8 +13,7 @@
  * Talks to the file system (readPasswdFile). Security: the file holds password hashes; this
  * module never logs a password field, warnings name only file, line and user.
  */
-import { statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { ParsedFiles } from "../io/parsed-files.js";
 
 export interface PasswdEntry {
   user: string;
@@ -130,32 +129,17 @@ export function formatPasswdEntry(e: Omit<PasswdEntry, "line">): string {
   return extra.length === 0 ? fields.join(":") : `${fields.join(":")}:${extra.join(" ")}`;
 }
 
-interface CachedFile {
-  mtimeMs: number;
-  size: number;
-  ino: number;
-  users: Map<string, PasswdEntry>;
-}
-
-const cache = new Map<string, CachedFile>();
+const passwdFiles = new ParsedFiles<Map<string, PasswdEntry>>();
 
 /**
- * Read and parse a passwd-file, cached per path and re-read when its mtime, size or inode
- * changes. fs errors (ENOENT, EACCES) are thrown as they are; bad lines go to onWarning.
- * The stat on every call is blocking: microseconds, where a thread-pool round trip per
- * userdb or passdb request cost more than the call itself.
+ * Read and parse a passwd-file, cached per path until it changes (lib/io/parsed-files).
+ * fs errors (ENOENT, EACCES) are thrown as they are; bad lines go to onWarning.
  */
-export async function readPasswdFile(
+export function readPasswdFile(
   path: string,
   opts: { onWarning?: (message: string) => void } = {},
 ): Promise<Map<string, PasswdEntry>> {
-  const st = statSync(path);
-  const hit = cache.get(path);
-  if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino)
-    return hit.users;
-  const users = parsePasswdFile(await readFile(path, "utf8"), path, opts.onWarning);
-  cache.set(path, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
-  return users;
+  return passwdFiles.get(path, (text) => parsePasswdFile(text, path, opts.onWarning));
 }
 
 /**

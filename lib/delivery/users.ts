@@ -12,9 +12,9 @@
  * Maildir). Talks to the file system only to read passwd files (cached until they change).
  * Security: user names are validated before they become path components.
  */
-import { statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+
 import { join } from "node:path";
+import { ParsedFiles } from "../io/parsed-files.js";
 
 export interface UserInfo {
   /** The mailbox owner's name as looked up (lower-case local part, or user@domain for virtual users). */
@@ -78,28 +78,11 @@ export function parseSystemPasswd(text: string): Map<string, UserInfo> {
   return users;
 }
 
-interface CachedPasswd {
-  readonly mtimeMs: number;
-  readonly size: number;
-  readonly ino: number;
-  readonly users: ReadonlyMap<string, UserInfo>;
-}
+const systemPasswdFiles = new ParsedFiles<ReadonlyMap<string, UserInfo>>();
 
-const systemPasswdCache = new Map<string, CachedPasswd>();
-
-/**
- * Read and parse a passwd(5) file, cached per path and re-read when its mtime, size or inode
- * changes (as lib/auth/passwd-file does). The stat is blocking: microseconds, where a
- * thread-pool round trip per delivery costs more.
- */
-export async function readSystemPasswd(path = "/etc/passwd"): Promise<ReadonlyMap<string, UserInfo>> {
-  const st = statSync(path);
-  const hit = systemPasswdCache.get(path);
-  if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino)
-    return hit.users;
-  const users = parseSystemPasswd(await readFile(path, "utf8"));
-  systemPasswdCache.set(path, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
-  return users;
+/** Read and parse a passwd(5) file, cached per path until it changes (lib/io/parsed-files). */
+export function readSystemPasswd(path = "/etc/passwd"): Promise<ReadonlyMap<string, UserInfo>> {
+  return systemPasswdFiles.get(path, parseSystemPasswd);
 }
 
 export interface UserResolverOptions {
