@@ -25,8 +25,6 @@ import {
   closeSync,
   constants,
   fchownSync,
-  fsync,
-  fsyncSync,
   linkSync,
   mkdirSync,
   openSync,
@@ -38,21 +36,18 @@ import {
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { promisify } from "node:util";
+import { fsyncWhenAlone } from "../io/fsync.js";
 import { writevFully } from "../io/write-fully.js";
 import { chunksOf, type MessageContent } from "./content.js";
 import { ownerFor, type Privs } from "./privs.js";
 import { errnoOf, fileTooLarge } from "./status.js";
 
-const fsyncAsync = promisify(fsync);
-
 /** Maildir deliveries of this process between their start and their end. */
 let deliveriesInProgress = 0;
 
-/** fsync(fd): blocking when no other Maildir delivery is in progress, else on the thread pool. */
-function syncFile(fd: number): void | Promise<void> {
-  if (deliveriesInProgress <= 1) return fsyncSync(fd);
-  return fsyncAsync(fd);
+/** fsync: blocking while no other Maildir delivery is in progress, else on the thread pool. */
+function syncFile(fd: number, path: string): void | Promise<void> {
+  return fsyncWhenAlone(fd, path, deliveriesInProgress <= 1);
 }
 
 export interface MaildirOptions {
@@ -213,7 +208,7 @@ async function writeStream(
 async function fsyncDirectory(dir: string): Promise<void> {
   const fd = openSync(dir, constants.O_RDONLY);
   try {
-    await syncFile(fd);
+    await syncFile(fd, dir);
   } finally {
     closeSync(fd);
   }
@@ -264,7 +259,7 @@ async function deliver(dir: string, content: MessageContent, opts: MaildirOption
     try {
       size = await writeContent(fd, opts, content);
       if (owner !== undefined) fchownSync(fd, owner.uid, owner.gid);
-      await syncFile(fd);
+      await syncFile(fd, tmpPath);
     } finally {
       closeSync(fd);
     }

@@ -24,7 +24,7 @@
  */
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { canFsyncBlocking, fsyncBlocking, fsyncFd } from "./fsync.js";
+import { canFsyncBlocking, fsyncBlocking, fsyncFd } from "../io/fsync.js";
 
 export const QUEUE_DIRS: readonly string[] = [
   "maildrop",

@@ -37,9 +37,9 @@ import {
 } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { fsyncFd } from "../io/fsync.js";
 import { syncDirectory } from "./dirs.js";
 import { checkedRecord, type QueueName, type RecipientDeferral, type RecipientOutcome } from "./format.js";
-import { fsyncFd } from "./fsync.js";
 import { isQueueId } from "./queue-id.js";
 
 /** The path of a queue file; throws on anything that is not a queue ID. */

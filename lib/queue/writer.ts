@@ -15,6 +15,7 @@
 import { closeSync, openSync, renameSync, unlinkSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { fsyncWhenAlone } from "../io/fsync.js";
 import { writevFully } from "../io/write-fully.js";
 import { syncDirectory, syncDirectoryNow } from "./dirs.js";
 import {
@@ -24,7 +25,6 @@ import {
   LENGTH_FIELD_OFFSET,
   type QueueEnvelope,
 } from "./format.js";
-import { canFsyncBlocking, fsyncBlocking, fsyncFd } from "./fsync.js";
 import { newQueueId } from "./queue-id.js";
 
 /** Content is gathered into writes of this size: one write per 64 KiB, not one per line. */
@@ -145,9 +145,8 @@ export class QueueFileWriter {
       if (header !== null) encodeLength(length).copy(header, LENGTH_FIELD_OFFSET);
       this.#flush([end]);
       if (header === null) writevFully(this.#fd, [encodeLength(length)], LENGTH_FIELD_OFFSET);
-      const alone = openWriters === 1 && canFsyncBlocking;
-      if (alone) fsyncBlocking(this.#fd);
-      else await fsyncFd(this.#fd, this.#tempPath);
+      const alone = openWriters === 1;
+      await fsyncWhenAlone(this.#fd, this.#tempPath, alone);
       this.#close();
       renameSync(this.#tempPath, finalPath);
       renamed = true;

@@ -1,5 +1,6 @@
 /*
- * fsync — fsync of a descriptor, also in a confined worker (lib/master/confine).
+ * fsync — fsync of a descriptor, also in a confined worker (lib/master/confine), and
+ * blocking when nobody else in the process waits (queue writer, Maildir delivery).
  *
  * Node 20's permission model refuses fs.fsync/fs.fdatasync outright ("fsync API is disabled
  * when Permission Model is enabled") but allows FileHandle.sync(). fsync(2) flushes the
@@ -32,4 +33,13 @@ export async function fsyncFd(fd: number, path: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * fsync fd (open at path): a blocking call when `alone` (no other work of this process is
+ * waiting for the event loop) and allowed, else on the thread pool so that others proceed.
+ */
+export function fsyncWhenAlone(fd: number, path: string, alone: boolean): void | Promise<void> {
+  if (alone && canFsyncBlocking) return fsyncBlocking(fd);
+  return fsyncFd(fd, path);
 }
