@@ -15,72 +15,22 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
+import { LineClient } from "../helpers/line-client.js";
 import { daemonPids, REPO, Sandbox, sleep } from "../helpers/sandbox.js";
 
 const USER = "carol";
 const PW = "carol-secret";
 
-/** A line-oriented client over a plain or TLS socket. */
-class Lines {
-  private buf = "";
-  closed = false;
-  constructor(readonly sock: Socket) {
-    sock.on("data", (d: Buffer) => {
-      this.buf += d.toString("latin1");
-    });
-    sock.on("error", () => undefined);
-    sock.on("close", () => {
-      this.closed = true;
-    });
-  }
-  static open(port: number): Promise<Lines> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, "127.0.0.1", () => resolve(new Lines(s)));
-      s.once("error", reject);
-    });
-  }
-  async line(): Promise<string> {
-    for (let i = 0; i < 400; i++) {
-      const n = this.buf.indexOf("\r\n");
-      if (n >= 0) {
-        const l = this.buf.slice(0, n);
-        this.buf = this.buf.slice(n + 2);
-        return l;
-      }
-      if (this.closed) break;
-      await sleep(25);
-    }
-    throw new Error(`no reply; buffer: ${JSON.stringify(this.buf)}`);
-  }
-  /** Lines up to and including the first that matches `last`. */
-  async until(last: RegExp): Promise<string[]> {
-    const out: string[] = [];
-    for (let i = 0; i < 100; i++) {
-      const l = await this.line();
-      out.push(l);
-      if (last.test(l)) return out;
-    }
-    throw new Error(`no ${last} in ${out.join("\n")}`);
-  }
-  send(text: string): void {
-    this.sock.write(text);
-  }
-  async waitClosed(): Promise<boolean> {
-    for (let i = 0; i < 200 && !this.closed; i++) await sleep(25);
-    return this.closed;
-  }
-}
-
 /** Upgrade to TLS after STARTTLS/STLS was accepted (the sandbox' self-signed certificate). */
-function startTls(plain: Socket, cert: string): Promise<Lines> {
+function startTls(plain: Socket, cert: string): Promise<LineClient> {
   return new Promise((resolve, reject) => {
     const s = tlsConnect(
       { socket: plain, ca: readFileSync(cert), checkServerIdentity: () => undefined },
-      () => resolve(new Lines(s)),
+      () => resolve(new LineClient(s)),
     );
     s.once("error", reject);
   });
@@ -129,7 +79,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
   });
 
   it("IMAP: answers commands pipelined after LOGIN and keeps serving once imap-login is killed", async () => {
-    const c = await Lines.open(sb.base + 143);
+    const c = await LineClient.open(sb.base + 143);
     assert.match(await c.line(), /^\* OK /);
     c.send(`a LOGIN ${USER} ${PW}\r\nb NOOP\r\nc SELECT INBOX\r\n`);
     assert.match(await c.line(), /^a OK \[CAPABILITY .*\] Logged in$/);
@@ -152,7 +102,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
   });
 
   it("IMAP: with STARTTLS imap-login stays in the path (killing it ends the session)", async () => {
-    const plain = await Lines.open(sb.base + 143);
+    const plain = await LineClient.open(sb.base + 143);
     await plain.line();
     plain.send("a STARTTLS\r\n");
     assert.match(await plain.line(), /^a OK /);
@@ -166,7 +116,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
   });
 
   it("POP3: answers commands pipelined after PASS and keeps serving once pop3-login is killed", async () => {
-    const c = await Lines.open(sb.base + 110);
+    const c = await LineClient.open(sb.base + 110);
     assert.match(await c.line(), /^\+OK /);
     c.send(`USER ${USER}\r\nPASS ${PW}\r\nSTAT\r\n`);
     assert.match(await c.line(), /^\+OK/);
@@ -186,7 +136,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
   });
 
   it("POP3: with STLS pop3-login stays in the path (killing it ends the session)", async () => {
-    const plain = await Lines.open(sb.base + 110);
+    const plain = await LineClient.open(sb.base + 110);
     await plain.line();
     plain.send("STLS\r\n");
     assert.match(await plain.line(), /^\+OK/);
@@ -200,7 +150,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
 
   it("a passed session ends the login worker's share (max_use) but keeps its per-IP slot until it ends", async () => {
     const port = sb.base + 145;
-    const c = await Lines.open(port);
+    const c = await LineClient.open(port);
     assert.match(await c.line(), /^\* OK /);
     const worker = await sb.waitFor(
       () =>
@@ -212,7 +162,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     c.send(`a LOGIN ${USER} ${PW}\r\n`);
     assert.match(await c.line(), /^a OK .*Logged in$/);
     await sb.waitFor(() => !existsSync(`/proc/${worker}`), "the login worker retiring after max_use=1");
-    const refused = await Lines.open(port);
+    const refused = await LineClient.open(port);
     assert.match(await refused.line(), /^\* BYE \[UNAVAILABLE\] Too many connections from 127\.0\.0\.1/);
     refused.sock.destroy();
     c.send("b NOOP\r\n");
@@ -222,7 +172,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     let greeting = "";
     for (let i = 0; i < 50 && !greeting.startsWith("* OK"); i++) {
       await sleep(100);
-      const next = await Lines.open(port);
+      const next = await LineClient.open(port);
       greeting = await next.line();
       next.sock.destroy();
     }
@@ -230,7 +180,7 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
   });
 
   it("master refuses a socket passed by a worker that is not a login process", async () => {
-    const c = await Lines.open(sb.base + 146);
+    const c = await LineClient.open(sb.base + 146);
     assert.ok(await c.waitClosed(), "the connection is closed");
     await sb.waitLog(/warning: 127\.0\.0\.1:\d+\/inet: refusing to pass a connection to service imap/);
     await sb.waitLog(/rogue-passer: refused: not allowed/);
@@ -254,7 +204,7 @@ describe("a plaintext session whose mail service is missing", () => {
   });
 
   it("gets the socket back from master and is answered NO [UNAVAILABLE] by imap-login", async () => {
-    const c = await Lines.open(sb.base + 143);
+    const c = await LineClient.open(sb.base + 143);
     assert.match(await c.line(), /^\* OK /);
     c.send(`a LOGIN ${USER} ${PW}\r\n`);
     assert.match(await c.line(), /^a NO \[UNAVAILABLE\] Internal error occurred\. Refer to server log/);

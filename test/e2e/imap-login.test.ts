@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { appendFileSync, existsSync } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -17,6 +17,7 @@ import {
   readHandoffFrame,
   writeHandoffFrame,
 } from "../../lib/login/handoff.js";
+import { LineClient } from "../helpers/line-client.js";
 import { REPO, runProgram, Sandbox } from "../helpers/sandbox.js";
 
 const USER = "alice";
@@ -27,39 +28,6 @@ async function py(code: string): Promise<string> {
   const r = await runProgram("python3", ["-c", code], { timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
-}
-
-/** A raw IMAP client: send lines, read reply lines. */
-class RawImap {
-  private buf = "";
-  private constructor(readonly sock: Socket) {
-    sock.on("data", (d: Buffer) => {
-      this.buf += d.toString("latin1");
-    });
-    sock.on("error", () => undefined);
-  }
-  static open(port: number): Promise<RawImap> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, "127.0.0.1", () => resolve(new RawImap(s)));
-      s.once("error", reject);
-    });
-  }
-  async line(): Promise<string> {
-    for (let i = 0; i < 800; i++) {
-      const n = this.buf.indexOf("\r\n");
-      if (n >= 0) {
-        const l = this.buf.slice(0, n);
-        this.buf = this.buf.slice(n + 2);
-        return l;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`no reply; buffer: ${this.buf}`);
-  }
-  async cmd(text: string): Promise<string> {
-    this.sock.write(`${text}\r\n`);
-    return this.line();
-  }
 }
 
 /** Stands in for the imap mail process: answers the tag, then "tag OK <verb>" per line. */
@@ -118,7 +86,7 @@ describe("imap-login end to end", () => {
   });
 
   it("greets with its pre-login capabilities and lists them again on CAPABILITY", async () => {
-    const c = await RawImap.open(imap);
+    const c = await LineClient.open(imap);
     const greeting = await c.line();
     assert.match(
       greeting,
@@ -165,7 +133,7 @@ describe("imap-login end to end", () => {
   });
 
   it("accepts AUTHENTICATE PLAIN with SASL-IR and passes pipelined commands on", async () => {
-    const c = await RawImap.open(imap);
+    const c = await LineClient.open(imap);
     await c.line();
     c.sock.write(`a AUTHENTICATE PLAIN ${b64(`\0${USER}\0${PW}`)}\r\nb NOOP\r\n`);
     assert.match(await c.line(), /^a OK .*Logged in/);
@@ -174,7 +142,7 @@ describe("imap-login end to end", () => {
   });
 
   it("cancels AUTHENTICATE with * and refuses an unknown mechanism", async () => {
-    const c = await RawImap.open(imap);
+    const c = await LineClient.open(imap);
     await c.line();
     assert.equal(await c.cmd("a AUTHENTICATE PLAIN"), "+ ");
     assert.equal(await c.cmd("*"), "a BAD Authentication aborted by client.");
@@ -183,7 +151,7 @@ describe("imap-login end to end", () => {
   });
 
   it("announces LOGINDISABLED to a client that is not secured and refuses its LOGIN", async () => {
-    const c = await RawImap.open(sb.base + 144);
+    const c = await LineClient.open(sb.base + 144);
     assert.match(await c.line(), /STARTTLS LOGINDISABLED\] postern ready\.$/);
     assert.match(
       await c.cmd(`a LOGIN ${USER} ${PW}`),
@@ -200,7 +168,7 @@ describe("imap-login end to end", () => {
   });
 
   it("answers a failed LOGIN with AUTHENTICATIONFAILED and logs it for fail2ban", async () => {
-    const c = await RawImap.open(imap);
+    const c = await LineClient.open(imap);
     await c.line();
     assert.equal(await c.cmd(`a LOGIN ${USER} wrong`), "a NO [AUTHENTICATIONFAILED] Authentication failed.");
     c.sock.destroy();

@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { LineClient } from "../helpers/line-client.js";
 import { runProgram, Sandbox } from "../helpers/sandbox.js";
 import { maildirMessages } from "../helpers/smtp.js";
 
@@ -17,39 +17,6 @@ async function py(code: string): Promise<string> {
   const r = await runProgram("python3", ["-c", code], { timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
-}
-
-/** A raw POP3 client: send lines, read replies. */
-class RawPop3 {
-  private buf = "";
-  private constructor(readonly sock: Socket) {
-    sock.on("data", (d: Buffer) => {
-      this.buf += d.toString("latin1");
-    });
-    sock.on("error", () => undefined);
-  }
-  static open(port: number): Promise<RawPop3> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, "127.0.0.1", () => resolve(new RawPop3(s)));
-      s.once("error", reject);
-    });
-  }
-  async line(): Promise<string> {
-    for (let i = 0; i < 400; i++) {
-      const n = this.buf.indexOf("\r\n");
-      if (n >= 0) {
-        const l = this.buf.slice(0, n);
-        this.buf = this.buf.slice(n + 2);
-        return l;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`no reply; buffer: ${this.buf}`);
-  }
-  async cmd(text: string): Promise<string> {
-    this.sock.write(`${text}\r\n`);
-    return this.line();
-  }
 }
 
 const USER = "alice";
@@ -145,7 +112,7 @@ describe("pop3 end to end", () => {
   });
 
   it("refuses plaintext logins from a client that is not secured, and offers no USER", async () => {
-    const c = await RawPop3.open(sb.base + 111);
+    const c = await LineClient.open(sb.base + 111);
     assert.match(await c.line(), /^\+OK /);
     c.sock.write("CAPA\r\n");
     const capa: string[] = [];
@@ -159,11 +126,11 @@ describe("pop3 end to end", () => {
   });
 
   it("answers [IN-USE] to a second session and deletes nothing when a session is cut after DELE", async () => {
-    const a = await RawPop3.open(pop3);
+    const a = await LineClient.open(pop3);
     await a.line();
     await a.cmd(`USER ${USER}`);
     assert.equal(await a.cmd(`PASS ${PW}`), "+OK Logged in.");
-    const b = await RawPop3.open(pop3);
+    const b = await LineClient.open(pop3);
     await b.line();
     await b.cmd(`USER ${USER}`);
     assert.match(await b.cmd(`PASS ${PW}`), /^-ERR \[IN-USE\] /);
@@ -198,7 +165,7 @@ describe("pop3 end to end", () => {
   });
 
   it("answers a second failed login later than the first (brute-force penalty) and logs the failure", async () => {
-    const c = await RawPop3.open(pop3);
+    const c = await LineClient.open(pop3);
     await c.line();
     const timed = async () => {
       await c.cmd(`USER ${USER}`);
