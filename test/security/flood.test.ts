@@ -125,8 +125,9 @@ describe("floods and slowloris on every listener", () => {
   it("logs a client that leaves before the greeting, and its session ends at once", async () => {
     const gone = await open(sb.smtpPort, "127.0.0.4");
     gone.socket.destroy();
+    // Other sessions (the dribbling client timing out, master's warnings) may log in between.
     const m = await sb.waitLog(
-      /smtpd\[\d+\]: lost connection after CONNECT from \S+\[127\.0\.0\.4\]\n.*smtpd\[\d+\]: disconnect from \S+\[127\.0\.0\.4\]/,
+      /smtpd\[(\d+)\]: lost connection after CONNECT from \S+\[127\.0\.0\.4\]\n(?:.*\n)*?.*smtpd\[\1\]: disconnect from \S+\[127\.0\.0\.4\]/,
     );
     assert.ok(m);
   });
