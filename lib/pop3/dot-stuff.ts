@@ -1,8 +1,10 @@
 /*
- * dot-stuff — RFC 1939 3 byte-stuffing of a multi-line response body, streamed: a '.' at
- * the start of a line gets another '.' in front; the terminating ".\r\n" follows a CRLF
- * (one is added when the body does not end with one). Input is the message in CRLF form.
- * Talks to: nothing. Security: works on any bytes; no line is ever held whole.
+ * dot-stuff — RFC 1939 3 byte-stuffing of a multi-line response body: a '.' at the start
+ * of a line gets another '.' in front; the terminating ".\r\n" follows a CRLF (one is added
+ * when the body does not end with one). Two forms: DotStuffer streams a CRLF body chunk by
+ * chunk; stuffedReply builds a whole reply (status line, body, terminator) from a message
+ * held in memory in one pass, turning bare LFs into CRLF on the way when asked.
+ * Talks to: nothing. Security: works on any bytes; the streamed form never holds a line whole.
  */
 
 const DOT = Buffer.from(".");
@@ -33,4 +35,60 @@ export class DotStuffer {
   finish(): Buffer {
     return Buffer.from(this.lastByte === -1 || this.atLineStart ? ".\r\n" : "\r\n.\r\n");
   }
+}
+
+/** LF offsets of the body being stuffed, reused across calls (grown when a message has more lines). */
+let lfAt = new Int32Array(4096);
+
+/**
+ * A whole multi-line reply as one Buffer: `status` (a latin1 line with its CRLF), `body`
+ * dot-stuffed, and the terminator, exactly as DotStuffer would send it. With `crlf`, a CR is
+ * also put before every LF that has none (the stored LF form of a Maildir file): the same
+ * bytes as CrlfEncoder then DotStuffer. One indexOf pass finds the line ends and counts what
+ * is added, a second copies the lines into one output of the exact size. `crlfOctets` is
+ * the body's size in CRLF form, before stuffing (what RFC 1939 sizes and the logout line count).
+ */
+export function stuffedReply(
+  status: string,
+  body: Buffer,
+  crlf: boolean,
+): { reply: Buffer; crlfOctets: number } {
+  const n = body.length;
+  const firstDot = n > 0 && body[0] === 0x2e;
+  let dots = firstDot ? 1 : 0;
+  let crs = 0;
+  let lines = 0;
+  for (let i = body.indexOf(0x0a); i !== -1; i = body.indexOf(0x0a, i + 1)) {
+    if (lines === lfAt.length) {
+      const grown = new Int32Array(lfAt.length * 2);
+      grown.set(lfAt);
+      lfAt = grown;
+    }
+    lfAt[lines++] = i;
+    if (crlf && (i === 0 || body[i - 1] !== 0x0d)) crs++;
+    if (body[i + 1] === 0x2e) dots++;
+  }
+  const endsLine = n === 0 || body[n - 1] === 0x0a;
+  const out = Buffer.allocUnsafe(status.length + n + crs + dots + (endsLine ? 3 : 5));
+  let o = out.write(status, 0, "latin1");
+  if (firstDot) out[o++] = 0x2e;
+  let from = 0;
+  for (let k = 0; k < lines; k++) {
+    const i = lfAt[k] as number;
+    const bare = crlf && (i === 0 || body[i - 1] !== 0x0d);
+    o += body.copy(out, o, from, i);
+    if (bare) out[o++] = 0x0d;
+    out[o++] = 0x0a;
+    from = i + 1;
+    if (body[from] === 0x2e) out[o++] = 0x2e;
+  }
+  o += body.copy(out, o, from, n);
+  if (!endsLine) {
+    out[o++] = 0x0d;
+    out[o++] = 0x0a;
+  }
+  out[o++] = 0x2e;
+  out[o++] = 0x0d;
+  out[o] = 0x0a;
+  return { reply: out, crlfOctets: n + crs };
 }

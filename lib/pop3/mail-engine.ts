@@ -11,7 +11,7 @@
  * Security: runs as the mail owner; store errors become "-ERR [SYS/TEMP] ..." without
  * detail, reported through onEvent for maillog.
  */
-import { DotStuffer } from "./dot-stuff.js";
+import { DotStuffer, stuffedReply } from "./dot-stuff.js";
 import {
   capaLines,
   DEFAULT_LINE_LIMIT,
@@ -20,19 +20,31 @@ import {
   LineBuffer,
   multiline,
   ok,
+  okLine,
   type Pop3Command,
   type Pop3Output,
   parseCommand,
 } from "./protocol.js";
 
-export type Pop3Body = AsyncIterable<Buffer> | readonly Buffer[];
+/**
+ * A whole message held in memory as it is stored, with LF or CRLF line ends: the engine
+ * turns bare LFs into CRLF while it dot-stuffs, in the one pass that builds the reply.
+ */
+export interface StoredMessage {
+  readonly stored: Buffer;
+  /** Called with the message's size in CRLF form once the reply is built (statistics). */
+  sent?(crlfOctets: number): void;
+}
+
+export type Pop3Body = AsyncIterable<Buffer> | readonly Buffer[] | StoredMessage;
 
 export interface Pop3Store {
   /** Sizes are octets of the CRLF form. */
   list(): Promise<{ uidl: string; size: number }[]>;
   /**
    * The message in CRLF form (the engine dot-stuffs): streamed, or, for a message small
-   * enough to hold, its chunks already in memory (then the whole reply is one write).
+   * enough to hold, its chunks already in memory, or the whole stored message in LF or CRLF
+   * form (a StoredMessage); a held message's reply is built in one buffer and one write.
    */
   retrieve(n: number): Promise<Pop3Body>;
   /** Header, the blank line, and the first `lines` body lines, CRLF form. */
@@ -50,6 +62,10 @@ export interface Pop3StoreError {
 
 function isHeld(body: Pop3Body): body is readonly Buffer[] {
   return Array.isArray(body);
+}
+
+function isStored(body: Pop3Body): body is StoredMessage {
+  return (body as Partial<StoredMessage>).stored !== undefined;
 }
 
 function errorKind(e: unknown): string | undefined {
@@ -294,13 +310,19 @@ export class Pop3MailEngine {
     return this.listing(cmd, (m) => m.uidl, "");
   }
 
-  private async streamBody(first: Buffer, body: Pop3Body): Promise<void> {
-    const stuffer = new DotStuffer();
-    if (isHeld(body)) {
-      const stuffed = body.map((chunk) => stuffer.stuff(chunk));
-      return this.out.write(Buffer.concat([first, ...stuffed, stuffer.finish()]));
+  /** A multi-line reply: the status line (with its CRLF), then the body dot-stuffed and ended. */
+  private async streamBody(status: string, body: Pop3Body): Promise<void> {
+    if (isStored(body)) {
+      const { reply, crlfOctets } = stuffedReply(status, body.stored, true);
+      body.sent?.(crlfOctets);
+      return this.out.write(reply);
     }
-    await this.out.write(first);
+    if (isHeld(body)) {
+      const whole = body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body);
+      return this.out.write(stuffedReply(status, whole, false).reply);
+    }
+    const stuffer = new DotStuffer();
+    await this.out.write(Buffer.from(status, "latin1"));
     for await (const chunk of body) await this.out.write(stuffer.stuff(chunk));
     await this.out.write(stuffer.finish());
   }
@@ -310,7 +332,7 @@ export class Pop3MailEngine {
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     const body = await (this.store as Pop3Store).retrieve(n);
-    await this.streamBody(ok(`${(this.messages[n - 1] as Message).size} octets`), body);
+    await this.streamBody(okLine(`${(this.messages[n - 1] as Message).size} octets`), body);
     this.retrieved++;
   }
 
@@ -320,7 +342,7 @@ export class Pop3MailEngine {
     if (typeof n !== "number") return this.bad(n);
     const lines = cmd.args[1] ?? "";
     if (!/^\d{1,9}$/.test(lines)) return this.bad(err("Invalid number of lines."));
-    await this.streamBody(ok(), await (this.store as Pop3Store).top(n, Number(lines)));
+    await this.streamBody(okLine(), await (this.store as Pop3Store).top(n, Number(lines)));
   }
 
   private async dele(cmd: Pop3Command): Promise<void> {

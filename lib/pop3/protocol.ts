@@ -83,8 +83,13 @@ export function parseCommand(line: string): Pop3Command {
 
 export type RespCode = "AUTH" | "SYS/TEMP" | "SYS/PERM" | "IN-USE" | "LOGIN-DELAY";
 
+/** "+OK" and the text as a line with its CRLF (latin1 text). */
+export function okLine(text = ""): string {
+  return text === "" ? "+OK\r\n" : `+OK ${text}\r\n`;
+}
+
 export function ok(text = ""): Buffer {
-  return Buffer.from(text === "" ? "+OK\r\n" : `+OK ${text}\r\n`, "latin1");
+  return Buffer.from(okLine(text), "latin1");
 }
 
 export function err(text: string, code?: RespCode): Buffer {

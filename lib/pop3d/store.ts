@@ -10,14 +10,14 @@ import { createReadStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
-import { type MaildirMessage, MaildirStore } from "../mailbox/maildir.js";
+import { type MaildirMessage, MaildirStore, readSmallFile } from "../mailbox/maildir.js";
 import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
-import type { Pop3Body, Pop3Store } from "../pop3/mail-engine.js";
+import type { Pop3Body, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
 import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
 
 /**
- * Messages up to this size (CRLF octets) are read whole with one synchronous read: a
- * page-cached file of a few KiB takes microseconds, while a stream costs several
+ * Messages up to this size (CRLF octets) are read whole with blocking calls (open, read,
+ * close): a page-cached file of a few KiB takes microseconds, while a stream costs several
  * thread-pool round trips (open, read, read, close) per RETR. Larger ones stream.
  */
 const HELD_MESSAGE_BYTES = 256 * 1024;
@@ -98,15 +98,28 @@ export class MaildirPop3Store implements Pop3Store {
     return m;
   }
 
-  private async crlfBody(n: number): Promise<Pop3Body> {
-    const m = this.message(n);
-    const held = m.crlfSize <= HELD_MESSAGE_BYTES ? this.readHeld(m) : undefined;
-    if (held !== undefined) return [new CrlfEncoder().encode(held)];
+  /** A small message as stored (LF form), read whole; undefined for the streaming path. */
+  private held(m: MaildirMessage): Buffer | undefined {
+    if (m.crlfSize > HELD_MESSAGE_BYTES) return undefined;
+    // The index's CRLF size bounds the stored size: one read, no fstat (readSmallFile).
+    return readSmallFile(join(this.store.root, "cur", m.file), m.crlfSize) ?? this.readHeld(m);
+  }
+
+  private async streamed(m: MaildirMessage): Promise<AsyncIterable<Buffer>> {
     const path = await this.store.messagePath(m);
     return toCrlf(createReadStream(path, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>);
   }
 
-  /** The file under its snapshot name in cur/; undefined when it was renamed meanwhile. */
+  private async crlfBody(n: number): Promise<Buffer[] | AsyncIterable<Buffer>> {
+    const m = this.message(n);
+    const held = this.held(m);
+    return held !== undefined ? [new CrlfEncoder().encode(held)] : this.streamed(m);
+  }
+
+  /**
+   * The file under its snapshot name in cur/; undefined when it was renamed meanwhile. What
+   * readSmallFile could not read comes here, so errors other than a rename still throw.
+   */
   private readHeld(m: MaildirMessage): Buffer | undefined {
     try {
       return readFileSync(join(this.store.root, "cur", m.file));
@@ -116,12 +129,17 @@ export class MaildirPop3Store implements Pop3Store {
     }
   }
 
+  /** Small messages go to the engine as stored (it converts to CRLF as it dot-stuffs). */
   async retrieve(n: number): Promise<Pop3Body> {
-    const body = await this.crlfBody(n);
-    this.stats.retr++;
-    return this.count(body, (k) => {
+    const m = this.message(n);
+    const stored = this.held(m);
+    const add = (k: number) => {
       this.stats.retrBytes += k;
-    });
+    };
+    const body: StoredMessage | AsyncIterable<Buffer> =
+      stored !== undefined ? { stored, sent: add } : counted(await this.streamed(m), add);
+    this.stats.retr++;
+    return body;
   }
 
   async top(n: number, lines: number): Promise<Pop3Body> {
