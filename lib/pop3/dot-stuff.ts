@@ -45,8 +45,9 @@ let lfAt = new Int32Array(4096);
  * dot-stuffed, and the terminator, exactly as DotStuffer would send it. With `crlf`, a CR is
  * also put before every LF that has none (the stored LF form of a Maildir file): the same
  * bytes as CrlfEncoder then DotStuffer. One indexOf pass finds the line ends and counts what
- * is added, a second copies the lines into one output of the exact size. `crlfOctets` is
- * the body's size in CRLF form, before stuffing (what RFC 1939 sizes and the logout line count).
+ * is added; the body is copied once into an output of the exact size and spread in place from
+ * its end, with copyWithin (no per-line allocation, unlike Buffer.copy of a part). `crlfOctets`
+ * is the body's size in CRLF form, before stuffing (what RFC 1939 sizes and the logout line count).
  */
 export function stuffedReply(
   status: string,
@@ -69,26 +70,41 @@ export function stuffedReply(
     if (body[i + 1] === 0x2e) dots++;
   }
   const endsLine = n === 0 || body[n - 1] === 0x0a;
-  const out = Buffer.allocUnsafe(status.length + n + crs + dots + (endsLine ? 3 : 5));
-  let o = out.write(status, 0, "latin1");
-  if (firstDot) out[o++] = 0x2e;
-  let from = 0;
-  for (let k = 0; k < lines; k++) {
+  const start = status.length;
+  const bodyEnd = start + n + crs + dots;
+  const out = Buffer.allocUnsafe(bodyEnd + (endsLine ? 3 : 5));
+  out.write(status, 0, "latin1");
+  body.copy(out, start);
+  // From the last line end back: what follows an insertion moves up to its final place,
+  // which is never a byte still to be read. `end`: body bytes [0, end) not yet moved.
+  let o = bodyEnd;
+  let end = n;
+  for (let k = lines - 1; k >= 0 && o > start + end; k--) {
     const i = lfAt[k] as number;
-    const bare = crlf && (i === 0 || body[i - 1] !== 0x0d);
-    o += body.copy(out, o, from, i);
-    if (bare) out[o++] = 0x0d;
-    out[o++] = 0x0a;
-    from = i + 1;
-    if (body[from] === 0x2e) out[o++] = 0x2e;
+    if (body[i + 1] === 0x2e) {
+      o -= end - i - 1;
+      out.copyWithin(o, start + i + 1, start + end);
+      out[--o] = 0x2e;
+      end = i + 1;
+    }
+    if (crlf && (i === 0 || body[i - 1] !== 0x0d)) {
+      o -= end - i;
+      out.copyWithin(o, start + i, start + end);
+      out[--o] = 0x0d;
+      end = i;
+    }
   }
-  o += body.copy(out, o, from, n);
+  if (firstDot) {
+    out.copyWithin(start + 1, start, start + end);
+    out[start] = 0x2e;
+  }
+  let t = bodyEnd;
   if (!endsLine) {
-    out[o++] = 0x0d;
-    out[o++] = 0x0a;
+    out[t++] = 0x0d;
+    out[t++] = 0x0a;
   }
-  out[o++] = 0x2e;
-  out[o++] = 0x0d;
-  out[o] = 0x0a;
+  out[t++] = 0x2e;
+  out[t++] = 0x0d;
+  out[t] = 0x0a;
   return { reply: out, crlfOctets: n + crs };
 }
