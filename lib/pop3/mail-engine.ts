@@ -38,9 +38,15 @@ export interface StoredMessage {
 
 export type Pop3Body = AsyncIterable<Buffer> | readonly Buffer[] | StoredMessage;
 
+export interface Pop3ListEntry {
+  readonly uidl: string;
+  readonly size: number;
+}
+
 export interface Pop3Store {
   /** Sizes are octets of the CRLF form. */
-  list(): Promise<{ uidl: string; size: number }[]>;
+  /** `uidl` may be a getter: the engine reads it only for UIDL, so it can be computed then. */
+  list(): Promise<readonly Pop3ListEntry[]>;
   /**
    * The message in CRLF form (the engine dot-stuffs): streamed, or, for a message small
    * enough to hold, its chunks already in memory, or the whole stored message in LF or CRLF
@@ -92,7 +98,8 @@ export type Pop3MailEvent =
     };
 
 interface Message {
-  uidl: string;
+  /** The store's entry, kept as given: its uidl is read only when a UIDL command asks. */
+  entry: Pop3ListEntry;
   size: number;
   deleted: boolean;
 }
@@ -140,7 +147,7 @@ export class Pop3MailEngine {
     try {
       this.store = await this.openStore();
       const list = await this.store.list();
-      this.messages = list.map((m) => ({ uidl: m.uidl, size: m.size, deleted: false }));
+      this.messages = list.map((entry) => ({ entry, size: entry.size, deleted: false }));
     } catch (e: unknown) {
       this.busy = false;
       const inUse = errorKind(e) === "in-use";
@@ -307,7 +314,7 @@ export class Pop3MailEngine {
   }
 
   private uidl(cmd: Pop3Command): Promise<void> {
-    return this.listing(cmd, (m) => m.uidl, "");
+    return this.listing(cmd, (m) => m.entry.uidl, "");
   }
 
   /** A multi-line reply: the status line (with its CRLF), then the body dot-stuffed and ended. */

@@ -12,7 +12,7 @@ import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
 import { type MaildirMessage, MaildirStore, readSmallFile } from "../mailbox/maildir.js";
 import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
-import type { Pop3Body, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
+import type { Pop3Body, Pop3ListEntry, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
 import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
 
 /**
@@ -53,6 +53,29 @@ export function newSessionStats(): Pop3SessionStats {
   return { top: 0, topBytes: 0, retr: 0, retrBytes: 0, deleted: 0, messages: 0, size: 0 };
 }
 
+/** A message as LIST and UIDL see it; the UIDL is formatted on first use. */
+class ListEntry implements Pop3ListEntry {
+  private formatted: string | undefined;
+  readonly size: number;
+
+  constructor(
+    private readonly m: MaildirMessage,
+    private readonly format: string,
+    private readonly uidValidity: number,
+  ) {
+    this.size = m.crlfSize;
+  }
+
+  get uidl(): string {
+    this.formatted ??= formatUidl(this.format, {
+      uid: this.m.uid,
+      uidValidity: this.uidValidity,
+      base: this.m.base,
+    });
+    return this.formatted;
+  }
+}
+
 export class MaildirPop3Store implements Pop3Store {
   readonly stats: Pop3SessionStats = newSessionStats();
   private messages: readonly MaildirMessage[] = [];
@@ -85,11 +108,9 @@ export class MaildirPop3Store implements Pop3Store {
     return self;
   }
 
-  async list(): Promise<{ uidl: string; size: number }[]> {
-    return this.messages.map((m) => ({
-      uidl: formatUidl(this.uidlFormat, { uid: m.uid, uidValidity: this.uidValidity, base: m.base }),
-      size: m.crlfSize,
-    }));
+  /** UIDLs are formatted when first read (UIDL), not for every message at login. */
+  async list(): Promise<Pop3ListEntry[]> {
+    return this.messages.map((m) => new ListEntry(m, this.uidlFormat, this.uidValidity));
   }
 
   private message(n: number): MaildirMessage {
