@@ -271,14 +271,18 @@ export class Pop3MailEngine {
     return m.deleted ? err("Message is deleted.") : n;
   }
 
-  private async argCount(cmd: Pop3Command, min: number, max: number): Promise<boolean> {
-    if (cmd.args.length >= min && cmd.args.length <= max) return true;
-    await this.bad(err(cmd.args.length < min ? "Missing argument." : "Too many arguments."));
-    return false;
+  /** The argument count is within [min, max] (otherwise the handler answers with badArgs). */
+  private argCount(cmd: Pop3Command, min: number, max: number): boolean {
+    return cmd.args.length >= min && cmd.args.length <= max;
+  }
+
+  private badArgs(cmd: Pop3Command, min: number): Promise<void> {
+    return this.bad(err(cmd.args.length < min ? "Missing argument." : "Too many arguments."));
   }
 
   private async noArgs(cmd: Pop3Command, reply: () => Buffer): Promise<void> {
-    if (await this.argCount(cmd, 0, 0)) await this.out.write(reply());
+    if (!this.argCount(cmd, 0, 0)) return this.badArgs(cmd, 0);
+    await this.out.write(reply());
   }
 
   private async capa(): Promise<void> {
@@ -298,7 +302,7 @@ export class Pop3MailEngine {
   }
 
   private async listing(cmd: Pop3Command, field: (m: Message) => string, header: string): Promise<void> {
-    if (!(await this.argCount(cmd, 0, 1))) return;
+    if (!this.argCount(cmd, 0, 1)) return this.badArgs(cmd, 0);
     if (cmd.args.length === 0) {
       const lines = this.messages.flatMap((m, i) => (m.deleted ? [] : [`${i + 1} ${field(m)}`]));
       return void (await this.out.write(multiline(ok(header), lines)));
@@ -335,7 +339,7 @@ export class Pop3MailEngine {
   }
 
   private async retr(cmd: Pop3Command): Promise<void> {
-    if (!(await this.argCount(cmd, 1, 1))) return;
+    if (!this.argCount(cmd, 1, 1)) return this.badArgs(cmd, 1);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     const body = await (this.store as Pop3Store).retrieve(n);
@@ -344,7 +348,7 @@ export class Pop3MailEngine {
   }
 
   private async top(cmd: Pop3Command): Promise<void> {
-    if (!(await this.argCount(cmd, 2, 2))) return;
+    if (!this.argCount(cmd, 2, 2)) return this.badArgs(cmd, 2);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     const lines = cmd.args[1] ?? "";
@@ -353,7 +357,7 @@ export class Pop3MailEngine {
   }
 
   private async dele(cmd: Pop3Command): Promise<void> {
-    if (!(await this.argCount(cmd, 1, 1))) return;
+    if (!this.argCount(cmd, 1, 1)) return this.badArgs(cmd, 1);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     (this.messages[n - 1] as Message).deleted = true;
