@@ -6,7 +6,7 @@
  * Talks to: lib/mailbox. Security: runs as the mailbox owner; a second session on the same
  * mailbox fails with MailError "in-use" (-ERR [IN-USE]).
  */
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
@@ -122,8 +122,15 @@ export class MaildirPop3Store implements Pop3Store {
   /** A small message as stored (LF form), read whole; undefined for the streaming path. */
   private held(m: MaildirMessage): Buffer | undefined {
     if (m.crlfSize > HELD_MESSAGE_BYTES) return undefined;
+    const path = join(this.store.root, "cur", m.file);
     // The index's CRLF size bounds the stored size: one read, no fstat (readSmallFile).
-    return readSmallFile(join(this.store.root, "cur", m.file), m.crlfSize) ?? this.readHeld(m);
+    const bytes = readSmallFile(path, m.crlfSize);
+    if (bytes !== undefined) return bytes;
+    // Renamed since the snapshot, or bigger than the index says: the streaming path. Any
+    // other failure is thrown here, before the reply has begun (-ERR [SYS/TEMP]).
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st === undefined || st.size > HELD_MESSAGE_BYTES) return undefined;
+    return readFileSync(path);
   }
 
   private async streamed(m: MaildirMessage): Promise<AsyncIterable<Buffer>> {
@@ -135,19 +142,6 @@ export class MaildirPop3Store implements Pop3Store {
     const m = this.message(n);
     const held = this.held(m);
     return held !== undefined ? [new CrlfEncoder().encode(held)] : this.streamed(m);
-  }
-
-  /**
-   * The file under its snapshot name in cur/; undefined when it was renamed meanwhile. What
-   * readSmallFile could not read comes here, so errors other than a rename still throw.
-   */
-  private readHeld(m: MaildirMessage): Buffer | undefined {
-    try {
-      return readFileSync(join(this.store.root, "cur", m.file));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
   }
 
   /** Small messages go to the engine as stored (it converts to CRLF as it dot-stuffs). */
