@@ -11,7 +11,7 @@
  * Security: runs as the mail owner; store errors become "-ERR [SYS/TEMP] ..." without
  * detail, reported through onEvent for maillog.
  */
-import { DotStuffer } from "./dot-stuff.js";
+import { DotStuffer, stuffedReply } from "./dot-stuff.js";
 import {
   capaLines,
   DEFAULT_LINE_LIMIT,
@@ -20,19 +20,37 @@ import {
   LineBuffer,
   multiline,
   ok,
+  okLine,
   type Pop3Command,
   type Pop3Output,
   parseCommand,
 } from "./protocol.js";
 
-export type Pop3Body = AsyncIterable<Buffer> | readonly Buffer[];
+/**
+ * A whole message held in memory as it is stored, with LF or CRLF line ends: the engine
+ * turns bare LFs into CRLF while it dot-stuffs, in the one pass that builds the reply.
+ */
+export interface StoredMessage {
+  readonly stored: Buffer;
+  /** Called with the message's size in CRLF form once the reply is built (statistics). */
+  sent?(crlfOctets: number): void;
+}
+
+export type Pop3Body = AsyncIterable<Buffer> | readonly Buffer[] | StoredMessage;
+
+export interface Pop3ListEntry {
+  readonly uidl: string;
+  readonly size: number;
+}
 
 export interface Pop3Store {
   /** Sizes are octets of the CRLF form. */
-  list(): Promise<{ uidl: string; size: number }[]>;
+  /** `uidl` may be a getter: the engine reads it only for UIDL, so it can be computed then. */
+  list(): Promise<readonly Pop3ListEntry[]>;
   /**
    * The message in CRLF form (the engine dot-stuffs): streamed, or, for a message small
-   * enough to hold, its chunks already in memory (then the whole reply is one write).
+   * enough to hold, its chunks already in memory, or the whole stored message in LF or CRLF
+   * form (a StoredMessage); a held message's reply is built in one buffer and one write.
    */
   retrieve(n: number): Promise<Pop3Body>;
   /** Header, the blank line, and the first `lines` body lines, CRLF form. */
@@ -50,6 +68,10 @@ export interface Pop3StoreError {
 
 function isHeld(body: Pop3Body): body is readonly Buffer[] {
   return Array.isArray(body);
+}
+
+function isStored(body: Pop3Body): body is StoredMessage {
+  return (body as Partial<StoredMessage>).stored !== undefined;
 }
 
 function errorKind(e: unknown): string | undefined {
@@ -76,7 +98,8 @@ export type Pop3MailEvent =
     };
 
 interface Message {
-  uidl: string;
+  /** The store's entry, kept as given: its uidl is read only when a UIDL command asks. */
+  entry: Pop3ListEntry;
   size: number;
   deleted: boolean;
 }
@@ -124,7 +147,7 @@ export class Pop3MailEngine {
     try {
       this.store = await this.openStore();
       const list = await this.store.list();
-      this.messages = list.map((m) => ({ uidl: m.uidl, size: m.size, deleted: false }));
+      this.messages = list.map((entry) => ({ entry, size: entry.size, deleted: false }));
     } catch (e: unknown) {
       this.busy = false;
       const inUse = errorKind(e) === "in-use";
@@ -248,14 +271,18 @@ export class Pop3MailEngine {
     return m.deleted ? err("Message is deleted.") : n;
   }
 
-  private async argCount(cmd: Pop3Command, min: number, max: number): Promise<boolean> {
-    if (cmd.args.length >= min && cmd.args.length <= max) return true;
-    await this.bad(err(cmd.args.length < min ? "Missing argument." : "Too many arguments."));
-    return false;
+  /** The argument count is within [min, max] (otherwise the handler answers with badArgs). */
+  private argCount(cmd: Pop3Command, min: number, max: number): boolean {
+    return cmd.args.length >= min && cmd.args.length <= max;
+  }
+
+  private badArgs(cmd: Pop3Command, min: number): Promise<void> {
+    return this.bad(err(cmd.args.length < min ? "Missing argument." : "Too many arguments."));
   }
 
   private async noArgs(cmd: Pop3Command, reply: () => Buffer): Promise<void> {
-    if (await this.argCount(cmd, 0, 0)) await this.out.write(reply());
+    if (!this.argCount(cmd, 0, 0)) return this.badArgs(cmd, 0);
+    await this.out.write(reply());
   }
 
   private async capa(): Promise<void> {
@@ -275,7 +302,7 @@ export class Pop3MailEngine {
   }
 
   private async listing(cmd: Pop3Command, field: (m: Message) => string, header: string): Promise<void> {
-    if (!(await this.argCount(cmd, 0, 1))) return;
+    if (!this.argCount(cmd, 0, 1)) return this.badArgs(cmd, 0);
     if (cmd.args.length === 0) {
       const lines = this.messages.flatMap((m, i) => (m.deleted ? [] : [`${i + 1} ${field(m)}`]));
       return void (await this.out.write(multiline(ok(header), lines)));
@@ -291,40 +318,46 @@ export class Pop3MailEngine {
   }
 
   private uidl(cmd: Pop3Command): Promise<void> {
-    return this.listing(cmd, (m) => m.uidl, "");
+    return this.listing(cmd, (m) => m.entry.uidl, "");
   }
 
-  private async streamBody(first: Buffer, body: Pop3Body): Promise<void> {
-    const stuffer = new DotStuffer();
-    if (isHeld(body)) {
-      const stuffed = body.map((chunk) => stuffer.stuff(chunk));
-      return this.out.write(Buffer.concat([first, ...stuffed, stuffer.finish()]));
+  /** A multi-line reply: the status line (with its CRLF), then the body dot-stuffed and ended. */
+  private async streamBody(status: string, body: Pop3Body): Promise<void> {
+    if (isStored(body)) {
+      const { reply, crlfOctets } = stuffedReply(status, body.stored, true);
+      body.sent?.(crlfOctets);
+      return this.out.write(reply);
     }
-    await this.out.write(first);
+    if (isHeld(body)) {
+      const whole = body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body);
+      return this.out.write(stuffedReply(status, whole, false).reply);
+    }
+    const stuffer = new DotStuffer();
+    await this.out.write(Buffer.from(status, "latin1"));
     for await (const chunk of body) await this.out.write(stuffer.stuff(chunk));
     await this.out.write(stuffer.finish());
   }
 
   private async retr(cmd: Pop3Command): Promise<void> {
-    if (!(await this.argCount(cmd, 1, 1))) return;
+    if (!this.argCount(cmd, 1, 1)) return this.badArgs(cmd, 1);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     const body = await (this.store as Pop3Store).retrieve(n);
-    await this.streamBody(ok(`${(this.messages[n - 1] as Message).size} octets`), body);
+    await this.streamBody(okLine(`${(this.messages[n - 1] as Message).size} octets`), body);
     this.retrieved++;
   }
 
   private async top(cmd: Pop3Command): Promise<void> {
-    if (!(await this.argCount(cmd, 2, 2))) return;
+    if (!this.argCount(cmd, 2, 2)) return this.badArgs(cmd, 2);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     const lines = cmd.args[1] ?? "";
     if (!/^\d{1,9}$/.test(lines)) return this.bad(err("Invalid number of lines."));
-    await this.streamBody(ok(), await (this.store as Pop3Store).top(n, Number(lines)));
+    await this.streamBody(okLine(), await (this.store as Pop3Store).top(n, Number(lines)));
   }
 
   private async dele(cmd: Pop3Command): Promise<void> {
-    if (!(await this.argCount(cmd, 1, 1))) return;
+    if (!this.argCount(cmd, 1, 1)) return this.badArgs(cmd, 1);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     (this.messages[n - 1] as Message).deleted = true;

@@ -68,23 +68,33 @@ export class LineBuffer {
 
 export interface Pop3Command {
   verb: string;
-  args: string[];
+  args: readonly string[];
   /** Everything after the verb and one space, as typed (APOP/PASS keep spaces). */
   rest: string;
 }
 
+const NO_ARGS: readonly string[] = [];
+
 export function parseCommand(line: string): Pop3Command {
   const sp = line.indexOf(" ");
-  const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-  const rest = sp < 0 ? "" : line.slice(sp + 1);
-  const args = rest.split(" ").filter((a) => a !== "");
+  if (sp < 0) return { verb: line.toUpperCase(), args: NO_ARGS, rest: "" };
+  const verb = line.slice(0, sp).toUpperCase();
+  const rest = line.slice(sp + 1);
+  // One argument and no other space (RETR n, DELE n): no split.
+  const args =
+    rest.indexOf(" ") < 0 ? (rest === "" ? NO_ARGS : [rest]) : rest.split(" ").filter((a) => a !== "");
   return { verb, args, rest };
 }
 
 export type RespCode = "AUTH" | "SYS/TEMP" | "SYS/PERM" | "IN-USE" | "LOGIN-DELAY";
 
+/** "+OK" and the text as a line with its CRLF (latin1 text). */
+export function okLine(text = ""): string {
+  return text === "" ? "+OK\r\n" : `+OK ${text}\r\n`;
+}
+
 export function ok(text = ""): Buffer {
-  return Buffer.from(text === "" ? "+OK\r\n" : `+OK ${text}\r\n`, "latin1");
+  return Buffer.from(okLine(text), "latin1");
 }
 
 export function err(text: string, code?: RespCode): Buffer {

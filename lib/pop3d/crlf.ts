@@ -4,29 +4,43 @@
  * Both work chunk by chunk with a little state, so a message is never held whole.
  */
 
+/** Offsets of the bare LFs of the chunk being encoded, reused (grown for a chunk with more). */
+let bareAt = new Int32Array(1024);
+
 /** Adds a CR before every LF that has none; carries the last byte across chunks. */
 export class CrlfEncoder {
   private last = -1;
 
-  /** Two passes with indexOf: count the bare LFs, then copy into one exact-size buffer. */
+  /**
+   * One indexOf pass notes the bare LFs; the chunk is copied once into a buffer of the
+   * exact size and spread in place from its end with copyWithin (Buffer.copy of a part
+   * would allocate a view per line).
+   */
   encode(chunk: Buffer): Buffer {
     if (chunk.length === 0) return chunk;
     let bare = 0;
-    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1))
-      if ((i > 0 ? chunk[i - 1] : this.last) !== 0x0d) bare++;
-    const previous = this.last;
+    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
+      if ((i > 0 ? chunk[i - 1] : this.last) === 0x0d) continue;
+      if (bare === bareAt.length) {
+        const grown = new Int32Array(bareAt.length * 2);
+        grown.set(bareAt);
+        bareAt = grown;
+      }
+      bareAt[bare++] = i;
+    }
     this.last = chunk[chunk.length - 1] ?? this.last;
     if (bare === 0) return chunk;
     const out = Buffer.allocUnsafe(chunk.length + bare);
-    let from = 0;
-    let to = 0;
-    for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
-      if ((i > 0 ? chunk[i - 1] : previous) === 0x0d) continue;
-      to += chunk.copy(out, to, from, i);
-      out[to++] = 0x0d;
-      from = i;
+    chunk.copy(out, 0);
+    let o = out.length;
+    let end = chunk.length;
+    for (let k = bare - 1; k >= 0; k--) {
+      const i = bareAt[k] as number;
+      o -= end - i;
+      out.copyWithin(o, i, end);
+      out[--o] = 0x0d;
+      end = i;
     }
-    chunk.copy(out, to, from);
     return out;
   }
 }

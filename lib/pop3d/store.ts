@@ -6,18 +6,18 @@
  * Talks to: lib/mailbox. Security: runs as the mailbox owner; a second session on the same
  * mailbox fails with MailError "in-use" (-ERR [IN-USE]).
  */
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
-import { type MaildirMessage, MaildirStore } from "../mailbox/maildir.js";
+import { type MaildirMessage, MaildirStore, readSmallFile } from "../mailbox/maildir.js";
 import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
-import type { Pop3Body, Pop3Store } from "../pop3/mail-engine.js";
+import type { Pop3Body, Pop3ListEntry, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
 import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
 
 /**
- * Messages up to this size (CRLF octets) are read whole with one synchronous read: a
- * page-cached file of a few KiB takes microseconds, while a stream costs several
+ * Messages up to this size (CRLF octets) are read whole with blocking calls (open, read,
+ * close): a page-cached file of a few KiB takes microseconds, while a stream costs several
  * thread-pool round trips (open, read, read, close) per RETR. Larger ones stream.
  */
 const HELD_MESSAGE_BYTES = 256 * 1024;
@@ -53,6 +53,29 @@ export function newSessionStats(): Pop3SessionStats {
   return { top: 0, topBytes: 0, retr: 0, retrBytes: 0, deleted: 0, messages: 0, size: 0 };
 }
 
+/** A message as LIST and UIDL see it; the UIDL is formatted on first use. */
+class ListEntry implements Pop3ListEntry {
+  private formatted: string | undefined;
+  readonly size: number;
+
+  constructor(
+    private readonly m: MaildirMessage,
+    private readonly format: string,
+    private readonly uidValidity: number,
+  ) {
+    this.size = m.crlfSize;
+  }
+
+  get uidl(): string {
+    this.formatted ??= formatUidl(this.format, {
+      uid: this.m.uid,
+      uidValidity: this.uidValidity,
+      base: this.m.base,
+    });
+    return this.formatted;
+  }
+}
+
 export class MaildirPop3Store implements Pop3Store {
   readonly stats: Pop3SessionStats = newSessionStats();
   private messages: readonly MaildirMessage[] = [];
@@ -85,11 +108,9 @@ export class MaildirPop3Store implements Pop3Store {
     return self;
   }
 
-  async list(): Promise<{ uidl: string; size: number }[]> {
-    return this.messages.map((m) => ({
-      uidl: formatUidl(this.uidlFormat, { uid: m.uid, uidValidity: this.uidValidity, base: m.base }),
-      size: m.crlfSize,
-    }));
+  /** UIDLs are formatted when first read (UIDL), not for every message at login. */
+  async list(): Promise<Pop3ListEntry[]> {
+    return this.messages.map((m) => new ListEntry(m, this.uidlFormat, this.uidValidity));
   }
 
   private message(n: number): MaildirMessage {
@@ -98,30 +119,42 @@ export class MaildirPop3Store implements Pop3Store {
     return m;
   }
 
-  private async crlfBody(n: number): Promise<Pop3Body> {
-    const m = this.message(n);
-    const held = m.crlfSize <= HELD_MESSAGE_BYTES ? this.readHeld(m) : undefined;
-    if (held !== undefined) return [new CrlfEncoder().encode(held)];
+  /** A small message as stored (LF form), read whole; undefined for the streaming path. */
+  private held(m: MaildirMessage): Buffer | undefined {
+    if (m.crlfSize > HELD_MESSAGE_BYTES) return undefined;
+    const path = join(this.store.root, "cur", m.file);
+    // The index's CRLF size bounds the stored size: one read, no fstat (readSmallFile).
+    const bytes = readSmallFile(path, m.crlfSize);
+    if (bytes !== undefined) return bytes;
+    // Renamed since the snapshot, or bigger than the index says: the streaming path. Any
+    // other failure is thrown here, before the reply has begun (-ERR [SYS/TEMP]).
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st === undefined || st.size > HELD_MESSAGE_BYTES) return undefined;
+    return readFileSync(path);
+  }
+
+  private async streamed(m: MaildirMessage): Promise<AsyncIterable<Buffer>> {
     const path = await this.store.messagePath(m);
     return toCrlf(createReadStream(path, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>);
   }
 
-  /** The file under its snapshot name in cur/; undefined when it was renamed meanwhile. */
-  private readHeld(m: MaildirMessage): Buffer | undefined {
-    try {
-      return readFileSync(join(this.store.root, "cur", m.file));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
+  private async crlfBody(n: number): Promise<Buffer[] | AsyncIterable<Buffer>> {
+    const m = this.message(n);
+    const held = this.held(m);
+    return held !== undefined ? [new CrlfEncoder().encode(held)] : this.streamed(m);
   }
 
+  /** Small messages go to the engine as stored (it converts to CRLF as it dot-stuffs). */
   async retrieve(n: number): Promise<Pop3Body> {
-    const body = await this.crlfBody(n);
-    this.stats.retr++;
-    return this.count(body, (k) => {
+    const m = this.message(n);
+    const stored = this.held(m);
+    const add = (k: number) => {
       this.stats.retrBytes += k;
-    });
+    };
+    const body: StoredMessage | AsyncIterable<Buffer> =
+      stored !== undefined ? { stored, sent: add } : counted(await this.streamed(m), add);
+    this.stats.retr++;
+    return body;
   }
 
   async top(n: number, lines: number): Promise<Pop3Body> {
