@@ -10,14 +10,13 @@
  * they verify as false.
  * The crypt family is slow by design (tens to hundreds of ms, synchronous JS or WASM):
  * callers outside a worker should use schemes.ts, which runs them on a worker pool.
- * Talks to: nothing (unixcrypt, sha-crypt.ts and hash-wasm in-process). Security: every comparison of
+ * Talks to: nothing (sha-crypt.ts and hash-wasm in-process). Security: every comparison of
  * a secret-derived value is constant time; passwords are never logged or thrown.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { argon2i, argon2id, bcrypt } from "hash-wasm";
-import { encrypt } from "unixcrypt";
 import { MD5_INITIAL_STATE, md5Compress, md5StateBytes } from "./md5-state.js";
-import { shaCrypt } from "./sha-crypt.js";
+import { shaCrypt, unixcryptDiffers } from "./sha-crypt.js";
 
 export interface StoredPassword {
   /** Upper-case scheme name; "CRYPT" when the value had no {SCHEME} prefix. */
@@ -176,14 +175,17 @@ async function verifyArgon2(hash: string, plain: string): Promise<boolean> {
 }
 
 /**
- * SHA-crypt: recompute with the stored salt and rounds, compare in constant time. shaCrypt
- * gives unixcrypt's strings (which make the stored ones) at about half its CPU per verify.
+ * SHA-crypt: recompute with the stored salt and rounds, compare in constant time. A hash
+ * the unixcrypt package made for a password whose length it got wrong (see sha-crypt.ts)
+ * still verifies.
  */
 function verifyShaCrypt(hash: string, plain: string): boolean {
   const settingEnd = hash.lastIndexOf("$");
   if (settingEnd <= 3) return false;
+  const setting = hash.slice(0, settingEnd);
   try {
-    return constantTimeEqual(shaCrypt(plain, hash.slice(0, settingEnd)), hash);
+    if (constantTimeEqual(shaCrypt(plain, setting), hash)) return true;
+    return unixcryptDiffers(plain, setting) && constantTimeEqual(shaCrypt(plain, setting, "unixcrypt"), hash);
   } catch {
     return false;
   }
@@ -251,9 +253,9 @@ async function schemeData(plain: string, scheme: HashScheme, opts: HashOptions):
     case "CRAM-MD5":
       return cramMd5Context(plain);
     case "SHA256-CRYPT":
-      return encrypt(plain, shaCryptSetting("$5$", opts.rounds));
+      return shaCrypt(plain, shaCryptSetting("$5$", opts.rounds));
     case "SHA512-CRYPT":
-      return encrypt(plain, shaCryptSetting("$6$", opts.rounds));
+      return shaCrypt(plain, shaCryptSetting("$6$", opts.rounds));
     case "BLF-CRYPT": {
       const cost = opts.rounds ?? 5;
       const h = await bcrypt({

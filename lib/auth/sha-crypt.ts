@@ -1,10 +1,14 @@
 /*
  * sha-crypt — SHA-crypt ($5$ SHA-256, $6$ SHA-512; Ulrich Drepper's "Unix crypt using
- * SHA-256 and SHA-512", as glibc and libxcrypt implement it) for verifying stored hashes.
- * The same strings as unixcrypt's encrypt() for every setting (parsing, rounds clamped to
- * 1000..999999999, salt cut at 16 characters, "rounds=" kept when given), computed with
- * one-shot crypto.hash over a reused buffer per round instead of a Hash object per round:
- * about half the CPU per verify, which every POP3/IMAP login pays (5000 rounds by default).
+ * SHA-256 and SHA-512", as glibc, libxcrypt and `openssl passwd -5/-6` compute it): making
+ * and verifying {SHA256-CRYPT}/{SHA512-CRYPT} hashes. Settings are parsed as glibc does
+ * (rounds clamped to 1000..999999999, salt cut at 16 characters, "rounds=" kept when
+ * given). One-shot crypto.hash over a reused buffer per round: every POP3/IMAP login pays
+ * 5000 rounds by default, and a Hash object per round cost twice the CPU.
+ * The "unixcrypt" variant reproduces the unixcrypt package (which made postern's hashes
+ * before): for a password of exactly a multiple of the digest size (32/64 bytes for $5$,
+ * 64/128 for $6$) it left out one copy of a digest, so its hashes differ from glibc's for
+ * those lengths only. Verification accepts both, so no stored hash stops working.
  * Talks to: node:crypto. Security: inputs are a stored setting and a candidate password;
  * a malformed setting throws (the caller counts it as no match).
  */
@@ -55,26 +59,38 @@ function parseSetting(setting: string): Setting {
   return { algorithm: prefix === "5" ? "sha256" : "sha512", prefix, rounds, roundsGiven, salt };
 }
 
+export type ShaCryptVariant = "standard" | "unixcrypt";
+
 /*
- * The P and S sequences (steps 16 and 20) and the digest-B run of step 9-10 exactly as
- * unixcrypt builds them, so stored hashes verify as before: whole copies only while one
- * more whole digest still leaves bytes over, then the remainder. For a key of exactly a
- * multiple of the digest size (32/64, 64/128 bytes) that is one digest short of the
- * published algorithm; matching it keeps unixcrypt-made hashes verifying.
+ * The P and S sequences (steps 16 and 20) and the digest-B run of steps 9-10: whole copies
+ * of the digest, then the first (length mod size) bytes. The unixcrypt variant stops the
+ * whole copies one early when length is an exact multiple (see the header).
  */
-function filled(digest: Buffer, length: number): Buffer {
+function wholeCopies(digestSize: number, length: number, variant: ShaCryptVariant): number {
+  const n = Math.floor(length / digestSize);
+  return variant === "unixcrypt" && n > 0 && length % digestSize === 0 ? n - 1 : n;
+}
+
+function filled(digest: Buffer, length: number, variant: ShaCryptVariant): Buffer {
   const out = Buffer.alloc(length);
-  for (let at = 0; at + digest.length < length; at += digest.length) out.set(digest, at);
+  const copies = wholeCopies(digest.length, length, variant);
+  for (let i = 0; i < copies; i++) out.set(digest, i * digest.length);
   const rest = length % digest.length;
   out.set(digest.subarray(0, rest), length - rest);
   return out;
 }
 
-function digestRun(digest: Buffer, length: number): Buffer[] {
-  const parts: Buffer[] = [];
-  for (let at = 0; at + digest.length < length; at += digest.length) parts.push(digest);
+function digestRun(digest: Buffer, length: number, variant: ShaCryptVariant): Buffer[] {
+  const parts: Buffer[] = Array<Buffer>(wholeCopies(digest.length, length, variant)).fill(digest);
   parts.push(digest.subarray(0, length % digest.length));
   return parts;
+}
+
+/** Whether the unixcrypt variant can differ from the standard for this password. */
+export function unixcryptDiffers(plain: string, setting: string): boolean {
+  const size = setting.startsWith("$5$") ? 32 : 64;
+  const bytes = Buffer.byteLength(plain, "utf8");
+  return bytes > 0 && bytes % size === 0;
 }
 
 function encode64(digest: Buffer, order: readonly number[]): string {
@@ -103,7 +119,7 @@ function encode64(digest: Buffer, order: readonly number[]): string {
 }
 
 /** The full crypt string ("$6$[rounds=N$]salt$hash") of `plain` under `setting`. */
-export function shaCrypt(plain: string, setting: string): string {
+export function shaCrypt(plain: string, setting: string, variant: ShaCryptVariant = "standard"): string {
   const conf = parseSetting(setting);
   const alg = conf.algorithm;
   const size = alg === "sha256" ? 32 : 64;
@@ -112,12 +128,12 @@ export function shaCrypt(plain: string, setting: string): string {
   const h = (data: Buffer) => hash(alg, data, "buffer");
   // steps 4-8: digest B; steps 1-3, 9-12: digest A
   const b = h(Buffer.concat([key, salt, key]));
-  const aParts: Buffer[] = [key, salt, ...digestRun(b, key.length)];
+  const aParts: Buffer[] = [key, salt, ...digestRun(b, key.length, variant)];
   for (let n = key.length; n > 0; n >>= 1) aParts.push(n & 1 ? b : key);
   const a = h(Buffer.concat(aParts));
   // steps 13-16: P; 17-20: S
-  const p = filled(h(Buffer.concat(Array<Buffer>(key.length).fill(key))), key.length);
-  const s = filled(h(Buffer.concat(Array<Buffer>(16 + (a[0] as number)).fill(salt))), salt.length);
+  const p = filled(h(Buffer.concat(Array<Buffer>(key.length).fill(key))), key.length, variant);
+  const s = filled(h(Buffer.concat(Array<Buffer>(16 + (a[0] as number)).fill(salt))), salt.length, variant);
   // step 21: the rounds, each input laid out in one reused buffer
   const buf = Buffer.allocUnsafe(2 * size + s.length + 2 * p.length);
   let c = a;

@@ -1,7 +1,7 @@
 /*
  * verify-pool — a small worker_threads pool for the slow password schemes.
  *
- * Why: SHA-crypt in unixcrypt is synchronous JavaScript (~5–20 ms per verify) and
+ * Why: SHA-crypt is synchronous (5000 hash rounds, ~3–10 ms per verify) and
  * hash-wasm's Argon2id runs synchronously inside WebAssembly (~100–500 ms with Dovecot's
  * m=64 MiB); on the auth process's event loop either would stall every other login.
  * Workers are started lazily, at most `size` of them, and are unref'd while idle so a
