@@ -17,6 +17,7 @@
  * Security: message content is untrusted; unknown charsets decode as UTF-8 with
  * replacement characters, never an exception; a file that vanished is reported, not thrown.
  */
+import { isAscii } from "node:buffer";
 import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { TextDecoder } from "node:util";
@@ -132,15 +133,17 @@ function segmentsOf(root: MimePart, withHeaders: boolean): Segment[] {
   return out.sort((a, b) => a.start - b.start);
 }
 
-function charsetDecoder(part: MimePart): TextDecoder {
+/** `midStream`: text came before (fed as ASCII), so a BOM now is content, not a mark to drop. */
+function charsetDecoder(part: MimePart, midStream = false): TextDecoder {
   const param = part.contentType.params.find(([n]) => n.toLowerCase() === "charset")?.[1];
   const label = (param ?? "").trim().toLowerCase();
+  const opts = { ignoreBOM: midStream };
   // no charset or US-ASCII: take UTF-8 (a superset) so undeclared 8-bit UTF-8 still matches
-  if (label === "" || label === "us-ascii" || label === "ascii") return new TextDecoder("utf-8");
+  if (label === "" || label === "us-ascii" || label === "ascii") return new TextDecoder("utf-8", opts);
   try {
-    return new TextDecoder(label);
+    return new TextDecoder(label, opts);
   } catch {
-    return new TextDecoder("utf-8");
+    return new TextDecoder("utf-8", opts);
   }
 }
 
@@ -173,14 +176,52 @@ function headerSink(text: TextScanner): SegmentSink {
   };
 }
 
+/** Transfer encodings whose bytes are the content itself (TransferDecoder's identity). */
+const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
+
+/**
+ * Charset labels (trimmed, lower case) that decode the bytes 0x00-0x7F as ASCII; an unknown
+ * label is read as UTF-8 (charsetDecoder), which does too. Not UTF-16, ISO-2022-*, HZ and
+ * the like, whose ASCII bytes mean something else.
+ */
+const ASCII_CHARSET = /^(?:|us-ascii|ascii|utf-?8|iso-8859-\d{1,2}|windows-125\d|latin1)$/;
+
+/**
+ * True when a part's ASCII bytes read as themselves: no transfer decoding, an
+ * ASCII-compatible charset. Then an ASCII chunk's search form is its lower-cased latin1
+ * string (NFKD leaves ASCII alone), with no decoder and no normalisation.
+ */
+export function asciiReadable(part: MimePart): boolean {
+  if (!IDENTITY_ENCODINGS.has((part.encoding ?? "").toLowerCase())) return false;
+  const charset = part.contentType.params.find(([n]) => n.toLowerCase() === "charset")?.[1];
+  return ASCII_CHARSET.test((charset ?? "").trim().toLowerCase());
+}
+
 function bodySink(part: MimePart, scanners: readonly TextScanner[]): SegmentSink {
-  const transfer = new TransferDecoder(part.encoding);
-  const decoder = charsetDecoder(part);
+  // plain ASCII text (most mail): searched as it is, until a chunk holds an 8-bit byte
+  let plain = asciiReadable(part);
+  let fedPlain = false;
+  let transfer: TransferDecoder | undefined;
+  let decoder: TextDecoder | undefined;
   for (const s of scanners) s.reset();
   const feed = (text: string): boolean => scanners.map((s) => s.feed(text)).some(Boolean);
+  const feedFolded = (text: string): boolean => scanners.map((s) => s.feedFolded(text)).some(Boolean);
   return {
-    write: (bytes) => feed(decoder.decode(transfer.write(bytes), { stream: true })),
-    end: () => feed(decoder.decode(transfer.end())),
+    write: (bytes) => {
+      // the decoders hold no state while every chunk so far was ASCII
+      if (plain && isAscii(bytes)) {
+        fedPlain ||= bytes.length > 0;
+        return feedFolded(bytes.toString("latin1").toLowerCase());
+      }
+      plain = false;
+      transfer ??= new TransferDecoder(part.encoding);
+      decoder ??= charsetDecoder(part, fedPlain);
+      return feed(decoder.decode(transfer.write(bytes), { stream: true }));
+    },
+    end: () => {
+      if (transfer === undefined || decoder === undefined) return false;
+      return feed(decoder.decode(transfer.end()));
+    },
   };
 }
 

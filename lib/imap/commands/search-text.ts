@@ -57,7 +57,16 @@ export class TextScanner {
   /** Returns true when this chunk produced a new hit. */
   feed(text: string): boolean {
     if (text === "" || this.needles.length === 0) return false;
-    const window = this.tail + foldText(text);
+    return this.feedFolded(foldText(text));
+  }
+
+  /**
+   * feed() for text already in search key form (foldText(x) === x), e.g. ASCII text lowered
+   * by String.toLowerCase: no normalisation pass, no second copy.
+   */
+  feedFolded(folded: string): boolean {
+    if (folded === "" || this.needles.length === 0) return false;
+    const window = this.tail === "" ? folded : this.tail + folded;
     let found = false;
     for (const n of this.needles) {
       if (this.hits.has(n.id) || !window.includes(n.folded)) continue;
