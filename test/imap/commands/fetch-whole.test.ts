@@ -124,7 +124,8 @@ describe("crlfInto", () => {
           const src = Buffer.from(bytes);
           const dst = Buffer.alloc(at + 2 * src.length, 0x2a);
           const end = crlfInto(src, dst, at);
-          assert.deepEqual(dst.subarray(at, end), toCrlfBuffer(src));
+          const reference = src.toString("latin1").replace(/(?<!\r)\n/g, "\r\n");
+          assert.equal(dst.toString("latin1", at, end), reference);
           assert.deepEqual(dst.subarray(0, at), Buffer.alloc(at, 0x2a), "nothing before `at` touched");
         },
       ),
