@@ -24,7 +24,12 @@ import { TextDecoder } from "node:util";
 import { errnoCode, MailError } from "../../mailbox/errors.js";
 import { TransferDecoder } from "../../mime/decode.js";
 import { crlfRange, toCrlfBuffer } from "../../mime/sections.js";
-import { type MimePart, parseStructure, parseStructureSync } from "../../mime/structure.js";
+import {
+  type MimePart,
+  MimeStructureParser,
+  parseStructure,
+  parseStructureSync,
+} from "../../mime/structure.js";
 import { parseSentDay, type SearchPlan, type TextKnowledge, type TextTest } from "./search-eval.js";
 import {
   foldText,
@@ -256,10 +261,11 @@ export async function readBodies(
   if (held !== undefined) {
     // a small message: parsed and scanned in memory, in one piece
     first.destroy();
-    const root = parseStructureSync(held);
+    const crlf = toCrlfBuffer(held);
+    const root = bodyTree(held, crlf.length);
     const segments = segmentsOf(root, text.pending);
     if (segments.length === 0) return;
-    await dispatch([toCrlfBuffer(held).subarray(0, root.end)], segments, sinkFor, opts.settled);
+    await dispatch([crlf.subarray(0, root.end)], segments, sinkFor, opts.settled);
     return;
   }
   let root: MimePart;
@@ -277,6 +283,32 @@ export async function readBodies(
   } finally {
     stream.destroy();
   }
+}
+
+/** Where the stored bytes' first empty line ends (the end of the top-level header), or -1. */
+function headerEnd(stored: Buffer): number {
+  if (stored[0] === 0x0a) return 1;
+  if (stored[0] === 0x0d && stored[1] === 0x0a) return 2;
+  const lf = stored.indexOf("\n\n");
+  const crlf = stored.indexOf("\n\r\n");
+  if (lf < 0) return crlf < 0 ? -1 : crlf + 3;
+  return crlf < 0 || lf < crlf ? lf + 2 : crlf + 3;
+}
+
+/**
+ * The part tree of a small message for the body pass. A message that is a single leaf part
+ * (most mail) has only its header parsed: body lines cannot change such a part's type,
+ * encoding or body start, and it ends where the message ends (`crlfLength`).
+ */
+export function bodyTree(stored: Buffer, crlfLength: number): MimePart {
+  const end = headerEnd(stored);
+  if (end > 0) {
+    const parser = new MimeStructureParser();
+    parser.write(stored.subarray(0, end));
+    const root = parser.end();
+    if (root.kind === "leaf") return { ...root, end: crlfLength };
+  }
+  return parseStructureSync(stored);
 }
 
 const BATCH_BYTES = 64 * 1024;

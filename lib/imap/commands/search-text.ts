@@ -42,7 +42,9 @@ export class TextScanner {
     private readonly needles: readonly Needle[],
     private readonly hits: Set<number>,
   ) {
-    this.keep = Math.max(0, ...needles.map((n) => n.folded.length - 1));
+    let keep = 0;
+    for (const n of needles) keep = Math.max(keep, n.folded.length - 1);
+    this.keep = keep;
   }
 
   /** True while some needle has not been found. */

@@ -5,7 +5,12 @@
  * where it does not apply (or decoding wrongly where it does) changes the answer.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import fc from "fast-check";
+import { bodyTree } from "../../../lib/imap/commands/search-message.js";
+import { toCrlfBuffer } from "../../../lib/mime/sections.js";
+import { type MimePart, parseStructureSync } from "../../../lib/mime/structure.js";
 import { type Harness, harness } from "./search-harness.js";
 
 const head = (type: string, cte?: string): string =>
@@ -86,4 +91,59 @@ describe("SEARCH fast path against decoded text", () => {
       assert.deepEqual(reply.untagged, [`* SEARCH${expected ? ` ${expected}` : ""}`]);
       assert.equal(reply.tagged, "OK Search completed.");
     });
+});
+
+describe("bodyTree (the body pass's part tree)", () => {
+  const corpus = new URL("../../../../test/fixtures/mime/corpus/", import.meta.url);
+  const pick = (p: MimePart) => ({
+    kind: p.kind,
+    headerStart: p.headerStart,
+    bodyStart: p.bodyStart,
+    end: p.end,
+    contentType: p.contentType,
+    encoding: p.encoding,
+    children: p.children.length,
+  });
+  const same = (stored: Buffer) => {
+    const full = parseStructureSync(stored);
+    assert.deepEqual(pick(bodyTree(stored, toCrlfBuffer(stored).length)), pick(full));
+  };
+
+  it("agrees with the full parse on every corpus message", () => {
+    for (const name of readdirSync(corpus).filter((n) => n.endsWith(".eml")))
+      same(readFileSync(new URL(name, corpus)));
+  });
+
+  it("agrees with the full parse on generated messages (property)", () => {
+    const headerLine = fc.constantFrom(
+      "Subject: x",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Type: multipart/mixed; boundary=b",
+      "Content-Type: message/rfc822",
+      "Content-Type: text/html",
+      "content-type: TEXT/PLAIN",
+      " folded continuation",
+      "Content-Transfer-Encoding: base64",
+      "Content-Transfer-Encoding: quoted-printable",
+      "X-Broken",
+    );
+    const bodyLine = fc.constantFrom("", "text", "--b", "--b--", "Content-Type: text/plain", "\r", "a\rb");
+    const eol = fc.constantFrom("\n", "\r\n");
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(headerLine, eol), { maxLength: 5 }),
+        fc.boolean(),
+        fc.array(fc.tuple(bodyLine, eol), { maxLength: 8 }),
+        fc.boolean(),
+        (head, blank, body, finalEol) => {
+          let text = head.map(([l, e]) => l + e).join("");
+          if (blank) text += "\n";
+          text += body.map(([l, e]) => l + e).join("");
+          if (!finalEol) text += "tail";
+          same(Buffer.from(text, "latin1"));
+        },
+      ),
+      { seed: 5, numRuns: 1500 },
+    );
+  });
 });
