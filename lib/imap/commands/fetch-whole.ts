@@ -66,7 +66,8 @@ const EMPTY = Buffer.alloc(0);
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
 /**
- * A small file's bytes read with one open/pread/close into a buffer reused by the next call;
+ * A small file's bytes read with one open/pread/close into a buffer shared by every call in
+ * this process (the caller must be done with them before it next awaits), at most `expected`;
  * undefined when it cannot be read so (missing, renamed, bigger than the index says): the
  * general path then reads it its own way.
  */
@@ -141,23 +142,27 @@ export class WireBatch {
     answer: { readonly seq: number; readonly info: MessageInfo; readonly items: readonly PlannedItem[] },
   ): Promise<boolean> {
     const { seq, info, items } = answer;
+    if (info.size > SMALL_FILE_MAX) return false;
     let path: string;
     try {
       path = await folder.messagePath(info.uid, { unchecked: true });
     } catch {
       return false; // the general path meets the same error and answers it
     }
-    const stored = readStored(path, info.size);
-    if (stored === undefined) return false;
-    const recent = folder.isRecent(info.uid);
     let literals = 0;
     for (const item of items) if (item.kind === "section") literals++;
     const flagRoom = info.flags.reduce((n, f) => n + f.length + 1, 16);
-    const need = FIXED_ROOM + flagRoom + literals * 2 * stored.length;
+    // room for the worst case (the file is at most info.size bytes, each may become two) is
+    // made before the read: from the read to the last byte converted nothing awaits, so no
+    // other session of this process can reuse the shared read buffer meanwhile
+    const need = FIXED_ROOM + flagRoom + literals * 2 * info.size;
     if (this.buf.length - this.at < need) {
       await this.flush();
       this.buf = Buffer.allocUnsafeSlow(Math.max(BATCH_SIZE, need));
     }
+    const stored = readStored(path, info.size);
+    if (stored === undefined) return false;
+    const recent = folder.isRecent(info.uid);
     const buf = this.buf;
     let at = this.at;
     at += buf.write(`* ${seq} FETCH (`, at, "latin1");

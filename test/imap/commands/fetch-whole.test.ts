@@ -111,6 +111,33 @@ describe("whole-message FETCH", () => {
   });
 });
 
+describe("whole-message FETCH in two sessions at once", () => {
+  it("never sends one session's file bytes to the other (the read buffer is shared)", async () => {
+    const folder = (tag: string) =>
+      Array.from({ length: 120 }, (_, i) =>
+        Buffer.from(`Subject: ${tag} ${i}\n\n${`${tag} `.repeat(400)}\n`),
+      );
+    const a = folder("alpha");
+    const b = folder("bravo");
+    const sessions = await Promise.all(
+      [a, b].map(async (m) => TestSession.open(await maildirWith(m.map((text) => ({ text }))))),
+    );
+    for (const s of sessions) {
+      const send = s.ctx.sendWire;
+      // the socket is slow: every batch yields to the other session before it is taken
+      (s.ctx as { sendWire: typeof send }).sendWire = async (bytes, ends) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return send(bytes, ends);
+      };
+    }
+    const runs = await Promise.all(
+      sessions.map((s) => s.run("FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[])")),
+    );
+    assert.equal(runs[0]?.wire, a.map((m, i) => expected(i + 1, i + 1, m)).join(""));
+    assert.equal(runs[1]?.wire, b.map((m, i) => expected(i + 1, i + 1, m)).join(""));
+  });
+});
+
 describe("crlfInto", () => {
   it("writes toCrlfBuffer's bytes at any offset, with or without CR in the input (property)", () => {
     fc.assert(
