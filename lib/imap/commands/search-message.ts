@@ -261,6 +261,17 @@ export async function readBodies(
   if (held !== undefined) {
     // a small message: parsed and scanned in memory, in one piece
     first.destroy();
+    const leaf = topLeaf(held);
+    if (leaf !== null && asciiReadable(leaf.root) && ![body, text].some((sc) => sc.needsLineEnds)) {
+      // one plain text part and no needle with CR or LF: a match cannot tell the stored LF
+      // line ends from the CRLF form, so the stored body is searched as it is (no copy)
+      if (isTextual(leaf.root) && held.length > leaf.bodyStart) {
+        const sink = bodySink(leaf.root, [body, text]);
+        sink.write(held.subarray(leaf.bodyStart));
+        sink.end();
+      }
+      return;
+    }
     const crlf = toCrlfBuffer(held);
     const root = bodyTree(held, crlf.length);
     const segments = segmentsOf(root, text.pending);
@@ -301,14 +312,21 @@ function headerEnd(stored: Buffer): number {
  * encoding or body start, and it ends where the message ends (`crlfLength`).
  */
 export function bodyTree(stored: Buffer, crlfLength: number): MimePart {
+  const leaf = topLeaf(stored);
+  return leaf === null ? parseStructureSync(stored) : { ...leaf.root, end: crlfLength };
+}
+
+/**
+ * A message that is one leaf part: its root (offsets of the CRLF form, `end` not set) and
+ * where its body starts in the stored bytes; null for any other message.
+ */
+function topLeaf(stored: Buffer): { root: MimePart; bodyStart: number } | null {
   const end = headerEnd(stored);
-  if (end > 0) {
-    const parser = new MimeStructureParser();
-    parser.write(stored.subarray(0, end));
-    const root = parser.end();
-    if (root.kind === "leaf") return { ...root, end: crlfLength };
-  }
-  return parseStructureSync(stored);
+  if (end <= 0) return null;
+  const parser = new MimeStructureParser();
+  parser.write(stored.subarray(0, end));
+  const root = parser.end();
+  return root.kind === "leaf" ? { root, bodyStart: end } : null;
 }
 
 const BATCH_BYTES = 64 * 1024;

@@ -47,6 +47,11 @@ export class TextScanner {
     this.keep = keep;
   }
 
+  /** Some needle not found yet holds a CR or LF (so it can tell LF from CRLF line ends). */
+  get needsLineEnds(): boolean {
+    return this.needles.some((n) => !this.hits.has(n.id) && /[\r\n]/.test(n.folded));
+  }
+
   /** True while some needle has not been found. */
   get pending(): boolean {
     return this.needles.some((n) => !this.hits.has(n.id));

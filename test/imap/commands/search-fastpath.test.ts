@@ -52,6 +52,8 @@ const MESSAGES = [
     `${Buffer.from("attachment secret\n").toString("base64")}\n--b--\n`,
   // 6: big, ASCII for 128 KiB, then UTF-8
   bigMixed(),
+  // 7: plain ASCII stored with LF line ends (searched in its CRLF form)
+  `${head("text/plain")}first line\nsecond line\n`,
 ].map((text) => ({ text: typeof text === "string" ? Buffer.from(text, "latin1") : text }));
 
 let h: Harness;
@@ -82,6 +84,11 @@ const cases: [criteria: string, expected: string][] = [
   ['BODY "GRÜSSE"', ""],
   ['BODY "yyyygr"', "6"],
   ["BODY bodensee", "6"],
+  ["BODY {11}\r\nline\r\nsecon", "7"],
+  ["BODY {10}\r\nline\nsecon", ""],
+  ["TEXT {11}\r\nLINE\r\nSECON", "7"],
+  ["BODY {6}\r\nline\r\n", "7"],
+  ["BODY {5}\r\nline\r", "7"],
 ];
 
 describe("SEARCH fast path against decoded text", () => {
