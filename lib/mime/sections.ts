@@ -195,6 +195,7 @@ const CR = Buffer.from("\r");
 
 /** Whole-buffer convenience: the CRLF form of a stored message (the input itself when it is CRLF already). */
 export function toCrlfBuffer(stored: Buffer): Buffer {
+  if (stored.indexOf(0x0d) < 0) return lfOnlyToCrlf(stored);
   let bare = 0;
   for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1))
     if (lf === 0 || stored[lf - 1] !== 0x0d) bare++;
@@ -209,5 +210,29 @@ export function toCrlfBuffer(stored: Buffer): Buffer {
     from = lf;
   }
   stored.copy(out, at, from);
+  return out;
+}
+
+/**
+ * toCrlfBuffer of bytes without any CR (how Maildir stores mail): copied whole once, then the
+ * lines moved right in place from the last one back, a CR before each LF; the moves are
+ * native memmoves, with no Buffer object per line.
+ */
+function lfOnlyToCrlf(stored: Buffer): Buffer {
+  let lfs = 0;
+  for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1)) lfs++;
+  if (lfs === 0) return stored;
+  const out = Buffer.allocUnsafe(stored.length + lfs);
+  stored.copy(out, 0);
+  let end = stored.length;
+  // `shift`: the LFs at or before the one at hand, so the CRs inserted up to it
+  let shift = lfs;
+  for (let lf = stored.lastIndexOf(0x0a); lf >= 0; lf = lf > 0 ? stored.lastIndexOf(0x0a, lf - 1) : -1) {
+    out.copyWithin(lf + 1 + shift, lf + 1, end);
+    out[lf + shift] = 0x0a;
+    out[lf + shift - 1] = 0x0d;
+    shift--;
+    end = lf;
+  }
   return out;
 }

@@ -91,3 +91,25 @@ test("applyPartial clamps a start past the end to an empty range", () => {
     length: 3,
   });
 });
+
+test("toCrlfBuffer turns each bare LF into CRLF and keeps CRLF and bare CR, with or without CR in the input", () => {
+  const reference = (b: Buffer) => Buffer.from(b.toString("latin1").replace(/(?<!\r)\n/g, "\r\n"), "latin1");
+  const alphabets = [
+    [0x61, 0x0a, 0x0d, 0xe9, 0x00],
+    [0x61, 0x0a, 0xe9, 0x00],
+  ];
+  let seed = 7;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed;
+  };
+  for (let run = 0; run < 2000; run++) {
+    const alphabet = alphabets[run % 2] as number[];
+    const bytes = Buffer.from(
+      Array.from({ length: next() % 40 }, () => alphabet[next() % alphabet.length] as number),
+    );
+    assert.deepEqual(toCrlfBuffer(bytes), reference(bytes), JSON.stringify(bytes.toString("latin1")));
+  }
+  assert.deepEqual(toCrlfBuffer(Buffer.from("\n\n")), Buffer.from("\r\n\r\n"));
+  assert.deepEqual(toCrlfBuffer(Buffer.from("a\nb")), Buffer.from("a\r\nb"));
+});

@@ -81,6 +81,12 @@ export interface ImapContext {
    * our own dates): the fast path of FETCH for index items.
    */
   sendText(text: string): Promise<void>;
+  /**
+   * Send whole untagged responses already in wire form, back to back (`ends`: the offset
+   * where each ends), built by the caller from values it vouches for: FETCH's fast path
+   * for whole messages. The caller never writes into `bytes` again.
+   */
+  sendWire(bytes: Buffer, ends: readonly number[]): Promise<void>;
   /** Sync the selected folder and send what changed: EXPUNGE, EXISTS, RECENT, FETCH. */
   refresh(opts: RefreshOptions): Promise<void>;
   /** SELECT / EXAMINE: opens (or with null closes) the selected mailbox. */

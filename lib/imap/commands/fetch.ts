@@ -20,7 +20,7 @@ import type { MessageInfo } from "../../mailbox/folder.js";
 import { bad, type CommandHandler, type ImapContext, no, ok, type SelectedMailbox } from "./context.js";
 import { MessageAnswer } from "./fetch-items.js";
 import { type FetchPlan, type PlannedItem, planFetch } from "./fetch-plan.js";
-import { flagAtoms, formatInternalDate } from "./fetch-values.js";
+import { indexText, WireBatch, wholeMessagesOnly } from "./fetch-whole.js";
 import { resolveSet } from "./sequence.js";
 
 const SEEN = "\\Seen";
@@ -44,11 +44,16 @@ export const fetchCommand: CommandHandler<"FETCH"> = async (command, ctx) => {
   }
   let expunged = false;
   let failed = false;
+  const batch = wholeMessagesOnly(plan.items) ? new WireBatch(ctx) : null;
   for (const message of messages) {
-    const outcome = await answer(ctx, selected, plan, { message, seenNow: seenNow.has(message.uid) });
+    const target = { message, seenNow: seenNow.has(message.uid) };
+    if (batch !== null && (await answerWhole(ctx, selected, plan, target, batch))) continue;
+    await batch?.flush();
+    const outcome = await answer(ctx, selected, plan, target);
     expunged ||= outcome.expunged;
     failed ||= outcome.failed;
   }
+  await batch?.flush();
   if (failed)
     return no("Internal error occurred. Refer to server log for more information.", { name: "SERVERBUG" });
   if (expunged) return ok("Some messages were already expunged.", { name: "EXPUNGEISSUED" });
@@ -81,22 +86,6 @@ async function markSeen(
     return new Set();
   }
   return new Set(unseen.filter((uid) => !folder.isExpunged(uid)));
-}
-
-/** One index item as wire text (the values are numbers, stored atoms and our own dates). */
-function indexText(item: Extract<PlannedItem, { kind: "index" }>, m: MessageInfo, recent: boolean): string {
-  switch (item.name) {
-    case "UID":
-      return `UID ${m.uid}`;
-    case "FLAGS":
-      return `FLAGS (${flagAtoms(m.flags, recent).join(" ")})`;
-    case "INTERNALDATE":
-      return `INTERNALDATE "${formatInternalDate(m.internalDate)}"`;
-    case "RFC822.SIZE":
-      return `RFC822.SIZE ${m.crlfSize}`;
-    case "MODSEQ":
-      return `MODSEQ (${m.modseq})`;
-  }
 }
 
 /**
@@ -136,6 +125,33 @@ interface Target {
   readonly seenNow: boolean;
 }
 
+/** The message as the response shows it: the snapshot's, with the \Seen this FETCH set. */
+function currentInfo(selected: SelectedMailbox, target: Target): MessageInfo {
+  const info = selected.folder.byUid(target.message.uid) ?? target.message;
+  if (target.seenNow && !info.flags.includes(SEEN))
+    return { ...info, flags: sortFlags([...info.flags, SEEN]) };
+  return info;
+}
+
+/**
+ * A whole-message response through the batch (fetch-whole); false when this message needs
+ * the general path (gone, a ghost, a big or renamed file).
+ */
+async function answerWhole(
+  ctx: ImapContext,
+  selected: SelectedMailbox,
+  plan: FetchPlan,
+  target: Target,
+  batch: WireBatch,
+): Promise<boolean> {
+  const folder = selected.folder;
+  const uid = target.message.uid;
+  const seq = folder.seqOf(uid);
+  if (seq === undefined || folder.isExpunged(uid)) return false;
+  const items = target.seenNow ? plan.seenItems(ctx.condstore) : plan.items;
+  return batch.add(folder, { seq, info: currentInfo(selected, target), items });
+}
+
 /** Builds and sends one message's FETCH response. */
 async function answer(
   ctx: ImapContext,
@@ -145,9 +161,7 @@ async function answer(
 ): Promise<{ expunged: boolean; failed: boolean }> {
   const folder = selected.folder;
   const uid = target.message.uid;
-  let info = folder.byUid(uid) ?? target.message;
-  if (target.seenNow && !info.flags.includes(SEEN))
-    info = { ...info, flags: sortFlags([...info.flags, SEEN]) };
+  const info = currentInfo(selected, target);
   const seq = folder.seqOf(uid);
   if (seq === undefined) return { expunged: true, failed: false };
   const items = target.seenNow ? plan.seenItems(ctx.condstore) : plan.items;

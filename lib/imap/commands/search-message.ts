@@ -17,13 +17,19 @@
  * Security: message content is untrusted; unknown charsets decode as UTF-8 with
  * replacement characters, never an exception; a file that vanished is reported, not thrown.
  */
+import { isAscii } from "node:buffer";
 import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { TextDecoder } from "node:util";
 import { errnoCode, MailError } from "../../mailbox/errors.js";
 import { TransferDecoder } from "../../mime/decode.js";
 import { crlfRange, toCrlfBuffer } from "../../mime/sections.js";
-import { type MimePart, parseStructure, parseStructureSync } from "../../mime/structure.js";
+import {
+  type MimePart,
+  MimeStructureParser,
+  parseStructure,
+  parseStructureSync,
+} from "../../mime/structure.js";
 import { parseSentDay, type SearchPlan, type TextKnowledge, type TextTest } from "./search-eval.js";
 import {
   foldText,
@@ -132,15 +138,17 @@ function segmentsOf(root: MimePart, withHeaders: boolean): Segment[] {
   return out.sort((a, b) => a.start - b.start);
 }
 
-function charsetDecoder(part: MimePart): TextDecoder {
+/** `midStream`: text came before (fed as ASCII), so a BOM now is content, not a mark to drop. */
+function charsetDecoder(part: MimePart, midStream = false): TextDecoder {
   const param = part.contentType.params.find(([n]) => n.toLowerCase() === "charset")?.[1];
   const label = (param ?? "").trim().toLowerCase();
+  const opts = { ignoreBOM: midStream };
   // no charset or US-ASCII: take UTF-8 (a superset) so undeclared 8-bit UTF-8 still matches
-  if (label === "" || label === "us-ascii" || label === "ascii") return new TextDecoder("utf-8");
+  if (label === "" || label === "us-ascii" || label === "ascii") return new TextDecoder("utf-8", opts);
   try {
-    return new TextDecoder(label);
+    return new TextDecoder(label, opts);
   } catch {
-    return new TextDecoder("utf-8");
+    return new TextDecoder("utf-8", opts);
   }
 }
 
@@ -173,14 +181,52 @@ function headerSink(text: TextScanner): SegmentSink {
   };
 }
 
+/** Transfer encodings whose bytes are the content itself (TransferDecoder's identity). */
+const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
+
+/**
+ * Charset labels (trimmed, lower case) that decode the bytes 0x00-0x7F as ASCII; an unknown
+ * label is read as UTF-8 (charsetDecoder), which does too. Not UTF-16, ISO-2022-*, HZ and
+ * the like, whose ASCII bytes mean something else.
+ */
+const ASCII_CHARSET = /^(?:|us-ascii|ascii|utf-?8|iso-8859-\d{1,2}|windows-125\d|latin1)$/;
+
+/**
+ * True when a part's ASCII bytes read as themselves: no transfer decoding, an
+ * ASCII-compatible charset. Then an ASCII chunk's search form is its lower-cased latin1
+ * string (NFKD leaves ASCII alone), with no decoder and no normalisation.
+ */
+export function asciiReadable(part: MimePart): boolean {
+  if (!IDENTITY_ENCODINGS.has((part.encoding ?? "").toLowerCase())) return false;
+  const charset = part.contentType.params.find(([n]) => n.toLowerCase() === "charset")?.[1];
+  return ASCII_CHARSET.test((charset ?? "").trim().toLowerCase());
+}
+
 function bodySink(part: MimePart, scanners: readonly TextScanner[]): SegmentSink {
-  const transfer = new TransferDecoder(part.encoding);
-  const decoder = charsetDecoder(part);
+  // plain ASCII text (most mail): searched as it is, until a chunk holds an 8-bit byte
+  let plain = asciiReadable(part);
+  let fedPlain = false;
+  let transfer: TransferDecoder | undefined;
+  let decoder: TextDecoder | undefined;
   for (const s of scanners) s.reset();
   const feed = (text: string): boolean => scanners.map((s) => s.feed(text)).some(Boolean);
+  const feedFolded = (text: string): boolean => scanners.map((s) => s.feedFolded(text)).some(Boolean);
   return {
-    write: (bytes) => feed(decoder.decode(transfer.write(bytes), { stream: true })),
-    end: () => feed(decoder.decode(transfer.end())),
+    write: (bytes) => {
+      // the decoders hold no state while every chunk so far was ASCII
+      if (plain && isAscii(bytes)) {
+        fedPlain ||= bytes.length > 0;
+        return feedFolded(bytes.toString("latin1").toLowerCase());
+      }
+      plain = false;
+      transfer ??= new TransferDecoder(part.encoding);
+      decoder ??= charsetDecoder(part, fedPlain);
+      return feed(decoder.decode(transfer.write(bytes), { stream: true }));
+    },
+    end: () => {
+      if (transfer === undefined || decoder === undefined) return false;
+      return feed(decoder.decode(transfer.end()));
+    },
   };
 }
 
@@ -215,10 +261,22 @@ export async function readBodies(
   if (held !== undefined) {
     // a small message: parsed and scanned in memory, in one piece
     first.destroy();
-    const root = parseStructureSync(held);
+    const leaf = topLeaf(held);
+    if (leaf !== null && asciiReadable(leaf.root) && ![body, text].some((sc) => sc.needsLineEnds)) {
+      // one plain text part and no needle with CR or LF: a match cannot tell the stored LF
+      // line ends from the CRLF form, so the stored body is searched as it is (no copy)
+      if (isTextual(leaf.root) && held.length > leaf.bodyStart) {
+        const sink = bodySink(leaf.root, [body, text]);
+        sink.write(held.subarray(leaf.bodyStart));
+        sink.end();
+      }
+      return;
+    }
+    const crlf = toCrlfBuffer(held);
+    const root = bodyTree(held, crlf.length);
     const segments = segmentsOf(root, text.pending);
     if (segments.length === 0) return;
-    await dispatch([toCrlfBuffer(held).subarray(0, root.end)], segments, sinkFor, opts.settled);
+    await dispatch([crlf.subarray(0, root.end)], segments, sinkFor, opts.settled);
     return;
   }
   let root: MimePart;
@@ -236,6 +294,39 @@ export async function readBodies(
   } finally {
     stream.destroy();
   }
+}
+
+/** Where the stored bytes' first empty line ends (the end of the top-level header), or -1. */
+function headerEnd(stored: Buffer): number {
+  if (stored[0] === 0x0a) return 1;
+  if (stored[0] === 0x0d && stored[1] === 0x0a) return 2;
+  const lf = stored.indexOf("\n\n");
+  const crlf = stored.indexOf("\n\r\n");
+  if (lf < 0) return crlf < 0 ? -1 : crlf + 3;
+  return crlf < 0 || lf < crlf ? lf + 2 : crlf + 3;
+}
+
+/**
+ * The part tree of a small message for the body pass. A message that is a single leaf part
+ * (most mail) has only its header parsed: body lines cannot change such a part's type,
+ * encoding or body start, and it ends where the message ends (`crlfLength`).
+ */
+export function bodyTree(stored: Buffer, crlfLength: number): MimePart {
+  const leaf = topLeaf(stored);
+  return leaf === null ? parseStructureSync(stored) : { ...leaf.root, end: crlfLength };
+}
+
+/**
+ * A message that is one leaf part: its root (offsets of the CRLF form, `end` not set) and
+ * where its body starts in the stored bytes; null for any other message.
+ */
+function topLeaf(stored: Buffer): { root: MimePart; bodyStart: number } | null {
+  const end = headerEnd(stored);
+  if (end <= 0) return null;
+  const parser = new MimeStructureParser();
+  parser.write(stored.subarray(0, end));
+  const root = parser.end();
+  return root.kind === "leaf" ? { root, bodyStart: end } : null;
 }
 
 const BATCH_BYTES = 64 * 1024;

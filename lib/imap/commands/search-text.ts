@@ -42,7 +42,14 @@ export class TextScanner {
     private readonly needles: readonly Needle[],
     private readonly hits: Set<number>,
   ) {
-    this.keep = Math.max(0, ...needles.map((n) => n.folded.length - 1));
+    let keep = 0;
+    for (const n of needles) keep = Math.max(keep, n.folded.length - 1);
+    this.keep = keep;
+  }
+
+  /** Some needle not found yet holds a CR or LF (so it can tell LF from CRLF line ends). */
+  get needsLineEnds(): boolean {
+    return this.needles.some((n) => !this.hits.has(n.id) && /[\r\n]/.test(n.folded));
   }
 
   /** True while some needle has not been found. */
@@ -57,7 +64,16 @@ export class TextScanner {
   /** Returns true when this chunk produced a new hit. */
   feed(text: string): boolean {
     if (text === "" || this.needles.length === 0) return false;
-    const window = this.tail + foldText(text);
+    return this.feedFolded(foldText(text));
+  }
+
+  /**
+   * feed() for text already in search key form (foldText(x) === x), e.g. ASCII text lowered
+   * by String.toLowerCase: no normalisation pass, no second copy.
+   */
+  feedFolded(folded: string): boolean {
+    if (folded === "" || this.needles.length === 0) return false;
+    const window = this.tail === "" ? folded : this.tail + folded;
     let found = false;
     for (const n of this.needles) {
       if (this.hits.has(n.id) || !window.includes(n.folded)) continue;

@@ -274,6 +274,11 @@ export class ImapMailEngine implements ImapContext {
     return this.write(Buffer.from(text, "latin1"));
   }
 
+  sendWire(bytes: Buffer, _ends: readonly number[]): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.write(bytes);
+  }
+
   private sendRaw(response: ImapResponse): Promise<void> {
     if (this.closed) return Promise.resolve();
     return this.write(responseBuffer(response));

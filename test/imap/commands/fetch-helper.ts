@@ -109,6 +109,14 @@ export class TestSession {
         // one entry per response line, as send() records them
         for (const line of text.split(/(?<=\r\n)/)) if (line !== "") session.sent.push(line);
       },
+      sendWire: async (bytes, ends) => {
+        let from = 0;
+        for (const end of ends) {
+          session.sent.push(bytes.toString("latin1", from, end));
+          from = end;
+        }
+        if (from !== bytes.length) throw new Error("sendWire: the ends do not cover the bytes");
+      },
       send: async (response) => {
         const parts = encodeResponse(response);
         if (parts.every((p) => Buffer.isBuffer(p))) {

@@ -84,6 +84,14 @@ export async function harness(messages: readonly TestMessage[], dir?: string): P
     sendText: async (text) => {
       untagged.push(...text.split("\r\n").filter((l) => l !== ""));
     },
+    sendWire: async (bytes) => {
+      untagged.push(
+        ...bytes
+          .toString("utf8")
+          .split("\r\n")
+          .filter((l) => l !== ""),
+      );
+    },
     send: async (response) => {
       untagged.push(line(responseBuffer(response)));
     },
