@@ -69,24 +69,37 @@ export class CleanupClient {
     }
     const id = reply.id;
     let done = false;
+    // The latest chunk is held back until the next one or the end, so that the last chunk
+    // and the end of the body leave in one write (for most messages: the whole content).
+    let held: Buffer | undefined;
     const release = () => {
       done = true;
       this.pool.give(conn);
     };
     return {
       id,
-      write: (chunk) => conn.sendData(chunk),
+      write: (chunk) => {
+        // A connection that has failed already rejects the write, as an unheld write would.
+        if (conn.closed) return conn.sendData(chunk);
+        const previous = held;
+        held = chunk;
+        return previous === undefined ? Promise.resolve() : conn.sendData(previous);
+      },
       finish: async () => {
-        conn.sendEnd();
-        const r = await conn.nextMessage<CleanupReply>(this.timeoutMs).catch((err: unknown) => {
-          conn.destroy();
-          throw new CleanupError(
-            451,
-            "4.3.0",
-            "Error: queue file write error",
-            err instanceof Error ? err.message : String(err),
-          );
-        });
+        const last = held;
+        held = undefined;
+        const sent = last === undefined ? conn.sendEnd() : conn.sendLastData(last);
+        const r = await (sent ?? Promise.resolve())
+          .then(() => conn.nextMessage<CleanupReply>(this.timeoutMs))
+          .catch((err: unknown) => {
+            conn.destroy();
+            throw new CleanupError(
+              451,
+              "4.3.0",
+              "Error: queue file write error",
+              err instanceof Error ? err.message : String(err),
+            );
+          });
         if (!r.ok) {
           conn.destroy();
           throw new CleanupError(r.code, r.enhanced, r.text);

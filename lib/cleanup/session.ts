@@ -51,6 +51,8 @@ export interface CleanupResult {
 }
 
 export const DEFAULT_DROP_HEADERS: readonly string[] = ["bcc", "content-length", "resent-bcc", "return-path"];
+const DEFAULT_DROP_SET: ReadonlySet<string> = new Set(DEFAULT_DROP_HEADERS);
+const NEWLINE = Buffer.from("\n");
 
 function qualify(address: string, myorigin: string): string {
   return address === "" || address.includes("@") ? address : `${address}@${myorigin}`;
@@ -88,7 +90,7 @@ export class CleanupSession {
     this.#writer = writer;
     this.#request = request;
     this.#envelope = envelope;
-    this.#drop = new Set(request.dropHeaders ?? DEFAULT_DROP_HEADERS);
+    this.#drop = request.dropHeaders ? new Set(request.dropHeaders) : DEFAULT_DROP_SET;
     this.#stage = new HeaderStage(request.headerSizeLimit, {
       header: (raw) => this.#onHeader(raw),
       endOfHeaders: () => this.#onEndOfHeaders(),
@@ -136,7 +138,7 @@ export class CleanupSession {
     if (name === "message-id" && this.#messageId === undefined) this.#messageId = headerValue(raw);
     if (name === "date") this.#hasDate = true;
     if (name === "from") this.#hasFrom = true;
-    this.#output.push(raw, Buffer.from("\n"));
+    this.#output.push(raw, NEWLINE);
   }
 
   #onEndOfHeaders(): void {

@@ -20,6 +20,10 @@ const KIND_DATA = 2;
 const KIND_END = 3;
 const MAX_FRAME = 16 * 1024 * 1024;
 const HIGH_WATER = 64;
+const HEADER = 5;
+/** Payloads up to this size are copied behind their header and written as one buffer. */
+const COPY_BELOW = 64 * 1024;
+const END_FRAME = Buffer.from([0, 0, 0, 0, KIND_END]);
 
 export class IpcError extends Error {}
 
@@ -47,7 +51,15 @@ export class IpcConnection {
   }
 
   send(msg: unknown): void {
-    this.writeFrame(KIND_MSG, Buffer.from(JSON.stringify(msg)));
+    if (this.failure) throw this.failure;
+    // Header and JSON in one buffer: one write(2), no cork/writev bookkeeping.
+    const json = JSON.stringify(msg);
+    const len = Buffer.byteLength(json);
+    const frame = Buffer.allocUnsafe(HEADER + len);
+    frame.writeUInt32BE(len, 0);
+    frame[4] = KIND_MSG;
+    frame.write(json, HEADER, "utf8");
+    this.socket.write(frame);
   }
 
   /** Send one body chunk; resolves when the socket can take more. */
@@ -59,7 +71,25 @@ export class IpcConnection {
   }
 
   sendEnd(): void {
-    this.writeFrame(KIND_END, Buffer.alloc(0));
+    if (this.failure) throw this.failure;
+    this.socket.write(END_FRAME);
+  }
+
+  /**
+   * The last body chunk and the end of the body together, in one write when the chunk is
+   * small (a short message's whole content then costs the peer one wake-up). Throws at once
+   * on a failed connection, as sendEnd() does; a large chunk is streamed (the promise).
+   */
+  sendLastData(chunk: Buffer): Promise<void> | undefined {
+    if (this.failure) throw this.failure;
+    if (chunk.length > COPY_BELOW) return this.sendData(chunk).then(() => this.sendEnd());
+    const frame = Buffer.allocUnsafe(2 * HEADER + chunk.length);
+    frame.writeUInt32BE(chunk.length, 0);
+    frame[4] = KIND_DATA;
+    chunk.copy(frame, HEADER);
+    END_FRAME.copy(frame, HEADER + chunk.length);
+    this.socket.write(frame);
+    return undefined;
   }
 
   /** The next frame from the peer; rejects on close, error or timeout. */
@@ -101,9 +131,17 @@ export class IpcConnection {
 
   private writeFrame(kind: number, payload: Buffer): boolean {
     if (this.failure) throw this.failure;
-    const head = Buffer.alloc(5);
+    if (payload.length <= COPY_BELOW) {
+      // Copying a small payload is cheaper than a corked two-buffer writev.
+      const frame = Buffer.allocUnsafe(HEADER + payload.length);
+      frame.writeUInt32BE(payload.length, 0);
+      frame[4] = kind;
+      payload.copy(frame, HEADER);
+      return this.socket.write(frame);
+    }
+    const head = Buffer.allocUnsafe(HEADER);
     head.writeUInt32BE(payload.length, 0);
-    head.writeUInt8(kind, 4);
+    head[4] = kind;
     this.socket.cork();
     this.socket.write(head);
     const ok = this.socket.write(payload);

@@ -33,6 +33,19 @@ export function syslogTime(d: Date): string {
   return `${MONTHS[d.getMonth()]} ${day} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+/** syslogTime of the current second, computed once per second (lines come in bursts). */
+let stampSecond = -1;
+let stamp = "";
+function stampNow(): string {
+  const ms = Date.now();
+  const second = Math.floor(ms / 1000);
+  if (second !== stampSecond) {
+    stamp = syslogTime(new Date(ms));
+    stampSecond = second;
+  }
+  return stamp;
+}
+
 export class Logger {
   private fd = -1;
   private ownsFd = false;
@@ -69,14 +82,13 @@ export class Logger {
   }
 
   write(level: LogLevel, text: string): void {
-    const prefix = level === "info" ? "" : `${level}: `;
+    const raw = level === "info" ? text : `${level}: ${text}`;
     // One physical line per event: embedded newlines would break every log parser.
-    const body = (prefix + text).replace(/[\r\n]+/g, " ");
-    const line = `${syslogTime(new Date())} ${this.opts.host} ${this.opts.tag}[${process.pid}]: ${body}\n`;
-    const buf = Buffer.from(line);
+    const body = raw.includes("\n") || raw.includes("\r") ? raw.replace(/[\r\n]+/g, " ") : raw;
+    const line = `${stampNow()} ${this.opts.host} ${this.opts.tag}[${process.pid}]: ${body}\n`;
     if (this.fd >= 0) {
       try {
-        writeSync(this.fd, buf);
+        writeSync(this.fd, line);
       } catch {
         // A full disk or a vanished file must never take a mail process down with it.
       }

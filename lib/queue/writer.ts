@@ -51,6 +51,10 @@ type WriterState = "open" | "committing" | "committed" | "aborted";
 
 /** Queue files open (being written or committed) in this process. */
 let openWriters = 0;
+/** Write buffers of finished writers, reused by the next ones (one 64 KiB allocation less per message). */
+const EMPTY_BUFFER = Buffer.alloc(0);
+const spareBuffers: Buffer[] = [];
+const MAX_SPARE_BUFFERS = 4;
 export class QueueFileWriter {
   readonly id: string;
   readonly #dir: string;
@@ -63,7 +67,8 @@ export class QueueFileWriter {
   #position: number;
   readonly #contentOffset: number;
   /** Small writes are copied here (callers may reuse their buffers once write() resolves). */
-  readonly #buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+  #buffer: Buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
+  #bufferReleased = false;
   #buffered = 0;
   #state: WriterState = "open";
 
@@ -144,6 +149,7 @@ export class QueueFileWriter {
       const header = this.#header;
       if (header !== null) encodeLength(length).copy(header, LENGTH_FIELD_OFFSET);
       this.#flush([end]);
+      this.#releaseBuffer();
       if (header === null) writevFully(this.#fd, [encodeLength(length)], LENGTH_FIELD_OFFSET);
       const alone = openWriters === 1;
       await fsyncWhenAlone(this.#fd, this.#tempPath, alone);
@@ -173,6 +179,14 @@ export class QueueFileWriter {
     this.#discard();
   }
 
+  /** Once nothing more is written (the content has gone to the file): the buffer may serve another writer. */
+  #releaseBuffer(): void {
+    if (this.#bufferReleased) return;
+    this.#bufferReleased = true;
+    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(this.#buffer);
+    this.#buffer = EMPTY_BUFFER;
+  }
+
   #fdOpen = true;
   #close(): void {
     if (!this.#fdOpen) return;
@@ -188,6 +202,7 @@ export class QueueFileWriter {
     if (this.#state !== "aborted") openWriters--;
     this.#state = "aborted";
     this.#buffered = 0;
+    this.#releaseBuffer();
     ignoreErrors(() => this.#close());
     ignoreErrors(() => unlinkSync(this.#tempPath));
   }

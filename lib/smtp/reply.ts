@@ -31,8 +31,23 @@ function validCode(code: number): boolean {
   return Number.isInteger(code) && code >= 200 && code <= 599;
 }
 
+/**
+ * Wire forms of the common replies (R.*), rendered once per process instead of once per
+ * command; they are constants, and replies are immutable (readonly).
+ */
+let renderedCommon: Map<SmtpReply, string> | undefined;
+
 /** Renders a reply, every line ending in CRLF. */
 export function formatReply(reply: SmtpReply): string {
+  renderedCommon ??= new Map(
+    Object.values(R)
+      .filter((r): r is SmtpReply => typeof r === "object")
+      .map((r) => [r, render(r)]),
+  );
+  return renderedCommon.get(reply) ?? render(reply);
+}
+
+function render(reply: SmtpReply): string {
   const safe = validCode(reply.code) ? reply : R.localError;
   const lines = typeof safe.text === "string" ? [safe.text] : safe.text.length > 0 ? safe.text : [""];
   const prefix = safe.enhanced === "" ? "" : `${safe.enhanced} `;
