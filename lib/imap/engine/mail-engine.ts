@@ -211,6 +211,7 @@ export class ImapMailEngine implements ImapContext {
   }
 
   private async run(cmd: ImapCommand): Promise<void> {
+    const selectedBefore = this.selected;
     const result = await this.execute(cmd).catch((err: unknown): CommandResult => {
       this.logError(`${cmd.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return {
@@ -223,7 +224,8 @@ export class ImapMailEngine implements ImapContext {
     // Consecutive errors end the session; a long-lived client's occasional BAD does not.
     if (result.status === "BAD") await this.countBad();
     else this.badCommands = 0;
-    if (this.selected !== null && this.idling === null) {
+    // A mailbox this command selected was synced by it just now: no second freshness check
+    if (this.selected !== null && this.selected === selectedBefore && this.idling === null) {
       const uid = "uid" in cmd && cmd.uid === true;
       await this.refresh({ expunges: uid || !NO_EXPUNGE.has(cmd.name) });
     }
