@@ -355,6 +355,8 @@ export class FolderSession {
         if (changed !== r) highest++;
         if (changed !== undefined) records.push(changed);
       }
+      // flags already as asked (a repeated +FLAGS \Seen): the index stays as it is
+      if (highest === (list.highestModseq ?? 1)) return { result: { failed } };
       return {
         list: { ...list, records, highestModseq: highest },
         result: { failed },
