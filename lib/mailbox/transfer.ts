@@ -186,7 +186,12 @@ export interface CopyResult {
   readonly map: ReadonlyArray<{ readonly from: number; readonly to: number }>;
 }
 
-/** COPY: the messages with these UIDs of `source` into the folder at `destDir`. */
+/**
+ * COPY: the messages with these UIDs of `source` into the folder at `destDir`. Linked into
+ * cur/ under the folder lock after the sync and recorded in the index by us (sizes, date and
+ * flags from the source's records, credited to cur/'s mtime, as APPEND does), so that no
+ * sync lists cur/ to find them.
+ */
 export async function copyMessages(
   source: FolderSession,
   uids: Iterable<number>,
@@ -195,28 +200,42 @@ export async function copyMessages(
 ): Promise<CopyResult> {
   await ensureMaildir(destDir);
   const wanted = [...new Set(uids)].sort((a, b) => a - b).filter((u) => source.byUid(u) !== undefined);
-  const bases = new Map<string, number>();
-  const order: string[] = []; // filled by `before`, read by the sync that runs after it
-  const before = async () => {
+  return withSyncedIndex(destDir, opts, async (list) => {
     const all = wanted.flatMap((u) => source.byUid(u)?.flags ?? []);
     const keywords = await addKeywords(destDir, all);
+    let highest = list.highestModseq ?? 1;
+    let nextUid = list.nextUid;
+    const added: UidRecord[] = [];
+    const map: { from: number; to: number }[] = [];
     for (const uid of wanted) {
       const m = source.byUid(uid);
       if (m === undefined) continue;
-      const sizes = `,S=${sizeInName(m.base, "S") ?? m.size},W=${sizeInName(m.base, "W") ?? m.crlfSize}`;
-      const base = `${uniqueBaseName()}${sizes}`;
+      const size = sizeInName(m.base, "S") ?? m.size;
+      const crlfSize = sizeInName(m.base, "W") ?? m.crlfSize;
+      const base = `${uniqueBaseName()},S=${size},W=${crlfSize}`;
       const from = await source.messagePath(uid).catch(() => undefined);
       if (from === undefined) continue; // expunged meanwhile: RFC 3501 lets COPY skip it
-      await linkOrCopy(from, join(destDir, "cur", `${base}:${formatInfo(m.flags, keywords)}`));
-      bases.set(base, uid);
-      order.push(base);
+      const info = formatInfo(m.flags, keywords);
+      await linkOrCopy(from, join(destDir, "cur", `${base}:${info}`));
+      const internalDate = Math.floor(m.internalDate.getTime() / 1000);
+      added.push({
+        uid: nextUid,
+        base,
+        crlfSize: m.crlfSize,
+        size: m.size,
+        internalDate,
+        modseq: ++highest,
+        info,
+      });
+      map.push({ from: uid, to: nextUid++ });
     }
-  };
-  return withSyncedIndex(destDir, { ...opts, order, before }, async (list) => {
-    const map = list.records
-      .filter((r) => bases.has(r.base))
-      .map((r) => ({ from: bases.get(r.base) ?? 0, to: r.uid }));
-    return { result: { uidValidity: list.uidValidity, map } };
+    const result = { uidValidity: list.uidValidity, map };
+    if (added.length === 0) return { result };
+    return {
+      list: { ...list, records: [...list.records, ...added], nextUid, highestModseq: highest },
+      result,
+      curChangesRecorded: true,
+    };
   });
 }
 
