@@ -9,8 +9,9 @@
  * in the index itself (next UID, credited to cur/'s mtime), so no reader ever sees half a
  * message and no sync reads cur/ to find it.
  * COPY hard-links each source file into the destination's cur/ under a new unique name (the
- * mtime, hence INTERNALDATE, comes along), copying only across file systems. UIDs are given
- * in the order of the request, so COPYUID's two sets line up.
+ * mtime, hence INTERNALDATE, comes along), copying only across file systems, under the
+ * destination's lock after its sync, and records the new entries in the index itself as
+ * APPEND does. UIDs are given in ascending source UID order, so COPYUID's two sets line up.
  * Talks to: folder directories. Security: runs as the mailbox owner; names are generated here.
  */
 import { closeSync, constants, fsync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
