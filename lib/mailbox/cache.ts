@@ -7,9 +7,9 @@
  * process share what they have read, and a SELECT reads only the lines added since.
  * Talks to: the folder directory. Security: values are our own JSON; keys are [A-Za-z0-9.]+.
  */
-import { appendFile, open, stat } from "node:fs/promises";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { appendFile, open } from "node:fs/promises";
 import { join } from "node:path";
-import { errnoCode } from "./errors.js";
 
 export const CACHE_FILE = "postern-cache";
 
@@ -38,8 +38,21 @@ function parseLines(text: string, uidValidity: number, into: Map<string, string>
   }
 }
 
+/** A tail this small is read with blocking calls (the usual catch-up after a few FETCHes). */
+const SMALL_TAIL = 64 * 1024;
+
 /** The lines appended since `from` (complete ones only), or undefined when there are none. */
 async function readTail(path: string, from: number, size: number): Promise<Buffer | undefined> {
+  if (size - from <= SMALL_TAIL) {
+    const fd = openSync(path, "r");
+    try {
+      const buf = Buffer.allocUnsafe(size - from);
+      const end = buf.subarray(0, readSync(fd, buf, 0, buf.length, from)).lastIndexOf(0x0a) + 1;
+      return end === 0 ? undefined : buf.subarray(0, end);
+    } finally {
+      closeSync(fd);
+    }
+  }
   const fh = await open(path, "r");
   try {
     const buf = Buffer.allocUnsafe(size - from);
@@ -66,10 +79,8 @@ export class FolderCache {
   private async load(): Promise<Map<string, string>> {
     if (this.entries !== undefined) return this.entries;
     const path = join(this.dir, CACHE_FILE);
-    const st = await stat(path).catch((e: unknown) => {
-      if (errnoCode(e) === "ENOENT") return undefined;
-      throw e;
-    });
+    // once per SELECT: a blocking stat, cheaper than a thread-pool round trip
+    const st = statSync(path, { throwIfNoEntry: false });
     const ino = st?.ino ?? 0;
     let known = shared.get(this.dir);
     // A file replaced or cut short is read again; one that merely appeared (our own first

@@ -107,6 +107,10 @@ interface FolderView {
   readonly messages: readonly MessageInfo[];
   /** Sequence numbers by UID, built when a session first needs them. */
   seqByUid(): Map<number, number>;
+  /** Whether the UIDs ascend (computed once per view, not once per SELECT). */
+  ascending(): boolean;
+  /** The index of the first message without \Seen, or -1 (computed once per view). */
+  firstUnseen(): number;
 }
 
 const views = new WeakMap<Uidlist, FolderView>();
@@ -117,12 +121,22 @@ function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
   if (known !== undefined && known.keywordsKey === keywordsKey) return known;
   const messages = list.records.map((r) => cachedInfo(r, keywords, keywordsKey));
   let bySeq: Map<number, number> | undefined;
+  let ascending: boolean | undefined;
+  let firstUnseen: number | undefined;
   const view: FolderView = {
     keywordsKey,
     messages,
     seqByUid: () => {
       bySeq ??= new Map(messages.map((m, i) => [m.uid, i + 1]));
       return bySeq;
+    },
+    ascending: () => {
+      ascending ??= ascendingUids(messages);
+      return ascending;
+    },
+    firstUnseen: () => {
+      firstUnseen ??= messages.findIndex((m) => !m.flags.includes("\\Seen"));
+      return firstUnseen;
     },
   };
   views.set(list, view);
@@ -181,6 +195,8 @@ export class FolderSession {
   /** Sequence numbers by UID, only for a view not in UID order (else a binary search). */
   private seqByUid: Map<number, number> | undefined;
   private seen: Uidlist | undefined;
+  /** The shared view `messages` was taken from (the same array unless ghosts were merged in). */
+  private view: FolderView | undefined;
 
   private constructor(
     readonly dir: string,
@@ -212,6 +228,13 @@ export class FolderSession {
 
   get recentCount(): number {
     return this.recent.size;
+  }
+
+  /** The 0-based index of the first message without \Seen, or -1 (SELECT's UNSEEN). */
+  firstUnseenIndex(): number {
+    const view = this.view;
+    if (view !== undefined && view.messages === this.messages) return view.firstUnseen();
+    return this.messages.findIndex((m) => !m.flags.includes("\\Seen"));
   }
 
   /**
@@ -254,9 +277,10 @@ export class FolderSession {
     const before = this.messages;
     const view = viewOf(list, this.keywords);
     const current = view.messages;
+    this.view = view;
     if (this.seen === undefined) {
       this.messages = current;
-      this.seqByUid = ascendingUids(current) ? undefined : view.seqByUid();
+      this.seqByUid = view.ascending() ? undefined : view.seqByUid();
       this.takeHeader(list);
       return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
     }
@@ -270,7 +294,7 @@ export class FolderSession {
       }
       const added = current.slice(before.length).map((m) => m.uid);
       this.messages = current;
-      if (added.length > 0) this.seqByUid = ascendingUids(current) ? undefined : view.seqByUid();
+      if (added.length > 0) this.seqByUid = view.ascending() ? undefined : view.seqByUid();
       this.takeHeader(list);
       return { expunged: [], expungedSeqs: [], added, flagged };
     }
@@ -292,7 +316,7 @@ export class FolderSession {
     const added = messages.filter((m) => !oldModseq.has(m.uid)).map((m) => m.uid);
     const flagged = current.filter((m) => (oldModseq.get(m.uid) ?? m.modseq) !== m.modseq);
     this.messages = messages;
-    this.seqByUid = ascendingUids(messages)
+    this.seqByUid = (ghosts.length === 0 ? view.ascending() : ascendingUids(messages))
       ? undefined
       : ghosts.length === 0
         ? view.seqByUid()
@@ -331,6 +355,8 @@ export class FolderSession {
         if (changed !== r) highest++;
         if (changed !== undefined) records.push(changed);
       }
+      // flags already as asked (a repeated +FLAGS \Seen): the index stays as it is
+      if (highest === (list.highestModseq ?? 1)) return { result: { failed } };
       return {
         list: { ...list, records, highestModseq: highest },
         result: { failed },

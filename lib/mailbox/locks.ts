@@ -12,6 +12,7 @@
  * each lock is also registered in this process, and a lock file is opened at most once
  * per holder.
  */
+import { closeSync, openSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { lock } from "os-lock";
 import { errnoCode, MailError } from "./errors.js";
@@ -23,9 +24,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function tryLock(fh: FileHandle): Promise<boolean> {
+async function tryLock(fh: FileHandle | number): Promise<boolean> {
   try {
-    await lock(fh.fd, { exclusive: true, immediate: true });
+    await lock(typeof fh === "number" ? fh : fh.fd, { exclusive: true, immediate: true });
     return true;
   } catch (err) {
     const code = errnoCode(err);
@@ -39,7 +40,11 @@ async function tryLock(fh: FileHandle): Promise<boolean> {
  * passed (no libuv thread parked in F_SETLKW); false on timeout. Shared by the index lock,
  * local delivery to mbox and POP3 on mbox.
  */
-export async function fcntlLockWithin(fh: FileHandle, timeoutMs: number, maxDelayMs = 200): Promise<boolean> {
+export async function fcntlLockWithin(
+  fh: FileHandle | number,
+  timeoutMs: number,
+  maxDelayMs = 200,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 10; ; delay = Math.min(delay * 2, maxDelayMs)) {
     if (await tryLock(fh)) return true;
@@ -49,14 +54,30 @@ export async function fcntlLockWithin(fh: FileHandle, timeoutMs: number, maxDela
   }
 }
 
-async function lockWithin(path: string, timeoutMs: number): Promise<FileHandle> {
-  const fh = await open(path, "a+", 0o600);
-  const locked = await fcntlLockWithin(fh, timeoutMs).catch(async (e: unknown) =>
-    Promise.reject(await closeWith(fh, e)),
-  );
-  if (locked) return fh;
-  await fh.close();
+/**
+ * The lock file opened and locked; a descriptor, not a FileHandle: opening and closing it
+ * are blocking calls (one each per locked change, cheaper than thread-pool round trips).
+ */
+async function lockWithin(path: string, timeoutMs: number): Promise<number> {
+  const fd = openSync(path, "a+", 0o600);
+  let locked: boolean;
+  try {
+    locked = await fcntlLockWithin(fd, timeoutMs);
+  } catch (err) {
+    closeQuietly(fd);
+    throw err;
+  }
+  if (locked) return fd;
+  closeQuietly(fd);
   throw new MailError("temp", `timeout waiting for lock ${path}`);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already unusable: nothing to release
+  }
 }
 
 async function closeWith(fh: FileHandle, err: unknown): Promise<unknown> {
@@ -75,11 +96,11 @@ export async function withFileLock<T>(path: string, timeoutMs: number, fn: () =>
   fileLockQueues.set(path, tail);
   await before;
   try {
-    const fh = await lockWithin(path, timeoutMs);
+    const fd = await lockWithin(path, timeoutMs);
     try {
       return await fn();
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } finally {
     release();

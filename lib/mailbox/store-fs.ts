@@ -5,7 +5,7 @@
  * lib/mailbox calls node:fs directly.
  * Talks to: node:fs. Security: paths are built by the caller from validated components.
  */
-import type { BigIntStats } from "node:fs";
+import { type BigIntStats, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 
 export interface StoreFs {
@@ -34,4 +34,18 @@ export function countingStoreFs(
       return inner.stat(path);
     },
   };
+}
+
+/**
+ * A stat of one of a folder's few own entries (index, log, new/, cur/), blocking when the
+ * real file system is used: a thread-pool round trip costs more than the call, and these
+ * run once or twice per command. Other StoreFs (tests counting calls) are asked as usual.
+ */
+export function statQuick(fs: StoreFs, path: string): Promise<BigIntStats> {
+  if (fs !== nodeStoreFs) return fs.stat(path);
+  try {
+    return Promise.resolve(statSync(path, { bigint: true }));
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

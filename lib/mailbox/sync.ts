@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { dirsUnchanged, stampsDirty, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
-import { nodeStoreFs, type StoreFs } from "./store-fs.js";
+import { nodeStoreFs, type StoreFs, statQuick } from "./store-fs.js";
 import { newUidValidity, UIDLIST_NAME, type Uidlist, type UidRecord } from "./uidlist.js";
 import { forgetIndexState, loadIndexState, saveIndex } from "./uidlist-log.js";
 
@@ -153,8 +153,8 @@ async function scan(ctx: Ctx, old: Uidlist, order: readonly string[]): Promise<U
 
 async function upToDate(ctx: Ctx, list: Uidlist): Promise<boolean> {
   if (!stampsTrusted(list, Date.now())) return false;
-  const curSt = await ctx.fs.stat(join(ctx.dir, "cur"));
-  const newSt = await ctx.fs.stat(join(ctx.dir, "new"));
+  const curSt = await statQuick(ctx.fs, join(ctx.dir, "cur"));
+  const newSt = await statQuick(ctx.fs, join(ctx.dir, "new"));
   return dirsUnchanged(list, curSt.mtimeNs, newSt.mtimeNs, Date.now());
 }
 
@@ -181,7 +181,7 @@ async function creditCurChanges(
   changeAt: number,
 ): Promise<Uidlist> {
   if (!stampsTrusted(synced, changeAt) || next.curMtime !== synced.curMtime) return next;
-  const curMtime = String((await ctx.fs.stat(join(ctx.dir, "cur"))).mtimeNs);
+  const curMtime = String((await statQuick(ctx.fs, join(ctx.dir, "cur"))).mtimeNs);
   if (curMtime === synced.curMtime) return next; // nothing was renamed after all
   const scanAt = stampsDirty(synced) ? (synced.scanAt ?? changeAt) : changeAt;
   return { ...next, curMtime, scanAt };

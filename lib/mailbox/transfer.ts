@@ -9,8 +9,9 @@
  * in the index itself (next UID, credited to cur/'s mtime), so no reader ever sees half a
  * message and no sync reads cur/ to find it.
  * COPY hard-links each source file into the destination's cur/ under a new unique name (the
- * mtime, hence INTERNALDATE, comes along), copying only across file systems. UIDs are given
- * in the order of the request, so COPYUID's two sets line up.
+ * mtime, hence INTERNALDATE, comes along), copying only across file systems, under the
+ * destination's lock after its sync, and records the new entries in the index itself as
+ * APPEND does. UIDs are given in ascending source UID order, so COPYUID's two sets line up.
  * Talks to: folder directories. Security: runs as the mailbox owner; names are generated here.
  */
 import { closeSync, constants, fsync, futimesSync, openSync, renameSync, writeSync } from "node:fs";
@@ -186,7 +187,12 @@ export interface CopyResult {
   readonly map: ReadonlyArray<{ readonly from: number; readonly to: number }>;
 }
 
-/** COPY: the messages with these UIDs of `source` into the folder at `destDir`. */
+/**
+ * COPY: the messages with these UIDs of `source` into the folder at `destDir`. Linked into
+ * cur/ under the folder lock after the sync and recorded in the index by us (sizes, date and
+ * flags from the source's records, credited to cur/'s mtime, as APPEND does), so that no
+ * sync lists cur/ to find them.
+ */
 export async function copyMessages(
   source: FolderSession,
   uids: Iterable<number>,
@@ -195,28 +201,42 @@ export async function copyMessages(
 ): Promise<CopyResult> {
   await ensureMaildir(destDir);
   const wanted = [...new Set(uids)].sort((a, b) => a - b).filter((u) => source.byUid(u) !== undefined);
-  const bases = new Map<string, number>();
-  const order: string[] = []; // filled by `before`, read by the sync that runs after it
-  const before = async () => {
+  return withSyncedIndex(destDir, opts, async (list) => {
     const all = wanted.flatMap((u) => source.byUid(u)?.flags ?? []);
     const keywords = await addKeywords(destDir, all);
+    let highest = list.highestModseq ?? 1;
+    let nextUid = list.nextUid;
+    const added: UidRecord[] = [];
+    const map: { from: number; to: number }[] = [];
     for (const uid of wanted) {
       const m = source.byUid(uid);
       if (m === undefined) continue;
-      const sizes = `,S=${sizeInName(m.base, "S") ?? m.size},W=${sizeInName(m.base, "W") ?? m.crlfSize}`;
-      const base = `${uniqueBaseName()}${sizes}`;
+      const size = sizeInName(m.base, "S") ?? m.size;
+      const crlfSize = sizeInName(m.base, "W") ?? m.crlfSize;
+      const base = `${uniqueBaseName()},S=${size},W=${crlfSize}`;
       const from = await source.messagePath(uid).catch(() => undefined);
       if (from === undefined) continue; // expunged meanwhile: RFC 3501 lets COPY skip it
-      await linkOrCopy(from, join(destDir, "cur", `${base}:${formatInfo(m.flags, keywords)}`));
-      bases.set(base, uid);
-      order.push(base);
+      const info = formatInfo(m.flags, keywords);
+      await linkOrCopy(from, join(destDir, "cur", `${base}:${info}`));
+      const internalDate = Math.floor(m.internalDate.getTime() / 1000);
+      added.push({
+        uid: nextUid,
+        base,
+        crlfSize: m.crlfSize,
+        size: m.size,
+        internalDate,
+        modseq: ++highest,
+        info,
+      });
+      map.push({ from: uid, to: nextUid++ });
     }
-  };
-  return withSyncedIndex(destDir, { ...opts, order, before }, async (list) => {
-    const map = list.records
-      .filter((r) => bases.has(r.base))
-      .map((r) => ({ from: bases.get(r.base) ?? 0, to: r.uid }));
-    return { result: { uidValidity: list.uidValidity, map } };
+    const result = { uidValidity: list.uidValidity, map };
+    if (added.length === 0) return { result };
+    return {
+      list: { ...list, records: [...list.records, ...added], nextUid, highestModseq: highest },
+      result,
+      curChangesRecorded: true,
+    };
   });
 }
 

@@ -19,12 +19,12 @@
  * Talks to: the folder directory. Security: our own files; damaged input degrades to a
  * rescan, never to trusting a bad line (lines are parsed by uidlist.ts's strict rules).
  */
-import { statSync } from "node:fs";
-import { open, readFile, rename, stat, truncate, writeFile } from "node:fs/promises";
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { dirsUnchanged, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode } from "./errors.js";
-import type { StoreFs } from "./store-fs.js";
+import { type StoreFs, statQuick } from "./store-fs.js";
 import {
   formatHeader,
   formatRecord,
@@ -54,7 +54,7 @@ export interface IndexState {
 const states = new Map<string, IndexState>();
 
 async function statOrUndefined(fs: StoreFs, path: string) {
-  return fs.stat(path).catch((e: unknown) => {
+  return statQuick(fs, path).catch((e: unknown) => {
     if (errnoCode(e) === "ENOENT") return undefined;
     throw e;
   });
@@ -106,7 +106,7 @@ export async function loadIndexState(dir: string, fs: StoreFs): Promise<IndexSta
   const known = states.get(dir);
   if (known !== undefined && known.baseKey === baseKey && known.logIno === logIno) {
     if (known.logOffset === logSize) return known;
-    if (known.logOffset < logSize) return remember(dir, await readTail(dir, known, logSize));
+    if (known.logOffset < logSize) return remember(dir, readTail(dir, known, logSize));
   }
   const base = parseUidlist(await readFile(join(dir, UIDLIST_NAME), "utf8").catch(() => ""));
   if (base === undefined) {
@@ -133,17 +133,18 @@ export async function loadIndexState(dir: string, fs: StoreFs): Promise<IndexSta
   return remember(dir, state);
 }
 
-async function readTail(dir: string, known: IndexState, size: number): Promise<IndexState> {
-  const fh = await open(join(dir, UIDLIST_LOG_NAME), "r");
+/** The lines another writer appended since (a few lines per command: blocking calls). */
+function readTail(dir: string, known: IndexState, size: number): IndexState {
+  const fd = openSync(join(dir, UIDLIST_LOG_NAME), "r");
   try {
     const buf = Buffer.alloc(size - known.logOffset);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, known.logOffset);
+    const bytesRead = readSync(fd, buf, 0, buf.length, known.logOffset);
     const text = buf.subarray(0, bytesRead).toString("utf8");
     const applied = applyLog(known.list, text);
     const used = Buffer.byteLength(text.slice(0, applied.used), "utf8");
     return { ...known, list: applied.list, logOffset: known.logOffset + used };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -191,19 +192,19 @@ export async function saveIndex(dir: string, fs: StoreFs, changed: Uidlist): Pro
   if (state === undefined || lines === null || (logBytes > LOG_MIN_COMPACT && logBytes > state.baseBytes / 4))
     return rewrite(dir, fs, next);
   const path = join(dir, UIDLIST_LOG_NAME);
-  if (state.logIno === "") {
-    await writeFile(path, `G${next.generation ?? 0}\n${body}`, { mode: 0o600 });
-  } else {
-    await truncate(path, state.logOffset); // a torn line from a crash must not swallow ours
-    const fh = await open(path, "a");
-    try {
-      await fh.write(body);
-    } finally {
-      await fh.close();
+  // A few lines appended to our own file: blocking calls, cheaper than thread-pool trips
+  const fd = openSync(path, state.logIno === "" ? "w" : "r+", 0o600);
+  try {
+    if (state.logIno === "") writeSync(fd, `G${next.generation ?? 0}\n${body}`);
+    else {
+      ftruncateSync(fd, state.logOffset); // a torn line from a crash must not swallow ours
+      writeSync(fd, body, state.logOffset);
     }
+    const st = fstatSync(fd, { bigint: true });
+    remember(dir, { ...state, list: next, logIno: String(st.ino), logOffset: Number(st.size) });
+  } finally {
+    closeSync(fd);
   }
-  const st = await stat(path, { bigint: true });
-  remember(dir, { ...state, list: next, logIno: String(st.ino), logOffset: Number(st.size) });
 }
 
 /** A new base with the next generation, then an empty log of that generation. */

@@ -23,7 +23,7 @@ import { MAILDIR_SYNC_MS, stampsTrusted } from "../../lib/mailbox/dir-stamps.js"
 import { FolderSession } from "../../lib/mailbox/folder.js";
 import { MaildirStore } from "../../lib/mailbox/maildir.js";
 import { countingStoreFs } from "../../lib/mailbox/store-fs.js";
-import { appendMessage } from "../../lib/mailbox/transfer.js";
+import { appendMessage, copyMessages } from "../../lib/mailbox/transfer.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -113,6 +113,40 @@ describe("sync after postern's own changes", () => {
       a.messages.map((x) => [x.uid, x.file, x.size, x.crlfSize, x.internalDate.getTime()]),
     );
     assert.equal(statSync(join(root, "cur", m?.file ?? "")).mtimeMs, when.getTime());
+  });
+
+  it("records a COPY in the index itself: the destination's cur/ is not read to find the copies", async () => {
+    const src = quietMaildir(5);
+    const dest = quietMaildir(3);
+    const s = await FolderSession.open(src);
+    await s.store([4], { mode: "add", flags: ["\\Flagged", "$Work"] });
+    await s.sync();
+    const counting = countingStoreFs();
+    const d = await FolderSession.open(dest, { fs: counting });
+    const copied = await copyMessages(s, [4, 2], dest, { fs: counting });
+    assert.deepEqual(copied.map, [
+      { from: 2, to: 4 },
+      { from: 4, to: 5 },
+    ]);
+    const ch = await d.sync();
+    assert.deepEqual(ch.added, [4, 5]);
+    assert.equal(counting.calls.readdir, 2, "only the first open lists new/ and cur/");
+    assert.deepEqual(d.byUid(5)?.flags, ["$Work", "\\Flagged"]);
+    for (const [to, from] of [
+      [4, 2],
+      [5, 4],
+    ] as const) {
+      const m = d.byUid(to);
+      const orig = s.byUid(from);
+      assert.ok(m !== undefined && orig !== undefined);
+      assert.deepEqual(
+        [m.size, m.crlfSize, m.internalDate.getTime()],
+        [orig.size, orig.crlfSize, orig.internalDate.getTime()],
+      );
+      const st = statSync(join(dest, "cur", m.file));
+      assert.equal(st.size, m.size);
+      assert.equal(Math.floor(st.mtimeMs / 1000) * 1000, m.internalDate.getTime());
+    }
   });
 
   it("records POP3 deletions under the lock, so IMAP sessions see them at once", async () => {

@@ -33,10 +33,12 @@ export const selectCommand: CommandHandler<"SELECT" | "EXAMINE"> = async (cmd, c
   if (cmd.condstore) ctx.enableCondstore();
   let folder: FolderSession;
   try {
-    if (!(await ctx.store.exists(named.name)))
-      return no("Mailbox doesn't exist: " + named.name, { name: "NONEXISTENT" });
+    // Opening first: a folder that exists (the usual case) costs no extra stat; one that
+    // does not fails to open (its lock file cannot be created) and is told apart here.
     folder = await FolderSession.open(ctx.store.path(named.name), { readOnly });
   } catch (err) {
+    if (!(await ctx.store.exists(named.name)))
+      return no("Mailbox doesn't exist: " + named.name, { name: "NONEXISTENT" });
     return storageFailure(ctx, err, `select ${named.name}`);
   }
   ctx.setSelected({
@@ -57,7 +59,7 @@ export const selectCommand: CommandHandler<"SELECT" | "EXAMINE"> = async (cmd, c
   });
   await ctx.send({ type: "EXISTS", number: folder.messages.length });
   await ctx.send({ type: "RECENT", number: folder.recentCount });
-  const firstUnseen = folder.messages.findIndex((m) => !m.flags.includes("\\Seen"));
+  const firstUnseen = folder.firstUnseenIndex();
   if (firstUnseen >= 0) await untaggedOk(ctx, { name: "UNSEEN", value: firstUnseen + 1 }, `First unseen.`);
   await untaggedOk(ctx, { name: "UIDVALIDITY", value: folder.uidValidity }, "UIDs valid");
   await untaggedOk(ctx, { name: "UIDNEXT", value: folder.uidNext }, "Predicted next UID");

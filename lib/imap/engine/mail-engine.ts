@@ -77,6 +77,8 @@ export class ImapMailEngine implements ImapContext {
   private badCommands = 0;
   private idling: Idling | null = null;
   private keywordCount = 0;
+  /** Set by refresh() during the current command: whether one ran, and with EXPUNGEs allowed. */
+  private refreshed: boolean | undefined;
   /** Output waiting to be written: responses are coalesced into few large writes. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -211,6 +213,8 @@ export class ImapMailEngine implements ImapContext {
   }
 
   private async run(cmd: ImapCommand): Promise<void> {
+    const selectedBefore = this.selected;
+    this.refreshed = undefined;
     const result = await this.execute(cmd).catch((err: unknown): CommandResult => {
       this.logError(`${cmd.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       return {
@@ -223,9 +227,12 @@ export class ImapMailEngine implements ImapContext {
     // Consecutive errors end the session; a long-lived client's occasional BAD does not.
     if (result.status === "BAD") await this.countBad();
     else this.badCommands = 0;
-    if (this.selected !== null && this.idling === null) {
+    // A mailbox this command selected was synced by it just now, and a handler that sent
+    // its own refresh last (STORE, EXPUNGE, MOVE) did the same: no second freshness check
+    if (this.selected !== null && this.selected === selectedBefore && this.idling === null) {
       const uid = "uid" in cmd && cmd.uid === true;
-      await this.refresh({ expunges: uid || !NO_EXPUNGE.has(cmd.name) });
+      const expunges = uid || !NO_EXPUNGE.has(cmd.name);
+      if (this.refreshed === undefined || (expunges && !this.refreshed)) await this.refresh({ expunges });
     }
     await this.sendRaw({
       type: "status",
@@ -305,6 +312,7 @@ export class ImapMailEngine implements ImapContext {
   async refresh(opts: RefreshOptions): Promise<void> {
     const sel = this.selected;
     if (sel === null) return;
+    this.refreshed = this.refreshed === true || opts.expunges;
     const before = sel.folder.messages.length;
     const recentBefore = sel.folder.recentCount;
     const changes = await sel.folder.sync({ announceExpunges: opts.expunges });

@@ -137,6 +137,30 @@ describe("IMAP mail engine", () => {
     assert.equal(await h.send("DONE"), "i1 OK Idle completed.\r\n");
   });
 
+  it("SELECT again sees what another session changed; a missing mailbox is NONEXISTENT", async () => {
+    const first = await h.send("r1 SELECT INBOX");
+    const exists = Number(/\* (\d+) EXISTS/.exec(first)?.[1]);
+    assert.equal(
+      await h.send("r2 SELECT INBOX"),
+      first.replace(/r1 /g, "r2 ").replace(/\* \d+ RECENT/, "* 0 RECENT"),
+    );
+    const other = await h.second();
+    await other.send("r3 SELECT INBOX");
+    await other.send("r4 STORE 1:* +FLAGS.SILENT (\\Seen)");
+    await appendMessage(h.root, MSG(9));
+    const again = await h.send("r5 SELECT INBOX");
+    assert.match(
+      again,
+      new RegExp(`\\* ${exists + 1} EXISTS\r\n\\* 1 RECENT\r\n\\* OK \\[UNSEEN ${exists + 1}\\]`),
+    );
+    assert.equal(
+      await h.send("r6 SELECT Nowhere"),
+      "* OK [CLOSED] Previous mailbox closed.\r\nr6 NO [NONEXISTENT] Mailbox doesn't exist: Nowhere\r\n",
+    );
+    assert.equal(await h.send("r7 FETCH 1 FLAGS"), "r7 BAD No mailbox selected.\r\n");
+    assert.equal(await h.send("r8 NOOP"), "r8 OK NOOP completed.\r\n");
+  });
+
   it("answers malformed commands with BAD and ends after too many", async () => {
     assert.match(await h.send("b1 FROB"), /^b1 BAD/);
     assert.match(await h.send("nonsense"), /^\* BAD|^nonsense BAD/);
