@@ -107,14 +107,31 @@ export class FolderCache {
     return (await this.load()).get(`${uid} ${key}`);
   }
 
-  async set(uid: number, key: string, value: string): Promise<void> {
-    if (!/^[A-Za-z0-9.]+$/.test(key)) throw new RangeError(`bad cache key ${key}`);
-    const entries = await this.load();
-    if (entries.get(`${uid} ${key}`) === value) return;
+  /**
+   * Records a value and queues its line; the lines of one turn of the event loop are
+   * appended in one write. Resolves once that write is done. `onError` (once per set) gets
+   * a failed load or write instead of a rejection, for callers that do not wait.
+   */
+  set(uid: number, key: string, value: string, onError?: (err: unknown) => void): Promise<void> {
+    const done = !/^[A-Za-z0-9.]+$/.test(key)
+      ? Promise.reject(new RangeError(`bad cache key ${key}`))
+      : this.entries !== undefined
+        ? this.record(this.entries, uid, key, value)
+        : this.loadAndRecord(uid, key, value);
+    if (onError === undefined) return done;
+    return done.catch(onError);
+  }
+
+  private async loadAndRecord(uid: number, key: string, value: string): Promise<void> {
+    return this.record(await this.load(), uid, key, value);
+  }
+
+  private record(entries: Map<string, string>, uid: number, key: string, value: string): Promise<void> {
+    if (entries.get(`${uid} ${key}`) === value) return Promise.resolve();
     entries.set(`${uid} ${key}`, value);
     this.pending.push(`${this.uidValidity} ${uid} ${key} ${JSON.stringify(value)}\n`);
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
-    await this.flushing;
+    return this.flushing;
   }
 
   private async flush(): Promise<void> {

@@ -292,6 +292,26 @@ describe("FolderCache and watch", () => {
     assert.equal(await third.get(2, "envelope"), undefined);
   });
 
+  it("writes the values set, and reports a failed write to onError", async () => {
+    const { FolderCache } = await import("../../lib/mailbox/cache.js");
+    const root = tempMaildir();
+    const cache = new FolderCache(root, 9);
+    await Promise.all([1, 2, 3].map((uid) => cache.set(uid, "envelope", `v${uid}`)));
+    assert.deepEqual(readFileSync(join(root, "postern-cache"), "utf8").split("\n").sort(), [
+      "",
+      '9 1 envelope "v1"',
+      '9 2 envelope "v2"',
+      '9 3 envelope "v3"',
+    ]);
+    mkdirSync(join(root, "postern-cache.d"));
+    const blocked = new FolderCache(join(root, "postern-cache.d", "missing"), 9);
+    const errors: unknown[] = [];
+    await blocked.set(1, "envelope", "x", (err) => errors.push(err));
+    await blocked.set(1, "bad key", "x", (err) => errors.push(err));
+    assert.equal(errors.length, 2);
+    await assert.rejects(blocked.set(2, "envelope", "y"));
+  });
+
   it("calls back when local delivery drops a file into new/", async () => {
     const root = tempMaildir();
     const s = await FolderSession.open(root);

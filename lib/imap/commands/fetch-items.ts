@@ -128,9 +128,13 @@ export class MessageAnswer {
           ? buildBody(tree)
           : buildBodyStructure(tree);
     // Not awaited: the cache batches appends, one write for many messages of this FETCH.
-    void this.src.cache.set(this.info.uid, key, encodeCached(value)).catch((err: unknown) => {
-      this.src.logError(`FETCH: caching ${key} of uid=${this.info.uid}: ${String(err)}`);
-    });
+    // The callback holds the uid, not this answer: until the batch is written, a FETCH 1:*
+    // of 100,000 messages would otherwise keep every message's parse tree alive.
+    const { uid } = this.info;
+    const { logError } = this.src;
+    this.src.cache.set(uid, key, encodeCached(value), (err) =>
+      logError(`FETCH: caching ${key} of uid=${uid}: ${String(err)}`),
+    );
     return toWire(value);
   }
 
