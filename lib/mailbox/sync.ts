@@ -25,6 +25,7 @@
 import { createReadStream } from "node:fs";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
+import { compareArrival } from "./arrival.js";
 import { dirsUnchanged, stampsDirty, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
@@ -129,7 +130,7 @@ async function merge(
   }
   if (dropped > 0) highest++;
   const first = order.filter((b) => files.has(b));
-  const rest = [...files.keys()].filter((b) => !first.includes(b)).sort();
+  const rest = [...files.keys()].filter((b) => !first.includes(b)).sort(compareArrival);
   let nextUid = old.nextUid;
   for (const base of [...first, ...rest]) {
     const rec = await newRecord(ctx, nextUid, files.get(base) ?? base, highest + 1);

@@ -20,6 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { compareArrival } from "../../lib/mailbox/arrival.js";
 import { MailError } from "../../lib/mailbox/errors.js";
 import { formatInfo, parseInfo } from "../../lib/mailbox/flags.js";
 import { FolderSession } from "../../lib/mailbox/folder.js";
@@ -64,6 +65,25 @@ describe("flags in file names", () => {
 });
 
 describe("FolderSession", () => {
+  it("numbers new mail in arrival order, as Dovecot does: the microseconds have no leading zeros", async () => {
+    const root = tempMaildir();
+    const names = [
+      "999999999.M5P1Q1.host",
+      "1700000000.M95000P1Q2.host",
+      "1700000000.M105000P1Q3.host",
+      "1700000000.M105000P1Q4.host",
+      "1700000001.M7P1Q5.host",
+      "courier-style-name",
+    ];
+    for (const n of [...names].reverse()) deliver(root, n);
+    const s = await FolderSession.open(root);
+    assert.deepEqual(
+      s.messages.map((m) => [m.uid, m.base]),
+      names.map((n, i) => [i + 1, n]),
+    );
+    assert.deepEqual([...names].reverse().sort(compareArrival), names);
+  });
+
   it("numbers messages, claims \\Recent once, and stores flags and keywords in file names", async () => {
     const root = tempMaildir();
     deliver(root, "1000.M1P1Q1.host,S=20");
