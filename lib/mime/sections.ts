@@ -195,44 +195,48 @@ const CR = Buffer.from("\r");
 
 /** Whole-buffer convenience: the CRLF form of a stored message (the input itself when it is CRLF already). */
 export function toCrlfBuffer(stored: Buffer): Buffer {
-  if (stored.indexOf(0x0d) < 0) return lfOnlyToCrlf(stored);
-  let bare = 0;
-  for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1))
-    if (lf === 0 || stored[lf - 1] !== 0x0d) bare++;
+  const bare = bareLfCount(stored);
   if (bare === 0) return stored;
   const out = Buffer.allocUnsafe(stored.length + bare);
-  let at = 0;
-  let from = 0;
-  for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1)) {
-    if (lf > 0 && stored[lf - 1] === 0x0d) continue;
-    at += stored.copy(out, at, from, lf);
-    out[at++] = 0x0d;
-    from = lf;
-  }
-  stored.copy(out, at, from);
+  writeCrlf(stored, out, 0);
   return out;
 }
 
+function bareLfCount(src: Buffer): number {
+  let bare = 0;
+  for (let lf = src.indexOf(0x0a); lf >= 0; lf = src.indexOf(0x0a, lf + 1))
+    if (lf === 0 || src[lf - 1] !== 0x0d) bare++;
+  return bare;
+}
+
 /**
- * toCrlfBuffer of bytes without any CR (how Maildir stores mail): copied whole once, then the
- * lines moved right in place from the last one back, a CR before each LF; the moves are
- * native memmoves, with no Buffer object per line.
+ * Writes the CRLF form of `src` (a CR before every LF that has none) into `dst` at `at` and
+ * returns where it ends; `dst` needs room for src.length plus the bare LFs. Input without any
+ * CR (how Maildir stores mail) is copied whole once and its lines moved right in place from
+ * the last one back: native memmoves, no Buffer object per line.
  */
-function lfOnlyToCrlf(stored: Buffer): Buffer {
-  let lfs = 0;
-  for (let lf = stored.indexOf(0x0a); lf >= 0; lf = stored.indexOf(0x0a, lf + 1)) lfs++;
-  if (lfs === 0) return stored;
-  const out = Buffer.allocUnsafe(stored.length + lfs);
-  stored.copy(out, 0);
-  let end = stored.length;
-  // `shift`: the LFs at or before the one at hand, so the CRs inserted up to it
-  let shift = lfs;
-  for (let lf = stored.lastIndexOf(0x0a); lf >= 0; lf = lf > 0 ? stored.lastIndexOf(0x0a, lf - 1) : -1) {
-    out.copyWithin(lf + 1 + shift, lf + 1, end);
-    out[lf + shift] = 0x0a;
-    out[lf + shift - 1] = 0x0d;
-    shift--;
-    end = lf;
+export function writeCrlf(src: Buffer, dst: Buffer, at: number): number {
+  if (src.indexOf(0x0d) >= 0) {
+    let from = 0;
+    for (let lf = src.indexOf(0x0a); lf >= 0; lf = src.indexOf(0x0a, lf + 1)) {
+      if (lf > 0 && src[lf - 1] === 0x0d) continue;
+      at += src.copy(dst, at, from, lf);
+      dst[at++] = 0x0d;
+      from = lf;
+    }
+    return at + src.copy(dst, at, from);
   }
-  return out;
+  src.copy(dst, at);
+  // `shift`: the LFs at or before the one at hand, so the CRs inserted up to it
+  let shift = bareLfCount(src);
+  const end = at + src.length + shift;
+  let rest = src.length;
+  for (let lf = src.lastIndexOf(0x0a); lf >= 0; lf = lf > 0 ? src.lastIndexOf(0x0a, lf - 1) : -1) {
+    dst.copyWithin(at + lf + 1 + shift, at + lf + 1, at + rest);
+    dst[at + lf + shift] = 0x0a;
+    dst[at + lf + shift - 1] = 0x0d;
+    shift--;
+    rest = lf;
+  }
+  return end;
 }

@@ -18,6 +18,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import type { FolderSession, MessageInfo } from "../../mailbox/folder.js";
 import { SMALL_FILE_MAX } from "../../mailbox/maildir.js";
+import { writeCrlf } from "../../mime/sections.js";
 import type { ImapContext } from "./context.js";
 import type { PlannedItem } from "./fetch-plan.js";
 import { flagAtoms, formatInternalDate } from "./fetch-values.js";
@@ -91,40 +92,6 @@ function readStored(path: string, expected: number): Buffer | undefined {
   }
 }
 
-/**
- * Writes the CRLF form of `src` (a bare LF becomes CRLF) into `dst` at `at`; returns the end.
- * `dst` has room for 2 * src.length bytes from `at`.
- */
-export function crlfInto(src: Buffer, dst: Buffer, at: number): number {
-  if (src.indexOf(0x0d) >= 0) return crlfByteByByte(src, dst, at);
-  // no CR at all (how Maildir stores mail): copy it whole behind the room it needs, then move
-  // the lines forward one by one, a CR before each LF; the lines are moved natively, and
-  // what is written never reaches bytes not yet moved (at most one CR per byte before them)
-  const base = at + src.length;
-  src.copy(dst, base);
-  let from = 0;
-  for (let lf = src.indexOf(0x0a); lf >= 0; lf = src.indexOf(0x0a, lf + 1)) {
-    dst.copyWithin(at, base + from, base + lf);
-    at += lf - from;
-    dst[at++] = 0x0d;
-    dst[at++] = 0x0a;
-    from = lf + 1;
-  }
-  dst.copyWithin(at, base + from, base + src.length);
-  return at + src.length - from;
-}
-
-function crlfByteByByte(src: Buffer, dst: Buffer, at: number): number {
-  let prev = 0;
-  for (let i = 0; i < src.length; i++) {
-    const byte = src[i] as number;
-    if (byte === 0x0a && prev !== 0x0d) dst[at++] = 0x0d;
-    dst[at++] = byte;
-    prev = byte;
-  }
-  return at;
-}
-
 /** FETCH responses in wire form, sent to the session a batch at a time. */
 export class WireBatch {
   private buf = EMPTY;
@@ -174,7 +141,7 @@ export class WireBatch {
         continue;
       }
       at += buf.write(`${item.name} {${info.crlfSize}}\r\n`, at, "latin1");
-      const end = crlfInto(stored, buf, at);
+      const end = writeCrlf(stored, buf, at);
       if (end - at !== info.crlfSize) return false; // the general path decides (it truncates or fails)
       at = end;
     }

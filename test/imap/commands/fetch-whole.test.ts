@@ -9,9 +9,8 @@ import { readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { crlfInto } from "../../../lib/imap/commands/fetch-whole.js";
 import { responseBuffer } from "../../../lib/imap/serializer/responses.js";
-import { toCrlfBuffer } from "../../../lib/mime/sections.js";
+import { toCrlfBuffer, writeCrlf } from "../../../lib/mime/sections.js";
 import { maildirWith, removeTempDirs, TestSession } from "./fetch-helper.js";
 
 process.env.TZ = "Europe/Berlin";
@@ -146,7 +145,7 @@ describe("whole-message FETCH in two sessions at once", () => {
   });
 });
 
-describe("crlfInto", () => {
+describe("writeCrlf", () => {
   it("writes toCrlfBuffer's bytes at any offset, with or without CR in the input (property)", () => {
     fc.assert(
       fc.property(
@@ -158,7 +157,7 @@ describe("crlfInto", () => {
         (bytes, at) => {
           const src = Buffer.from(bytes);
           const dst = Buffer.alloc(at + 2 * src.length, 0x2a);
-          const end = crlfInto(src, dst, at);
+          const end = writeCrlf(src, dst, at);
           const reference = src.toString("latin1").replace(/(?<!\r)\n/g, "\r\n");
           assert.equal(dst.toString("latin1", at, end), reference);
           assert.deepEqual(dst.subarray(0, at), Buffer.alloc(at, 0x2a), "nothing before `at` touched");
