@@ -159,7 +159,14 @@ test("a message with an outcome recorded before activation has its report log re
     await writer.write(Buffer.from("Subject: x\n\nbody\n"));
     const earlier = await writer.commit();
     const path = queuePath(dir, "incoming", earlier);
-    await appendOutcome(path, { index: 0, status: "bounced", dsn: "5.1.1", relay: "local", text: "unknown", time: 1 });
+    await appendOutcome(path, {
+      index: 0,
+      status: "bounced",
+      dsn: "5.1.1",
+      relay: "local",
+      text: "unknown",
+      time: 1,
+    });
     writeFileSync(reportLogPath(dir, earlier), "\n0\n");
     const fresh = await queueMessage(dir, 2);
     await scheduler.start();
