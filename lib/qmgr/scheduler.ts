@@ -69,6 +69,13 @@ interface ActiveMessage {
   unrecorded: RecipientOutcome[];
   /** Every recipient was already done when the file was activated: a notice still owed. */
   noticeOwed: boolean;
+  /**
+   * Whether a report log (bounce/ID) may exist: the bounce service writes one only for a
+   * failure notice, which qmgr asks for after recording the failed outcomes in the file. A
+   * file with no outcome recorded when activated, and no notice asked for since, has none:
+   * its removal needs no look in bounce/.
+   */
+  reportLogPossible: boolean;
 }
 
 interface Job {
@@ -210,6 +217,7 @@ export class Scheduler {
       deferrals: [],
       unrecorded: [],
       noticeOwed: info.done.size >= env.recipients.length,
+      reportLogPossible: info.done.size > 0,
     };
     this.active.set(id, msg);
     const expired = this.expired(info);
@@ -369,10 +377,14 @@ export class Scheduler {
       const newlyFailed = msg.unrecorded.some((o) => o.status !== "sent") || msg.noticeOwed;
       // The bounce service reads outcomes from the file: write them before asking for a notice.
       if (!allDone || (failed && newlyFailed)) await this.writeOutcomes(msg);
+      if (failed && newlyFailed) msg.reportLogPossible = true;
       const noticeSent = failed && newlyFailed ? await this.notice(info, "failure") : true;
       if (allDone && noticeSent) {
-        await removeQueueFile(this.s.queueDir, info.id, "active");
-        await removeReportLog(this.s.queueDir, info.id).catch(() => undefined);
+        // Alone: no other message waits on this event loop, so a blocking unlink costs nothing
+        // but saves the thread pool's round trip (see removeQueueFile).
+        const alone = this.active.size === 1;
+        await removeQueueFile(this.s.queueDir, info.id, "active", { blocking: alone });
+        if (msg.reportLogPossible) await removeReportLog(this.s.queueDir, info.id).catch(() => undefined);
         this.log.info(`${info.id}: removed`);
       } else {
         if (!allDone) await this.maybeWarn(info);

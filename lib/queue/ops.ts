@@ -19,7 +19,8 @@
  * thread pool (futex, eventfd, epoll) that costs several times the system call itself.
  * What waits on the device stays in the thread pool: fsyncs, and unlinking a queue file
  * (on ext4 freeing the inode joins the journal's orphan list and often waits for a running
- * commit, 1-15 ms, which would stall every other message in qmgr).
+ * commit, 1-15 ms, which would stall every other message in qmgr) — unless the caller
+ * says nothing else is waiting (removeQueueFile's `blocking`).
  *
  * Talks to: the file system. Security: queue IDs are checked before they become paths,
  * so a name like "../x" never escapes the queue directory.
@@ -33,6 +34,7 @@ import {
   readSync,
   renameSync,
   statSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { unlink } from "node:fs/promises";
@@ -130,10 +132,23 @@ export async function moveQueueFile(
   await Promise.all([syncDirectory(join(queueDir, to)), syncDirectory(join(queueDir, from))]);
 }
 
-/** Remove a queue file; a no-op if it is already gone. */
-export async function removeQueueFile(queueDir: string, id: string, queue: QueueName): Promise<void> {
+/**
+ * Remove a queue file; a no-op if it is already gone. With `blocking`, the unlink is a
+ * blocking call instead of a thread-pool job: for a caller with nothing else waiting on
+ * its event loop (qmgr with no other message active), where a wait for the journal only
+ * delays work that is not there, and the thread pool's round trip (futex, eventfd, epoll
+ * and a thread switch: ~0.1 ms CPU here against ~15 us for the call) is pure cost.
+ */
+export async function removeQueueFile(
+  queueDir: string,
+  id: string,
+  queue: QueueName,
+  opts: { blocking?: boolean } = {},
+): Promise<void> {
+  const path = queuePath(queueDir, queue, id);
   try {
-    await unlink(queuePath(queueDir, queue, id));
+    if (opts.blocking === true) unlinkSync(path);
+    else await unlink(path);
   } catch (err) {
     if (!isErrno(err, "ENOENT")) throw err;
   }

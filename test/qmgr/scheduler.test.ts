@@ -3,15 +3,16 @@
  * delivery service on private/local (the delivery agent is not under test here).
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
+import { reportLogPath } from "../../lib/bounce/select.js";
 import { serveRequests } from "../../lib/ipc/index.js";
 import { Logger } from "../../lib/log/index.js";
 import { AgentPool, type DeliveryRequest } from "../../lib/qmgr/agents.js";
 import { type QmgrSettings, Scheduler } from "../../lib/qmgr/scheduler.js";
-import { QueueFileWriter } from "../../lib/queue/index.js";
+import { appendOutcome, QueueFileWriter, queuePath } from "../../lib/queue/index.js";
 import { withQueueDir } from "../queue/helpers.js";
 
 function settings(queueDir: string, activeLimit: number): QmgrSettings {
@@ -125,6 +126,58 @@ test("a trigger naming nothing scans incoming/ only; a message waiting there is 
     );
     assert.deepEqual(seen, [id]);
     assert.deepEqual(readdirSync(join(dir, "incoming")), []);
+  } finally {
+    await scheduler.stop();
+    agents.closeAll();
+    server.close();
+    cleanup();
+  }
+});
+
+test("a message with an outcome recorded before activation has its report log removed with it; one with none is removed without", async () => {
+  const { dir, cleanup } = withQueueDir();
+  const seen: string[] = [];
+  const server = await localService(dir, seen);
+  const agents = new AgentPool(dir, 5000);
+  const scheduler = new Scheduler(
+    settings(dir, 100),
+    agents,
+    new Logger({ file: "", tag: "postern/qmgr", host: "test" }),
+    () => undefined,
+  );
+  try {
+    // An earlier run bounced recipient 0 and had the bounce service report it (bounce/ID).
+    const writer = await QueueFileWriter.create(dir, {
+      queue: "incoming",
+      envelope: {
+        sender: "a@example.org",
+        recipients: [{ address: "gone@localhost" }, { address: "u1@localhost" }],
+        arrivalTime: 1,
+        attrs: {},
+      },
+    });
+    await writer.write(Buffer.from("Subject: x\n\nbody\n"));
+    const earlier = await writer.commit();
+    const path = queuePath(dir, "incoming", earlier);
+    await appendOutcome(path, {
+      index: 0,
+      status: "bounced",
+      dsn: "5.1.1",
+      relay: "local",
+      text: "unknown",
+      time: 1,
+    });
+    writeFileSync(reportLogPath(dir, earlier), "\n0\n");
+    const fresh = await queueMessage(dir, 2);
+    await scheduler.start();
+    await until(
+      "both messages are delivered and removed",
+      () => readdirSync(join(dir, "active")).length === 0 && !scheduler.busy && seen.length === 2,
+    );
+    assert.deepEqual([...seen].sort(), [earlier, fresh].sort());
+    assert.deepEqual(readdirSync(join(dir, "incoming")), []);
+    assert.equal(existsSync(reportLogPath(dir, earlier)), false);
+    assert.deepEqual(readdirSync(join(dir, "bounce")), []);
   } finally {
     await scheduler.stop();
     agents.closeAll();

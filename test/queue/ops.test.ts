@@ -92,6 +92,21 @@ test("markCorrupt moves a file to corrupt/ and removeQueueFile tolerates a missi
   }
 });
 
+test("removeQueueFile with blocking removes the file at once and tolerates a missing one", async () => {
+  const { dir, cleanup } = withQueueDir();
+  try {
+    const id = await (await QueueFileWriter.create(dir, { queue: "incoming", envelope })).commit();
+    const removal = removeQueueFile(dir, id, "incoming", { blocking: true });
+    // Gone before the promise is even awaited: no thread-pool job.
+    assert.equal(existsSync(queuePath(dir, "incoming", id)), false);
+    await removal;
+    await removeQueueFile(dir, id, "incoming", { blocking: true });
+    await assert.rejects(removeQueueFile(dir, "../x", "incoming", { blocking: true }), RangeError);
+  } finally {
+    cleanup();
+  }
+});
+
 test("queuePath refuses names that are not queue IDs", () => {
   assert.throws(() => queuePath("/q", "incoming", "../../etc/passwd"), RangeError);
 });
