@@ -42,14 +42,9 @@ function readIntoScratch(path: string, max: number): Buffer | undefined {
   }
   try {
     if (scratch.length < max + 1) scratch = Buffer.allocUnsafe(max + 1);
-    let got = 0;
-    for (;;) {
-      const n = readSync(fd, scratch, got, max + 1 - got, got);
-      if (n === 0) break;
-      got += n;
-      if (got > max) return undefined;
-    }
-    return scratch.subarray(0, got);
+    // One read: a regular file's short read is its end (no second read to see 0).
+    const got = readSync(fd, scratch, 0, max + 1, 0);
+    return got > max ? undefined : scratch.subarray(0, got);
   } catch {
     return undefined;
   } finally {
