@@ -48,12 +48,15 @@ let lfAt = new Int32Array(4096);
  * is added; the body is copied once into an output of the exact size and spread in place from
  * its end, with copyWithin (no per-line allocation, unlike Buffer.copy of a part). `crlfOctets`
  * is the body's size in CRLF form, before stuffing (what RFC 1939 sizes and the logout line count).
+ * `into`, when it gives a buffer (of exactly the size asked), is where the reply is built
+ * (`placed`: an output's batch, Pop3Output.slot, so it needs no write of its own).
  */
 export function stuffedReply(
   status: string,
   body: Buffer,
   crlf: boolean,
-): { reply: Buffer; crlfOctets: number } {
+  into?: (size: number) => Buffer | undefined,
+): { reply: Buffer; crlfOctets: number; placed: boolean } {
   const n = body.length;
   const firstDot = n > 0 && body[0] === 0x2e;
   let dots = firstDot ? 1 : 0;
@@ -72,7 +75,9 @@ export function stuffedReply(
   const endsLine = n === 0 || body[n - 1] === 0x0a;
   const start = status.length;
   const bodyEnd = start + n + crs + dots;
-  const out = Buffer.allocUnsafe(bodyEnd + (endsLine ? 3 : 5));
+  const size = bodyEnd + (endsLine ? 3 : 5);
+  const slot = into?.(size);
+  const out = slot ?? Buffer.allocUnsafe(size);
   out.write(status, 0, "latin1");
   body.copy(out, start);
   // From the last line end back: what follows an insertion moves up to its final place,
@@ -106,5 +111,5 @@ export function stuffedReply(
   out[t++] = 0x2e;
   out[t++] = 0x0d;
   out[t] = 0x0a;
-  return { reply: out, crlfOctets: n + crs };
+  return { reply: out, crlfOctets: n + crs, placed: slot !== undefined };
 }

@@ -53,6 +53,12 @@ export interface Pop3Store {
    * form (a StoredMessage); a held message's reply is built in one buffer and one write.
    */
   retrieve(n: number): Promise<Pop3Body>;
+  /**
+   * Optional fast path for RETR: a small message read now with blocking calls, or undefined
+   * when it must take retrieve() (too big, renamed, any error: retrieve() then decides). The
+   * buffer may be reused by the store's next call, so the engine consumes it before returning.
+   */
+  retrieveNow?(n: number): StoredMessage | undefined;
   /** Header, the blank line, and the first `lines` body lines, CRLF form. */
   top(n: number, lines: number): Promise<Pop3Body>;
   /** 1-based numbers of the session's list. */
@@ -123,6 +129,7 @@ export class Pop3MailEngine {
     private readonly onEvent: (e: Pop3MailEvent) => void = () => {},
   ) {
     this.input = new LineBuffer(opts.lineLimit ?? DEFAULT_LINE_LIMIT);
+    this.slot = out.slot?.bind(out);
     this.handlers = new Map<string, Handler>([
       ["CAPA", () => this.capa()],
       ["STAT", (c) => this.stat(c)],
@@ -138,6 +145,8 @@ export class Pop3MailEngine {
   }
 
   private store: Pop3Store | undefined;
+  /** Where a whole reply can be built in the output's batch (Pop3Output.slot), if it offers that. */
+  private readonly slot: ((size: number) => Buffer | undefined) | undefined;
   /** Commands arrived while a batch was being answered: run another batch after it. */
   private inputWhileBusy = false;
 
@@ -202,7 +211,12 @@ export class Pop3MailEngine {
           await this.end(err("Input line too long."), "line-too-long");
           break;
         }
-        await this.dispatch(parseCommand(line.text));
+        const cmd = parseCommand(line.text);
+        // RETR of a small message is answered without a promise per command (pipelined
+        // batches of it are the common case); anything else goes through dispatch.
+        const now = this.retrNow(cmd);
+        if (now === false) await this.dispatch(cmd);
+        else if (now !== undefined) await now;
       }
     } finally {
       // Backpressure: the next batch of commands waits until the client took this one.
@@ -324,13 +338,14 @@ export class Pop3MailEngine {
   /** A multi-line reply: the status line (with its CRLF), then the body dot-stuffed and ended. */
   private async streamBody(status: string, body: Pop3Body): Promise<void> {
     if (isStored(body)) {
-      const { reply, crlfOctets } = stuffedReply(status, body.stored, true);
+      const { reply, crlfOctets, placed } = stuffedReply(status, body.stored, true, this.slot);
       body.sent?.(crlfOctets);
-      return this.out.write(reply);
+      return placed ? undefined : this.out.write(reply);
     }
     if (isHeld(body)) {
       const whole = body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body);
-      return this.out.write(stuffedReply(status, whole, false).reply);
+      const { reply, placed } = stuffedReply(status, whole, false, this.slot);
+      return placed ? undefined : this.out.write(reply);
     }
     const stuffer = new DotStuffer();
     await this.out.write(Buffer.from(status, "latin1"));
@@ -345,6 +360,34 @@ export class Pop3MailEngine {
     const body = await (this.store as Pop3Store).retrieve(n);
     await this.streamBody(okLine(`${(this.messages[n - 1] as Message).size} octets`), body);
     this.retrieved++;
+  }
+
+  /**
+   * RETR answered synchronously when the store can read the message now: false when the
+   * command needs the general path (errors included, which retr() then reports), otherwise
+   * what out.write returned (a promise only under backpressure).
+   */
+  private retrNow(cmd: Pop3Command): Promise<void> | undefined | false {
+    const store = this.store;
+    if (cmd.verb !== "RETR" || store?.retrieveNow === undefined || cmd.args.length !== 1) return false;
+    const n = this.message(cmd.args[0]);
+    if (typeof n !== "number") return false;
+    let body: StoredMessage | undefined;
+    try {
+      body = store.retrieveNow(n);
+    } catch {
+      return false;
+    }
+    if (body === undefined) return false;
+    const { reply, crlfOctets, placed } = stuffedReply(
+      okLine(`${(this.messages[n - 1] as Message).size} octets`),
+      body.stored,
+      true,
+      this.slot,
+    );
+    body.sent?.(crlfOctets);
+    this.retrieved++;
+    return placed ? undefined : (this.out.write(reply) ?? undefined);
   }
 
   private async top(cmd: Pop3Command): Promise<void> {

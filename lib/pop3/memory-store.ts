@@ -4,7 +4,7 @@
  * chunking to exercise streaming, a lock flag for [IN-USE], and failure injection.
  * Talks to: nothing. Never used by end-to-end tests or production daemons.
  */
-import type { Pop3Body, Pop3Store } from "./mail-engine.js";
+import type { Pop3Body, Pop3Store, StoredMessage } from "./mail-engine.js";
 
 export function toCrlf(text: string | Buffer): Buffer {
   const s = Buffer.isBuffer(text) ? text.toString("latin1") : text;
@@ -28,6 +28,8 @@ export interface MemoryStoreOptions {
   failOn?: "list" | "retrieve" | "commit";
   /** Answer with the chunks in memory (an array), as a real store does for small messages. */
   held?: boolean;
+  /** Offer RETR's synchronous fast path (retrieveNow), as the Maildir store does. */
+  now?: boolean;
 }
 
 export class MemoryStore implements Pop3Store {
@@ -40,6 +42,12 @@ export class MemoryStore implements Pop3Store {
     private readonly opts: MemoryStoreOptions = {},
   ) {
     this.messages = messages.map((m, i) => ({ uidl: `uid${i + 1}`, body: toCrlf(m) }));
+    if (opts.now)
+      this.retrieveNow = (n) => {
+        if (this.opts.failOn === "retrieve") throw new Error("retrieve failed");
+        const m = this.messages[n - 1];
+        return m === undefined ? undefined : { stored: m.body };
+      };
   }
 
   async list(): Promise<{ uidl: string; size: number }[]> {
@@ -51,6 +59,8 @@ export class MemoryStore implements Pop3Store {
     if (this.opts.failOn === "retrieve") throw new Error("retrieve failed");
     return this.chunks(this.messages[n - 1]?.body ?? Buffer.alloc(0));
   }
+
+  retrieveNow?(n: number): StoredMessage | undefined;
 
   async top(n: number, lines: number): Promise<Pop3Body> {
     return this.chunks(topOf(this.messages[n - 1]?.body ?? Buffer.alloc(0), lines));

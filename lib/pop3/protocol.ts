@@ -21,6 +21,11 @@ export interface Pop3Output {
    */
   cork?(): void;
   uncork?(): Promise<void> | void;
+  /**
+   * Optional, while corked: `size` bytes of the gathered output for the caller to fill now
+   * (they count as written, in order), or undefined (not corked, or no room: write instead).
+   */
+  slot?(size: number): Buffer | undefined;
 }
 
 export type LineResult = { kind: "line"; text: string } | { kind: "too-long" } | { kind: "none" };
@@ -32,8 +37,9 @@ export class LineBuffer {
 
   constructor(private readonly limit: number) {}
 
+  /** Keeps `bytes` without a copy when nothing is pending: the caller must not change them. */
   push(bytes: Buffer): void {
-    this.chunks = this.chunks.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.chunks, bytes]);
+    this.chunks = this.chunks.length === 0 ? bytes : Buffer.concat([this.chunks, bytes]);
   }
 
   next(): LineResult {

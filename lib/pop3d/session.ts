@@ -45,46 +45,87 @@ export function mailboxOpener(h: LoginHandoff, s: Pop3dSettings, onOpen: (st: Co
   };
 }
 
-/** While corked, replies are gathered up to this many bytes before a write. */
+/** While corked, replies are gathered in a buffer of this many bytes before a write. */
 const BATCH_BYTES = 64 * 1024;
+
+/**
+ * Batch buffers no session holds. A session takes one when it first gathers output and gives
+ * it back at uncork once the kernel took its bytes (a write that completed at once); one left
+ * queued in the socket is the socket's. So in the steady state a reply costs no allocation.
+ */
+const freeBatches: Buffer[] = [];
+const MAX_FREE_BATCHES = 4;
 
 /**
  * The client side of the engine: socket writes with backpressure, and batching while the
  * engine works through pipelined commands (one write of up to 64 KiB instead of one per
  * reply; each write is a system call and a TCP segment, and for TLS a relay through pop3-login).
+ * Replies are built straight into the batch (slot) or copied there.
  */
-function socketOutput(socket: Socket): Pop3Output {
+export function socketOutput(socket: Socket, touch: () => void): Pop3Output {
   let corked = false;
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  const send = (bytes: Buffer): Promise<void> | undefined =>
-    socket.destroyed || socket.write(bytes)
+  let batch: Buffer | undefined;
+  let used = 0;
+  const send = (bytes: Buffer): Promise<void> | undefined => {
+    touch();
+    // write() says false whenever a chunk is over the high-water mark, even when the kernel
+    // took it all at once: wait for drain only when something is really left queued.
+    return socket.destroyed || socket.write(bytes) || socket.writableLength === 0
       ? undefined
       : new Promise<void>((resolve) => {
           const done = () => {
             socket.off("drain", done);
             socket.off("close", done);
+            touch();
             resolve();
           };
           socket.once("drain", done);
           socket.once("close", done);
         });
-  const flush = () => {
-    if (heldBytes === 0) return undefined;
-    const bytes = held.length === 1 ? (held[0] as Buffer) : Buffer.concat(held, heldBytes);
-    held = [];
-    heldBytes = 0;
-    return send(bytes);
+  };
+  /** True when `size` more bytes fit in the batch (taking a buffer if the session has none). */
+  const room = (size: number): boolean => {
+    if (size > BATCH_BYTES) return false;
+    batch ??= freeBatches.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+    return used + size <= BATCH_BYTES;
+  };
+  const flush = (): Promise<void> | undefined => {
+    if (batch === undefined || used === 0) return undefined;
+    const sent = send(batch.subarray(0, used));
+    used = 0;
+    // Still queued in the socket (a slow client): the buffer is the socket's now.
+    if (socket.writableLength !== 0) batch = undefined;
+    return sent;
+  };
+  const release = () => {
+    if (batch !== undefined && used === 0 && freeBatches.length < MAX_FREE_BATCHES) freeBatches.push(batch);
+    batch = undefined;
   };
   return {
     write: (bytes) => {
       if (!corked) return send(bytes);
-      held.push(bytes);
-      heldBytes += bytes.length;
-      return heldBytes >= BATCH_BYTES ? flush() : undefined;
+      if (room(bytes.length)) {
+        bytes.copy(batch as Buffer, used);
+        used += bytes.length;
+        return undefined;
+      }
+      const sent = flush();
+      if (sent === undefined && room(bytes.length)) {
+        bytes.copy(batch as Buffer, used);
+        used += bytes.length;
+        return undefined;
+      }
+      return send(bytes) ?? sent;
+    },
+    slot: (size) => {
+      if (!corked || !room(size)) return undefined;
+      const view = (batch as Buffer).subarray(used, used + size);
+      used += size;
+      return view;
     },
     end: () => {
       void flush();
+      release();
       socket.end();
     },
     cork: () => {
@@ -92,7 +133,39 @@ function socketOutput(socket: Socket): Pop3Output {
     },
     uncork: () => {
       corked = false;
-      return flush();
+      const sent = flush();
+      release();
+      return sent;
+    },
+  };
+}
+
+/**
+ * The idle timeout, re-armed lazily: input and output only note the time, and the one timer
+ * re-arms itself for what is left when it fires (socket.setTimeout re-arms a timer on every
+ * read and write, which is on the path of every command).
+ */
+export function idleTimer(ms: number, onIdle: () => void): { touch(): void; stop(): void } {
+  let last = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (delay: number) => {
+    timer = setTimeout(fire, delay);
+    timer.unref();
+  };
+  const fire = () => {
+    const left = last + ms - Date.now();
+    if (left > 0) return arm(left);
+    timer = undefined;
+    onIdle();
+  };
+  if (ms > 0) arm(ms);
+  return {
+    touch: () => {
+      last = Date.now();
+    },
+    stop: () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
     },
   };
 }
@@ -125,12 +198,16 @@ export async function servePop3(socket: Socket, shared: Pop3dShared, passed?: un
   let timedOut = false;
   const prefix = `pop3(${h.user})<${process.pid}><${h.session}>`;
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  const idle = idleTimer(settings.idleTimeoutMs, () => {
+    timedOut = true;
+    void engine.disconnected().finally(() => socket.destroy());
+  });
   const engine = new Pop3MailEngine(
     mailboxOpener(h, settings, (s) => {
       store = s;
     }),
     { user: h.user, lineLimit: settings.lineLimit, maxBadCommands: settings.maxBadCommands },
-    socketOutput(socket),
+    socketOutput(socket, idle.touch),
     (e) => logEvent(e),
   );
   function logEvent(e: Pop3MailEvent): void {
@@ -143,13 +220,15 @@ export async function servePop3(socket: Socket, shared: Pop3dShared, passed?: un
     log.info(`${prefix}: ${formatLogout(reason, stats)}`);
   }
   acceptSession(socket, received.direct);
-  socket.setTimeout(settings.idleTimeoutMs, () => {
-    timedOut = true;
-    void engine.disconnected().finally(() => socket.destroy());
+  socket.on("close", () => {
+    idle.stop();
+    void engine.disconnected();
   });
-  socket.on("close", () => void engine.disconnected());
   await engine.start(Buffer.concat([Buffer.from(h.pipelined, "base64"), rest]));
-  socket.on("data", (d: Buffer) => engine.push(d));
+  socket.on("data", (d: Buffer) => {
+    idle.touch();
+    engine.push(d);
+  });
   socket.resume();
   await closed;
   await engine.idle();

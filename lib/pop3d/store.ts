@@ -6,7 +6,7 @@
  * Talks to: lib/mailbox. Security: runs as the mailbox owner; a second session on the same
  * mailbox fails with MailError "in-use" (-ERR [IN-USE]).
  */
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
@@ -21,6 +21,36 @@ import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
  * thread-pool round trips (open, read, read, close) per RETR. Larger ones stream.
  */
 const HELD_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * What retrieveNow reads into: one buffer for the process, grown to the largest held message
+ * (at most HELD_MESSAGE_BYTES + 1). Its bytes are valid until the next retrieveNow, which is
+ * enough: the engine copies them into the reply before it returns.
+ */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * The file read whole into `scratch` if it has at most `max` bytes; undefined when it cannot
+ * be opened or is bigger (the caller's general path then decides). Blocking open/read/close.
+ */
+function readIntoScratch(path: string, max: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    if (scratch.length < max + 1) scratch = Buffer.allocUnsafe(max + 1);
+    // One read: a regular file's short read is its end (no second read to see 0).
+    const got = readSync(fd, scratch, 0, max + 1, 0);
+    return got > max ? undefined : scratch.subarray(0, got);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface Pop3SessionStats {
   top: number;
@@ -80,12 +110,19 @@ export class MaildirPop3Store implements Pop3Store {
   readonly stats: Pop3SessionStats = newSessionStats();
   private messages: readonly MaildirMessage[] = [];
   private uidValidity = 0;
+  /** The cur/ directory with its slash: a message's path is this and its file name. */
+  private readonly curPrefix: string;
+  private readonly addRetr = (k: number) => {
+    this.stats.retrBytes += k;
+  };
 
   private constructor(
     private readonly store: MaildirStore,
     private lock: SessionLock | undefined,
     private readonly uidlFormat: string,
-  ) {}
+  ) {
+    this.curPrefix = `${join(store.root, "cur")}/`;
+  }
 
   /** Lock the mailbox for this session and take the snapshot. */
   static async open(root: string, opts: MaildirPop3Options = {}): Promise<MaildirPop3Store> {
@@ -122,7 +159,7 @@ export class MaildirPop3Store implements Pop3Store {
   /** A small message as stored (LF form), read whole; undefined for the streaming path. */
   private held(m: MaildirMessage): Buffer | undefined {
     if (m.crlfSize > HELD_MESSAGE_BYTES) return undefined;
-    const path = join(this.store.root, "cur", m.file);
+    const path = this.curPrefix + m.file;
     // The index's CRLF size bounds the stored size: one read, no fstat (readSmallFile).
     const bytes = readSmallFile(path, m.crlfSize);
     if (bytes !== undefined) return bytes;
@@ -142,6 +179,20 @@ export class MaildirPop3Store implements Pop3Store {
     const m = this.message(n);
     const held = this.held(m);
     return held !== undefined ? [new CrlfEncoder().encode(held)] : this.streamed(m);
+  }
+
+  /**
+   * RETR's fast path: a small message read now into the shared buffer (no allocation per
+   * message, no promise); undefined sends the engine to retrieve(), which also reports errors.
+   */
+  retrieveNow(n: number): StoredMessage | undefined {
+    const m = this.messages[n - 1];
+    if (m === undefined || m.crlfSize > HELD_MESSAGE_BYTES) return undefined;
+    // The index's CRLF size bounds the stored (LF) size.
+    const stored = readIntoScratch(this.curPrefix + m.file, m.crlfSize);
+    if (stored === undefined) return undefined;
+    this.stats.retr++;
+    return { stored, sent: this.addRetr };
   }
 
   /** Small messages go to the engine as stored (it converts to CRLF as it dot-stuffs). */

@@ -94,3 +94,67 @@ test("input that arrives while a batch is being flushed is answered afterwards",
   await engine.idle();
   assert.match(Buffer.concat(writes).toString("latin1"), /^\+OK Logged in\.\r\n\+OK\r\n\+OK 3 \d+\r\n$/);
 });
+
+/** A corking output that also offers slots in its batch, as the pop3 daemon's socket output does. */
+function slottedOutput() {
+  const writes: Buffer[] = [];
+  let corked = false;
+  let batch: Buffer[] = [];
+  let slots = 0;
+  const out: Pop3Output = {
+    write: (b) => void (corked ? batch.push(Buffer.from(b)) : writes.push(b)),
+    slot: (size) => {
+      if (!corked) return undefined;
+      const view = Buffer.alloc(size, 0x23);
+      batch.push(view);
+      slots++;
+      return view;
+    },
+    end: () => {
+      if (batch.length > 0) writes.push(Buffer.concat(batch));
+      batch = [];
+    },
+    cork: () => {
+      corked = true;
+    },
+    uncork: () => {
+      corked = false;
+      if (batch.length > 0) writes.push(Buffer.concat(batch));
+      batch = [];
+    },
+  };
+  return { out, writes, slots: () => slots };
+}
+
+test("RETR's synchronous path (retrieveNow, replies built in the output's slots) sends the same bytes", async () => {
+  const input = `${SESSION.replace("QUIT\r\n", "")}DELE 2\r\nRETR 2\r\nRETR x\r\nRETR\r\nRETR 1 2\r\nRETR 1\r\nQUIT\r\n`;
+  const expected = (await mail(input, false)).text;
+  for (const byteByByte of [false, true]) {
+    const { out, writes, slots } = slottedOutput();
+    const engine = new Pop3MailEngine(
+      async () => new MemoryStore(MESSAGES, { now: true }),
+      { user: "tim", maxBadCommands: 5 },
+      out,
+    );
+    await engine.start();
+    await feed(engine, input, byteByByte);
+    assert.equal(Buffer.concat(writes).toString("latin1"), expected);
+    assert.ok(slots() >= 3, `RETRs built in place: ${slots()}`);
+    if (!byteByByte) assert.equal(writes.length, 2);
+  }
+});
+
+test("a store whose retrieveNow fails answers -ERR [SYS/TEMP] through the general path", async () => {
+  const { out, writes } = slottedOutput();
+  const events: string[] = [];
+  const engine = new Pop3MailEngine(
+    async () => new MemoryStore(MESSAGES, { now: true, failOn: "retrieve" }),
+    { user: "tim" },
+    out,
+    (e) => void events.push(e.type),
+  );
+  await engine.start();
+  await feed(engine, "RETR 1\r\n", false);
+  assert.match(Buffer.concat(writes).toString("latin1"), /\r\n-ERR \[SYS\/TEMP\] Internal error/);
+  assert.deepEqual(events, ["opened", "store-error", "closed"]);
+});
