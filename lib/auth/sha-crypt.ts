@@ -3,16 +3,18 @@
  * SHA-256 and SHA-512", as glibc, libxcrypt and `openssl passwd -5/-6` compute it): making
  * and verifying {SHA256-CRYPT}/{SHA512-CRYPT} hashes. Settings are parsed as glibc does
  * (rounds clamped to 1000..999999999, salt cut at 16 characters, "rounds=" kept when
- * given). One-shot crypto.hash over a reused buffer per round: every POP3/IMAP login pays
- * 5000 rounds by default, and a Hash object per round cost twice the CPU.
+ * given). Every POP3/IMAP login pays 5000 rounds by default: SHA-512's rounds run in
+ * WebAssembly (sha512-wasm, a quarter of the CPU), SHA-256's as one-shot crypto.hash over
+ * a reused buffer (a Hash object per round cost twice the CPU).
  * The "unixcrypt" variant reproduces the unixcrypt package (which made postern's hashes
  * before): for a password of exactly a multiple of the digest size (32/64 bytes for $5$,
  * 64/128 for $6$) it left out one copy of a digest, so its hashes differ from glibc's for
  * those lengths only. Verification accepts both, so no stored hash stops working.
- * Talks to: node:crypto. Security: inputs are a stored setting and a candidate password;
+ * Talks to: node:crypto, sha512-wasm. Security: inputs are a stored setting and a candidate password;
  * a malformed setting throws (the caller counts it as no match).
  */
 import { hash } from "node:crypto";
+import { sha512Hasher } from "./sha512-wasm.js";
 
 const ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ROUNDS_DEFAULT = 5000;
@@ -93,7 +95,7 @@ export function unixcryptDiffers(plain: string, setting: string): boolean {
   return bytes > 0 && bytes % size === 0;
 }
 
-function encode64(digest: Buffer, order: readonly number[]): string {
+function encode64(digest: Uint8Array, order: readonly number[]): string {
   let out = "";
   for (let i = 0; i < order.length; i += 3) {
     const rest = order.length - i;
@@ -125,7 +127,7 @@ export function shaCrypt(plain: string, setting: string, variant: ShaCryptVarian
   const size = alg === "sha256" ? 32 : 64;
   const key = Buffer.from(plain, "utf8");
   const salt = Buffer.from(conf.salt, "latin1");
-  const h = (data: Buffer) => hash(alg, data, "buffer");
+  const h = (data: Uint8Array) => hash(alg, data, "buffer");
   // steps 4-8: digest B; steps 1-3, 9-12: digest A
   const b = h(Buffer.concat([key, salt, key]));
   const aParts: Buffer[] = [key, salt, ...digestRun(b, key.length, variant)];
@@ -134,9 +136,12 @@ export function shaCrypt(plain: string, setting: string, variant: ShaCryptVarian
   // steps 13-16: P; 17-20: S
   const p = filled(h(Buffer.concat(Array<Buffer>(key.length).fill(key))), key.length, variant);
   const s = filled(h(Buffer.concat(Array<Buffer>(16 + (a[0] as number)).fill(salt))), salt.length, variant);
-  // step 21: the rounds, each input laid out in one reused buffer
-  const buf = Buffer.allocUnsafe(2 * size + s.length + 2 * p.length);
-  let c = a;
+  // step 21: the rounds, each input laid out in one reused buffer (SHA-512: the
+  // WebAssembly hasher's own memory, which it hashes in place)
+  const most = 2 * size + s.length + 2 * p.length;
+  const wasm = alg === "sha512" ? sha512Hasher() : undefined;
+  const buf: Uint8Array = wasm?.input(most) ?? Buffer.allocUnsafe(most);
+  let c: Uint8Array = a;
   for (let i = 0; i < conf.rounds; i++) {
     let o = 0;
     const first = i & 1 ? p : c;
@@ -153,7 +158,7 @@ export function shaCrypt(plain: string, setting: string, variant: ShaCryptVarian
     const last = i & 1 ? c : p;
     buf.set(last, o);
     o += last.length;
-    c = h(buf.subarray(0, o));
+    c = wasm !== undefined ? wasm.digest(o) : h(buf.subarray(0, o));
   }
   const head =
     conf.roundsGiven || conf.rounds !== ROUNDS_DEFAULT
