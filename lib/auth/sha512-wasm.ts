@@ -159,7 +159,7 @@ function hashFunction(iv: readonly bigint[]): number[] {
   const [A, B, C, D, E, F, G, H] = [11, 12, 13, 14, 15, 16, 17, 18];
   const [T1, T2, TMP] = [19, 20, 21];
   const c = new Code();
-  iv.forEach((v, i) => c.i64(v).set(STATE + i));
+  for (const [i, v] of iv.entries()) c.i64(v).set(STATE + i);
   c.op(0x02, 0x40, 0x03, 0x40); // block, loop (one iteration per block)
   c.get(BLOCKS).op(0x45, 0x0d, 1); // i32.eqz, br_if to the block's end
   // W[0..15]: the block's words, big-endian
