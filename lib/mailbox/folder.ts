@@ -467,6 +467,15 @@ export class FolderSession {
   }
 
   /**
+   * messagePath(uid, { unchecked: true }) without the promise: the name the snapshot knows,
+   * no stat; undefined for a UID not in the snapshot.
+   */
+  snapshotPath(uid: number): string | undefined {
+    const m = this.byUid(uid);
+    return m === undefined ? undefined : join(this.dir, "cur", m.file);
+  }
+
+  /**
    * Call `onChange` (debounced) when new/ or cur/ change: IDLE. Falls back to polling every
    * `pollMs` where fs.watch is unavailable. Returns the function that stops watching.
    */

@@ -53,7 +53,7 @@ export const fetchCommand: CommandHandler<"FETCH"> = async (command, ctx) => {
     expunged ||= outcome.expunged;
     failed ||= outcome.failed;
   }
-  await batch?.flush();
+  await batch?.finish();
   if (failed)
     return no("Internal error occurred. Refer to server log for more information.", { name: "SERVERBUG" });
   if (expunged) return ok("Some messages were already expunged.", { name: "EXPUNGEISSUED" });
