@@ -192,6 +192,9 @@ export class FolderSession {
   private readonly recent = new Set<number>();
   private ghosts = new Set<number>();
   private lastRead: { uid: number; bytes: Buffer } | undefined;
+  /** readSmallMessage's buffer (made on first use) and the message it holds now. */
+  private readBuf: Buffer | undefined;
+  private readHeld: { uid: number; bytes: Buffer } | undefined;
   /** Sequence numbers by UID, only for a view not in UID order (else a binary search). */
   private seqByUid: Map<number, number> | undefined;
   private seen: Uidlist | undefined;
@@ -438,6 +441,26 @@ export class FolderSession {
       if (this.lastRead !== undefined) return Readable.from([this.lastRead.bytes]);
     }
     return createReadStream(path, { highWaterMark: 64 * 1024 });
+  }
+
+  /**
+   * A small message's bytes read at once by the name the snapshot knows (one open, pread,
+   * close; no stream, no stat) into a buffer this session reuses: the bytes are valid until
+   * the next call for another UID, so the caller must be done with them by then (SEARCH,
+   * one message at a time). undefined when it is big, unknown, or was renamed since: the
+   * caller then uses openMessage, which looks for the current name.
+   */
+  readSmallMessage(uid: number): Buffer | undefined {
+    if (this.readHeld?.uid === uid) return this.readHeld.bytes;
+    const m = this.byUid(uid);
+    if (m === undefined || m.size > SMALL_FILE_MAX) return undefined;
+    const want = m.size + 1;
+    if (this.readBuf === undefined || this.readBuf.length < want)
+      this.readBuf = Buffer.allocUnsafeSlow(Math.max(want, 2 * (this.readBuf?.length ?? 32 * 1024)));
+    this.readHeld = undefined;
+    const bytes = readSmallFile(join(this.dir, "cur", m.file), m.size, this.readBuf);
+    if (bytes !== undefined) this.readHeld = { uid, bytes };
+    return bytes;
   }
 
   /**
