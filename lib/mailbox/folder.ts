@@ -233,6 +233,17 @@ export class FolderSession {
     return this.recent.size;
   }
 
+  /**
+   * An object that stands for what this session shows (messages, keywords, UIDVALIDITY,
+   * UIDNEXT, HIGHESTMODSEQ, first unseen): the shared view of the index state, the same for
+   * every session of the process on that state; undefined while messages another session
+   * expunged are still shown. \Recent is the session's own and not part of it.
+   */
+  get viewKey(): object | undefined {
+    const view = this.view;
+    return view !== undefined && view.messages === this.messages ? view : undefined;
+  }
+
   /** The 0-based index of the first message without \Seen, or -1 (SELECT's UNSEEN). */
   firstUnseenIndex(): number {
     const view = this.view;
