@@ -116,7 +116,10 @@ function render(folder: FolderSession, readOnly: boolean): Rendered {
   const parts = responses.map(responseBuffer);
   const ends: number[] = [];
   let at = 0;
-  for (const part of parts) ends.push((at += part.length));
+  for (const part of parts) {
+    at += part.length;
+    ends.push(at);
+  }
   return { bytes: Buffer.concat(parts, at), ends };
 }
 
