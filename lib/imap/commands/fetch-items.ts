@@ -33,7 +33,7 @@ import type { ImapValue } from "../serializer/values.js";
 import { MessageFile } from "./fetch-file.js";
 import type { PlannedItem } from "./fetch-plan.js";
 import {
-  decodeCached,
+  cachedWire,
   encodeCached,
   flagsValue,
   formatInternalDate,
@@ -117,8 +117,8 @@ export class MessageAnswer {
   private async structureValue(name: keyof typeof CACHE_KEYS): Promise<ImapValue> {
     const key = CACHE_KEYS[name];
     const cached = await this.src.cache.get(this.info.uid, key).catch(() => undefined);
-    const hit = cached === undefined ? undefined : decodeCached(cached);
-    if (hit !== undefined) return toWire(hit);
+    const hit = cached === undefined ? undefined : cachedWire(cached);
+    if (hit !== undefined) return hit;
     const tree = await this.tree();
     if (tree === null) return NIL_REPLIES[name];
     const value: MimeValue =
