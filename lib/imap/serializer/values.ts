@@ -150,8 +150,8 @@ export function canQuote(bytes: Buffer): boolean {
  * 7-bit text (then its bytes are its characters, and canQuote would say yes).
  */
 function writeText(w: ResponseWriter, text: string): void {
-  if (text.length > MAX_QUOTED || !quotableText(text)) return writeString(w, Buffer.from(text, "utf8"));
-  w.raw(`"${text.includes('"') || text.includes("\\") ? text.replace(/["\\]/g, "\\$&") : text}"`);
+  if (text.length > MAX_QUOTED || !quotableText(text)) writeString(w, Buffer.from(text, "utf8"));
+  else w.raw(`"${text.includes('"') || text.includes("\\") ? text.replace(/["\\]/g, "\\$&") : text}"`);
 }
 
 function quotableText(text: string): boolean {
