@@ -169,6 +169,12 @@ async function answer(
     { folder, cache: selected.cache, logError: (t) => ctx.logError(t) },
     info,
   );
+  // index items and cached structures need neither the file nor a wait for the cache
+  const now = message.itemsNow(items);
+  if (now !== undefined) {
+    await ctx.send({ type: "FETCH", seq, items: now });
+    return message.outcome;
+  }
   try {
     await ctx.send({ type: "FETCH", seq, items: await message.items(items) });
   } finally {
