@@ -40,6 +40,12 @@ function socketOutput(socket: Socket): ImapOutput {
             socket.once("drain", done);
             socket.once("close", done);
           }),
+    // the write's callback runs once libuv is done with the buffer (written, or failed)
+    writeReleasing: (bytes) =>
+      new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.write(bytes, () => resolve());
+      }),
     end: () => socket.end(),
   };
 }

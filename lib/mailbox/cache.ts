@@ -103,6 +103,14 @@ export class FolderCache {
     return known.entries;
   }
 
+  /**
+   * get() without waiting: the value when this FolderCache has loaded its entries already
+   * (after its first get or set), else undefined, as for a value not cached.
+   */
+  peek(uid: number, key: string): string | undefined {
+    return this.entries?.get(`${uid} ${key}`);
+  }
+
   async get(uid: number, key: string): Promise<string | undefined> {
     return (await this.load()).get(`${uid} ${key}`);
   }

@@ -192,6 +192,9 @@ export class FolderSession {
   private readonly recent = new Set<number>();
   private ghosts = new Set<number>();
   private lastRead: { uid: number; bytes: Buffer } | undefined;
+  /** readSmallMessage's buffer (made on first use) and the message it holds now. */
+  private readBuf: Buffer | undefined;
+  private readHeld: { uid: number; bytes: Buffer } | undefined;
   /** Sequence numbers by UID, only for a view not in UID order (else a binary search). */
   private seqByUid: Map<number, number> | undefined;
   private seen: Uidlist | undefined;
@@ -228,6 +231,17 @@ export class FolderSession {
 
   get recentCount(): number {
     return this.recent.size;
+  }
+
+  /**
+   * An object that stands for what this session shows (messages, keywords, UIDVALIDITY,
+   * UIDNEXT, HIGHESTMODSEQ, first unseen): the shared view of the index state, the same for
+   * every session of the process on that state; undefined while messages another session
+   * expunged are still shown. \Recent is the session's own and not part of it.
+   */
+  get viewKey(): object | undefined {
+    const view = this.view;
+    return view !== undefined && view.messages === this.messages ? view : undefined;
   }
 
   /** The 0-based index of the first message without \Seen, or -1 (SELECT's UNSEEN). */
@@ -441,6 +455,26 @@ export class FolderSession {
   }
 
   /**
+   * A small message's bytes read at once by the name the snapshot knows (one open, pread,
+   * close; no stream, no stat) into a buffer this session reuses: the bytes are valid until
+   * the next call for another UID, so the caller must be done with them by then (SEARCH,
+   * one message at a time). undefined when it is big, unknown, or was renamed since: the
+   * caller then uses openMessage, which looks for the current name.
+   */
+  readSmallMessage(uid: number): Buffer | undefined {
+    if (this.readHeld?.uid === uid) return this.readHeld.bytes;
+    const m = this.byUid(uid);
+    if (m === undefined || m.size > SMALL_FILE_MAX) return undefined;
+    const want = m.size + 1;
+    if (this.readBuf === undefined || this.readBuf.length < want)
+      this.readBuf = Buffer.allocUnsafeSlow(Math.max(want, 2 * (this.readBuf?.length ?? 32 * 1024)));
+    this.readHeld = undefined;
+    const bytes = readSmallFile(join(this.dir, "cur", m.file), m.size, this.readBuf);
+    if (bytes !== undefined) this.readHeld = { uid, bytes };
+    return bytes;
+  }
+
+  /**
    * A small message's bytes read at once by the name the snapshot knows, with blocking calls
    * and no stat first; undefined when it is big, unknown, or was renamed since (the caller's
    * slower path looks for its current name).
@@ -464,6 +498,15 @@ export class FolderSession {
     if (m === undefined) throw new MailError("notFound", `no message uid=${uid} in ${this.dir}`);
     if (opts.unchecked === true) return join(this.dir, "cur", m.file);
     return currentPath(this.dir, m.base, m.file);
+  }
+
+  /**
+   * messagePath(uid, { unchecked: true }) without the promise: the name the snapshot knows,
+   * no stat; undefined for a UID not in the snapshot.
+   */
+  snapshotPath(uid: number): string | undefined {
+    const m = this.byUid(uid);
+    return m === undefined ? undefined : join(this.dir, "cur", m.file);
   }
 
   /**

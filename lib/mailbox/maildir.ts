@@ -59,9 +59,11 @@ export const SMALL_FILE_MAX = 256 * 1024;
  * A small message file read whole with blocking calls: open, one read of the size the index
  * knows plus a byte (a short read of a regular file is its end, so no fstat is needed), close.
  * undefined when it is bigger than SMALL_FILE_MAX (`expected` is the size the index knows) or
- * cannot be read (renamed meanwhile, say), for the caller's slower path to handle.
+ * cannot be read (renamed meanwhile, say), for the caller's slower path to handle. With
+ * `into` (at least expected + 1 bytes) the read goes there and the answer is a view of it
+ * unless the file turned out bigger than the index said.
  */
-export function readSmallFile(path: string, expected: number): Buffer | undefined {
+export function readSmallFile(path: string, expected: number, into?: Buffer): Buffer | undefined {
   if (expected > SMALL_FILE_MAX) return undefined;
   let fd: number;
   try {
@@ -70,7 +72,9 @@ export function readSmallFile(path: string, expected: number): Buffer | undefine
     return undefined; // renamed meanwhile, or unreadable: the streaming path decides
   }
   try {
-    const first = Buffer.allocUnsafe(Math.max(0, expected) + 1);
+    const want = Math.max(0, expected) + 1;
+    const first =
+      into !== undefined && into.length >= want ? into.subarray(0, want) : Buffer.allocUnsafe(want);
     const got = readSync(fd, first, 0, first.length, 0);
     if (got < first.length) return first.subarray(0, got);
     // bigger than the index said: size it and read the rest

@@ -84,7 +84,8 @@ export interface ImapContext {
   /**
    * Send whole untagged responses already in wire form, back to back (`ends`: the offset
    * where each ends), built by the caller from values it vouches for: FETCH's fast path
-   * for whole messages. The caller never writes into `bytes` again.
+   * for whole messages. Once the promise resolves the session holds no reference to
+   * `bytes`: the caller may fill the same buffer again.
    */
   sendWire(bytes: Buffer, ends: readonly number[]): Promise<void>;
   /** Sync the selected folder and send what changed: EXPUNGE, EXISTS, RECENT, FETCH. */

@@ -33,7 +33,7 @@ import type { ImapValue } from "../serializer/values.js";
 import { MessageFile } from "./fetch-file.js";
 import type { PlannedItem } from "./fetch-plan.js";
 import {
-  decodeCached,
+  cachedWire,
   encodeCached,
   flagsValue,
   formatInternalDate,
@@ -80,6 +80,27 @@ export class MessageAnswer {
     return out;
   }
 
+  /**
+   * items() without waiting, when every item is an index item or an ENVELOPE, BODY or
+   * BODYSTRUCTURE the cache holds (FETCH 1:* (FLAGS UID ENVELOPE) of a folder seen before);
+   * undefined when some item needs the file or a cache miss: then items() answers.
+   */
+  itemsNow(planned: readonly PlannedItem[]): Item[] | undefined {
+    const out: Item[] = [];
+    for (const item of planned) {
+      if (item.kind === "index") {
+        out.push([item.name, this.indexValue(item.name)]);
+        continue;
+      }
+      if (item.kind !== "envelope" && item.kind !== "structure") return undefined;
+      const cached = this.src.cache.peek(this.info.uid, CACHE_KEYS[item.name]);
+      const hit = cached === undefined ? undefined : cachedWire(cached);
+      if (hit === undefined) return undefined;
+      out.push([item.name, hit]);
+    }
+    return out;
+  }
+
   /** Lets go of the file once the response has been sent (streams keep their own hold). */
   async close(): Promise<void> {
     if (this.file === undefined) return;
@@ -117,8 +138,8 @@ export class MessageAnswer {
   private async structureValue(name: keyof typeof CACHE_KEYS): Promise<ImapValue> {
     const key = CACHE_KEYS[name];
     const cached = await this.src.cache.get(this.info.uid, key).catch(() => undefined);
-    const hit = cached === undefined ? undefined : decodeCached(cached);
-    if (hit !== undefined) return toWire(hit);
+    const hit = cached === undefined ? undefined : cachedWire(cached);
+    if (hit !== undefined) return hit;
     const tree = await this.tree();
     if (tree === null) return NIL_REPLIES[name];
     const value: MimeValue =

@@ -69,6 +69,45 @@ export function decodeCached(text: string): MimeValue | undefined {
   }
 }
 
+/**
+ * toWire(decodeCached(text)) in one pass over the parsed JSON, with the same checks: no
+ * lib/mime tree is built only to be copied.
+ */
+export function cachedWire(text: string): ImapValue | undefined {
+  try {
+    return wireFromJson(JSON.parse(text), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+function wireFromJson(json: unknown, depth: number): ImapValue | undefined {
+  if (depth > MAX_CACHE_DEPTH) return undefined;
+  if (json === null) return null;
+  if (typeof json === "string") return /["\\]/.test(json) ? { literal: Buffer.from(json, "utf8") } : json;
+  if (typeof json === "number") return Number.isSafeInteger(json) && json >= 0 ? json : undefined;
+  if (Array.isArray(json)) return wireListFromJson(json, depth);
+  if (typeof json !== "object") return undefined;
+  if ("l" in json && typeof json.l === "string" && Object.keys(json).length === 1)
+    return { literal: Buffer.from(json.l, "base64") };
+  if ("j" in json && Array.isArray(json.j) && Object.keys(json).length === 1) {
+    const joined = wireListFromJson(json.j, depth);
+    return joined === undefined ? undefined : { joined };
+  }
+  return undefined;
+}
+
+function wireListFromJson(items: unknown[], depth: number): ImapValue[] | undefined {
+  // the parsed array is ours: its items are replaced in place
+  const out = items as ImapValue[];
+  for (let i = 0; i < items.length; i++) {
+    const value = wireFromJson(items[i], depth + 1);
+    if (value === undefined) return undefined;
+    out[i] = value;
+  }
+  return out;
+}
+
 /** A lib/mime value for the serializer, quoted exactly as Dovecot quotes it. */
 export function toWire(value: MimeValue): ImapValue {
   if (value === null || typeof value === "number") return value;

@@ -3,14 +3,14 @@
  * without index items: what a client downloading mail asks for every message): each small
  * message file is read with one open/pread/close into a reused buffer and converted to its
  * CRLF form straight into a batch of wire bytes that holds many responses, handed to the
- * session in one write per ~64 KiB. No MIME parse, no response objects, no copy of the body
+ * session in one write per ~64 KiB, from a buffer reused batch after batch. No MIME parse, no response objects, no copy of the body
  * but the CRLF conversion itself.
  *
  * Whatever the fast path does not cover goes back to the general path (fetch-items) for that
  * message, after the batch so far is sent: partials, other items, big files, a file renamed
  * or gone since the snapshot, a file whose CRLF size is not the one the index announces.
  * The bytes are the general path's (the golden FETCH tests run both).
- * Talks to: FolderSession (messagePath), the ImapContext (sendWire). RFCs: 3501 §6.4.5, §7.4.2.
+ * Talks to: FolderSession (snapshotPath), the ImapContext (sendWire). RFCs: 3501 §6.4.5, §7.4.2.
  * Security: runs as the mailbox owner; reads only the selected folder's own files by the
  * names its snapshot knows; the batch buffer is sized for the worst case (every LF doubled)
  * before anything is written into it.
@@ -62,7 +62,7 @@ const BATCH_SIZE = 2 * FLUSH_AT;
 
 /** Room for "* n FETCH (", the index items but FLAGS, the item names and literal headers. */
 const FIXED_ROOM = 1024;
-const EMPTY = Buffer.alloc(0);
+const EMPTY: Buffer = Buffer.alloc(0);
 
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
@@ -92,6 +92,14 @@ function readStored(path: string, expected: number): Buffer | undefined {
   }
 }
 
+/**
+ * Batch buffers between FETCHes: a batch takes one (or makes one) and gives it back when its
+ * FETCH is done, so a big FETCH does not leave a trail of 128 KiB buffers for the GC and
+ * the allocator (fresh ones also cost page faults on first write).
+ */
+const spare: Buffer[] = [];
+const SPARE_MAX = 4;
+
 /** FETCH responses in wire form, sent to the session a batch at a time. */
 export class WireBatch {
   private buf = EMPTY;
@@ -110,12 +118,8 @@ export class WireBatch {
   ): Promise<boolean> {
     const { seq, info, items } = answer;
     if (info.size > SMALL_FILE_MAX) return false;
-    let path: string;
-    try {
-      path = await folder.messagePath(info.uid, { unchecked: true });
-    } catch {
-      return false; // the general path meets the same error and answers it
-    }
+    const path = folder.snapshotPath(info.uid);
+    if (path === undefined) return false; // the general path meets the same error and answers it
     let literals = 0;
     for (const item of items) if (item.kind === "section") literals++;
     const flagRoom = info.flags.reduce((n, f) => n + f.length + 1, 16);
@@ -125,7 +129,13 @@ export class WireBatch {
     const need = FIXED_ROOM + flagRoom + literals * 2 * info.size;
     if (this.buf.length - this.at < need) {
       await this.flush();
-      this.buf = Buffer.allocUnsafeSlow(Math.max(BATCH_SIZE, need));
+      if (this.buf.length < need) {
+        this.release();
+        this.buf =
+          need <= BATCH_SIZE
+            ? (spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_SIZE))
+            : Buffer.allocUnsafeSlow(need);
+      }
     }
     const stored = readStored(path, info.size);
     if (stored === undefined) return false;
@@ -152,15 +162,27 @@ export class WireBatch {
     return true;
   }
 
-  /** Sends what the batch holds; the next responses go into a fresh buffer. */
+  /**
+   * Sends what the batch holds. The session is done with the bytes when sendWire resolves
+   * (ImapContext.sendWire), so the next responses go into the same buffer.
+   */
   async flush(): Promise<void> {
     if (this.at === 0) return;
     const bytes = this.buf.subarray(0, this.at);
     const ends = this.ends;
-    // the session may keep the bytes until the socket takes them: never write into them again
-    this.buf = EMPTY;
     this.at = 0;
     this.ends = [];
     await this.ctx.sendWire(bytes, ends);
+  }
+
+  /** The FETCH is done: sends the rest and gives the buffer back for the next one. */
+  async finish(): Promise<void> {
+    await this.flush();
+    this.release();
+  }
+
+  private release(): void {
+    if (this.buf.length === BATCH_SIZE && spare.length < SPARE_MAX) spare.push(this.buf);
+    this.buf = EMPTY;
   }
 }

@@ -53,7 +53,7 @@ export const fetchCommand: CommandHandler<"FETCH"> = async (command, ctx) => {
     expunged ||= outcome.expunged;
     failed ||= outcome.failed;
   }
-  await batch?.flush();
+  await batch?.finish();
   if (failed)
     return no("Internal error occurred. Refer to server log for more information.", { name: "SERVERBUG" });
   if (expunged) return ok("Some messages were already expunged.", { name: "EXPUNGEISSUED" });
@@ -169,6 +169,12 @@ async function answer(
     { folder, cache: selected.cache, logError: (t) => ctx.logError(t) },
     info,
   );
+  // index items and cached structures need neither the file nor a wait for the cache
+  const now = message.itemsNow(items);
+  if (now !== undefined) {
+    await ctx.send({ type: "FETCH", seq, items: now });
+    return message.outcome;
+  }
   try {
     await ctx.send({ type: "FETCH", seq, items: await message.items(items) });
   } finally {

@@ -49,6 +49,12 @@ export type MessageStream = Readable & {
 
 export interface MessageSource {
   openMessage(uid: number): Promise<MessageStream>;
+  /**
+   * Optional: a small message's bytes read at once, in a buffer the source may reuse for
+   * the next message (the caller is done with them before it reads another); undefined
+   * when openMessage must do (big, renamed meanwhile).
+   */
+  readSmallMessage?(uid: number): Buffer | undefined;
 }
 
 /** Opens the file, retrying once when a flag rename by another session raced the open. */
@@ -95,6 +101,12 @@ export async function readTopHeader(source: MessageSource, uid: number, plan: Se
     for (const t of tests) if (t.folded === "" || haystack.includes(t.folded)) k.hits.add(t.id);
   };
   const reader = new HeaderReader(onField);
+  const direct = source.readSmallMessage?.(uid);
+  if (direct !== undefined) {
+    reader.write(direct);
+    reader.end();
+    return { sentDay: dateRaw === null ? null : parseSentDay(dateRaw) };
+  }
   const stream = await openFile(source, uid);
   try {
     if (stream.held !== undefined) reader.write(stream.held);
@@ -256,11 +268,12 @@ export async function readBodies(
   );
   const sinkFor = (s: Segment): SegmentSink =>
     s.kind === "header" ? headerSink(text) : bodySink(s.part, [body, text]);
-  const first = await openFile(source, uid);
-  const held = first.held;
+  const direct = source.readSmallMessage?.(uid);
+  const opened = direct === undefined ? await openFile(source, uid) : undefined;
+  const held = direct ?? opened?.held;
   if (held !== undefined) {
     // a small message: parsed and scanned in memory, in one piece
-    first.destroy();
+    opened?.destroy();
     const leaf = topLeaf(held);
     if (leaf !== null && asciiReadable(leaf.root) && ![body, text].some((sc) => sc.needsLineEnds)) {
       // one plain text part and no needle with CR or LF: a match cannot tell the stored LF
@@ -279,6 +292,7 @@ export async function readBodies(
     await dispatch([crlf.subarray(0, root.end)], segments, sinkFor, opts.settled);
     return;
   }
+  const first = opened as MessageStream; // held is set whenever nothing was opened
   let root: MimePart;
   try {
     root = await parseStructure(first);

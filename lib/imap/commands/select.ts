@@ -4,7 +4,8 @@
  *
  * SELECT answers, as Dovecot does: FLAGS, PERMANENTFLAGS (empty for EXAMINE), EXISTS,
  * RECENT, UNSEEN (first unseen sequence number, when any), UIDVALIDITY, UIDNEXT,
- * HIGHESTMODSEQ, then the tagged OK with [READ-WRITE] or [READ-ONLY]. Selecting while a
+ * HIGHESTMODSEQ, then the tagged OK with [READ-WRITE] or [READ-ONLY]. The untagged part is
+ * rendered once per folder view and reused while the folder is unchanged. Selecting while a
  * mailbox is selected closes it first (untagged OK [CLOSED], RFC 7162 §3.2.11); a failed
  * SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
  * Talks to: lib/mailbox (FolderSession, FolderCache). Security: names through names.ts.
@@ -12,21 +13,23 @@
 import { FolderCache } from "../../mailbox/cache.js";
 import { SYSTEM_FLAGS } from "../../mailbox/flags.js";
 import { FolderSession } from "../../mailbox/folder.js";
-import type { ResponseCode } from "../serializer/responses.js";
+import { type ImapResponse, type ResponseCode, responseBuffer } from "../serializer/responses.js";
 import { type CommandHandler, no, ok, storageFailure } from "./context.js";
 import { mailboxName } from "./names.js";
+
+const CLOSED = responseBuffer({
+  type: "status",
+  tag: null,
+  status: "OK",
+  code: { name: "CLOSED" },
+  text: "Previous mailbox closed.",
+});
 
 export const selectCommand: CommandHandler<"SELECT" | "EXAMINE"> = async (cmd, ctx) => {
   const readOnly = cmd.name === "EXAMINE";
   if (ctx.selected !== null) {
     ctx.setSelected(null);
-    await ctx.send({
-      type: "status",
-      tag: null,
-      status: "OK",
-      code: { name: "CLOSED" },
-      text: "Previous mailbox closed.",
-    });
+    await ctx.sendWire(CLOSED, [CLOSED.length]);
   }
   const named = mailboxName(ctx, cmd.mailbox);
   if (!named.ok) return named.result;
@@ -48,33 +51,76 @@ export const selectCommand: CommandHandler<"SELECT" | "EXAMINE"> = async (cmd, c
     cache: new FolderCache(folder.dir, folder.uidValidity),
     saved: [],
   });
-  const flags = [...SYSTEM_FLAGS, ...folder.keywords];
-  await ctx.send({ type: "FLAGS", flags });
-  await ctx.send({
-    type: "status",
-    tag: null,
-    status: "OK",
-    code: { name: "PERMANENTFLAGS", flags: readOnly ? [] : [...flags, "\\*"] },
-    text: readOnly ? "Read-only mailbox." : "Flags permitted.",
-  });
-  await ctx.send({ type: "EXISTS", number: folder.messages.length });
-  await ctx.send({ type: "RECENT", number: folder.recentCount });
-  const firstUnseen = folder.firstUnseenIndex();
-  if (firstUnseen >= 0) await untaggedOk(ctx, { name: "UNSEEN", value: firstUnseen + 1 }, `First unseen.`);
-  await untaggedOk(ctx, { name: "UIDVALIDITY", value: folder.uidValidity }, "UIDs valid");
-  await untaggedOk(ctx, { name: "UIDNEXT", value: folder.uidNext }, "Predicted next UID");
-  await untaggedOk(ctx, { name: "HIGHESTMODSEQ", value: BigInt(folder.highestModseq) }, "Highest");
+  const answer = selectAnswer(folder, readOnly);
+  await ctx.sendWire(answer.bytes, answer.ends);
   return ok(readOnly ? "Examine completed." : "Select completed.", {
     name: readOnly ? "READ-ONLY" : "READ-WRITE",
   });
 };
 
-function untaggedOk(
-  ctx: Parameters<typeof selectCommand>[1],
-  code: ResponseCode,
-  text: string,
-): Promise<void> {
-  return ctx.send({ type: "status", tag: null, status: "OK", code, text });
+interface Rendered {
+  readonly bytes: Buffer;
+  /** Where each response ends in `bytes`. */
+  readonly ends: readonly number[];
+}
+
+/**
+ * The untagged answers of SELECT / EXAMINE by folder view (FolderSession.viewKey): every
+ * session that opens the same index state with the same keywords and no \Recent of its own
+ * gets the same bytes, so a repeated SELECT of an unchanged folder encodes nothing.
+ */
+const rendered = new WeakMap<object, { rw?: Rendered; ro?: Rendered }>();
+
+function selectAnswer(folder: FolderSession, readOnly: boolean): Rendered {
+  const key = folder.recentCount === 0 ? folder.viewKey : undefined;
+  if (key === undefined) return render(folder, readOnly);
+  let known = rendered.get(key);
+  if (known === undefined) {
+    known = {};
+    rendered.set(key, known);
+  }
+  const hit = readOnly ? known.ro : known.rw;
+  if (hit !== undefined) return hit;
+  const made = render(folder, readOnly);
+  if (readOnly) known.ro = made;
+  else known.rw = made;
+  return made;
+}
+
+function render(folder: FolderSession, readOnly: boolean): Rendered {
+  const flags = [...SYSTEM_FLAGS, ...folder.keywords];
+  const untaggedOk = (code: ResponseCode, text: string): ImapResponse => ({
+    type: "status",
+    tag: null,
+    status: "OK",
+    code,
+    text,
+  });
+  const responses: ImapResponse[] = [
+    { type: "FLAGS", flags },
+    untaggedOk(
+      { name: "PERMANENTFLAGS", flags: readOnly ? [] : [...flags, "\\*"] },
+      readOnly ? "Read-only mailbox." : "Flags permitted.",
+    ),
+    { type: "EXISTS", number: folder.messages.length },
+    { type: "RECENT", number: folder.recentCount },
+  ];
+  const firstUnseen = folder.firstUnseenIndex();
+  if (firstUnseen >= 0)
+    responses.push(untaggedOk({ name: "UNSEEN", value: firstUnseen + 1 }, "First unseen."));
+  responses.push(
+    untaggedOk({ name: "UIDVALIDITY", value: folder.uidValidity }, "UIDs valid"),
+    untaggedOk({ name: "UIDNEXT", value: folder.uidNext }, "Predicted next UID"),
+    untaggedOk({ name: "HIGHESTMODSEQ", value: BigInt(folder.highestModseq) }, "Highest"),
+  );
+  const parts = responses.map(responseBuffer);
+  const ends: number[] = [];
+  let at = 0;
+  for (const part of parts) {
+    at += part.length;
+    ends.push(at);
+  }
+  return { bytes: Buffer.concat(parts, at), ends };
 }
 
 /** CLOSE: expunge \Deleted silently (unless read-only), then leave the selected state. */

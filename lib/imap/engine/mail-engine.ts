@@ -34,8 +34,17 @@ import type { ImapValue } from "../serializer/values.js";
 import { ROUTES } from "./routes.js";
 import { sessionCommand } from "./session-commands.js";
 
+/** Pending output is written once it reaches this many bytes (and after every command). */
+const FLUSH_AT = 64 * 1024;
+
 export interface ImapOutput {
   write(bytes: Buffer): void | Promise<void>;
+  /**
+   * Optional: write and resolve once the output no longer holds `bytes` (written, or the
+   * connection gone), so the caller may fill the same buffer again. Without it the engine
+   * copies what a caller wants to reuse.
+   */
+  writeReleasing?(bytes: Buffer): Promise<void>;
   end(): void;
 }
 
@@ -281,9 +290,21 @@ export class ImapMailEngine implements ImapContext {
     return this.write(Buffer.from(text, "latin1"));
   }
 
-  sendWire(bytes: Buffer, _ends: readonly number[]): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return this.write(bytes);
+  async sendWire(bytes: Buffer, _ends: readonly number[]): Promise<void> {
+    if (this.closed) return;
+    const releasing = this.output.writeReleasing;
+    if (bytes.length < FLUSH_AT || releasing === undefined) {
+      // kept until the next flush: a copy, so the caller may fill its buffer again at once
+      return this.write(Buffer.from(bytes));
+    }
+    this.stats.bytesOut += bytes.length;
+    if (this.pendingBytes > 0) {
+      // flush() concatenates them into a new buffer: `bytes` is free once that is made
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+      return this.flush();
+    }
+    await releasing.call(this.output, bytes);
   }
 
   private sendRaw(response: ImapResponse): Promise<void> {
@@ -295,7 +316,7 @@ export class ImapMailEngine implements ImapContext {
     this.stats.bytesOut += bytes.length;
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= 64 * 1024) await this.flush();
+    if (this.pendingBytes >= FLUSH_AT) await this.flush();
   }
 
   private async flush(): Promise<void> {

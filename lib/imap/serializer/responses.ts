@@ -177,8 +177,14 @@ const WRITERS: WriterTable = {
   EXISTS: (w, r) => w.raw(`* ${r.number} EXISTS`),
   RECENT: (w, r) => w.raw(`* ${r.number} RECENT`),
   EXPUNGE: (w, r) => w.raw(`* ${r.number} EXPUNGE`),
-  FETCH: (w, r) =>
-    w.raw(`* ${r.seq} FETCH `).value(r.items.flatMap(([name, value]) => [{ atom: name }, value])),
+  FETCH: (w, r) => {
+    // the list (name value name value ...) written item by item, not built first
+    w.raw(`* ${r.seq} FETCH (`);
+    r.items.forEach(([name, value], i) => {
+      w.raw(i === 0 ? `${name} ` : ` ${name} `).value(value);
+    });
+    w.raw(")");
+  },
   SEARCH: (w, r) => {
     w.raw("* SEARCH");
     for (const n of r.numbers) w.raw(` ${n}`);

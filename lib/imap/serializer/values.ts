@@ -38,13 +38,35 @@ export type ResponsePart = Buffer | StreamedLiteral;
 
 export const MAX_QUOTED = 1024;
 
-/** Collects text and literal parts of one response. */
+/**
+ * Collects text and literal parts of one response. Text is gathered in one JS string and
+ * encoded once per part (UTF-8, as each piece was before: pieces are joined only where no
+ * surrogate pair could form across the seam, whose halves UTF-8 writes as two U+FFFD
+ * apart), not one Buffer per piece.
+ */
 export class ResponseWriter {
   private readonly parts: ResponsePart[] = [];
   private text: Buffer[] = [];
+  /** Text not yet encoded. */
+  private pending = "";
+  /** `pending` ends with a high surrogate (kept here: reading the end of a rope flattens it). */
+  private highLast = false;
+  /** `text` holds a caller's Buffer: the part must be a copy of it. */
+  private foreign = false;
 
   raw(text: string | Buffer): this {
-    this.text.push(typeof text === "string" ? Buffer.from(text, "utf8") : text);
+    if (typeof text !== "string") {
+      this.encodePending();
+      this.text.push(text);
+      this.foreign = true;
+    } else if (text !== "") {
+      // a high surrogate at the end and a low one at the start would join into one character
+      const first = text.charCodeAt(0);
+      if (this.highLast && first >= 0xdc00 && first <= 0xdfff) this.encodePending();
+      this.pending += text;
+      const last = text.charCodeAt(text.length - 1);
+      this.highLast = last >= 0xd800 && last <= 0xdbff;
+    }
     return this;
   }
 
@@ -62,10 +84,10 @@ export class ResponseWriter {
 
   /** Values separated by single spaces. */
   values(values: readonly ImapValue[]): this {
-    values.forEach((value, i) => {
+    for (let i = 0; i < values.length; i++) {
       if (i > 0) this.raw(" ");
-      this.value(value);
-    });
+      writeValue(this, values[i] as ImapValue);
+    }
     return this;
   }
 
@@ -76,16 +98,27 @@ export class ResponseWriter {
     return this.parts;
   }
 
+  private encodePending(): void {
+    if (this.pending === "") return;
+    this.text.push(Buffer.from(this.pending, "utf8"));
+    this.pending = "";
+    this.highLast = false;
+  }
+
   private flushText(): void {
-    if (this.text.length > 0) this.parts.push(Buffer.concat(this.text));
+    this.encodePending();
+    const text = this.text;
+    if (text.length === 1 && !this.foreign) this.parts.push(text[0] as Buffer);
+    else if (text.length > 0) this.parts.push(Buffer.concat(text));
     this.text = [];
+    this.foreign = false;
   }
 }
 
 function writeValue(w: ResponseWriter, value: ImapValue): void {
   if (value === null) w.raw("NIL");
   else if (typeof value === "number" || typeof value === "bigint") w.raw(String(value));
-  else if (typeof value === "string") writeString(w, Buffer.from(value, "utf8"));
+  else if (typeof value === "string") writeText(w, value);
   else if (Buffer.isBuffer(value)) writeString(w, value);
   else if (isList(value)) writeList(w, value);
   else if ("atom" in value) w.raw(value.atom);
@@ -109,6 +142,23 @@ function writeList(w: ResponseWriter, items: readonly ImapValue[]): void {
 export function canQuote(bytes: Buffer): boolean {
   if (bytes.length > MAX_QUOTED) return false;
   for (const byte of bytes) if (byte === 0 || byte === 0x0d || byte === 0x0a || byte > 0x7f) return false;
+  return true;
+}
+
+/**
+ * writeString of the string's UTF-8 bytes, without making them when the string is short
+ * 7-bit text (then its bytes are its characters, and canQuote would say yes).
+ */
+function writeText(w: ResponseWriter, text: string): void {
+  if (text.length > MAX_QUOTED || !quotableText(text)) writeString(w, Buffer.from(text, "utf8"));
+  else w.raw(`"${text.includes('"') || text.includes("\\") ? text.replace(/["\\]/g, "\\$&") : text}"`);
+}
+
+function quotableText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0 || c === 0x0d || c === 0x0a || c > 0x7f) return false;
+  }
   return true;
 }
 

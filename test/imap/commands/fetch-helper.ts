@@ -2,7 +2,7 @@
  * fetch-helper — test helper for FETCH: a temp Maildir with real message files, a
  * FolderSession on it, and a minimal ImapContext that runs a command line through the real
  * parser and the handler and collects the exact wire bytes of what was sent. It also counts
- * how often message files were opened (FolderSession.messagePath/openMessage).
+ * how often message files were opened (FolderSession.messagePath/snapshotPath/openMessage).
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -78,6 +78,11 @@ export class TestSession {
     };
     folder.messagePath = countOpen(folder.messagePath);
     folder.openMessage = countOpen(folder.openMessage);
+    const snapshotPath = folder.snapshotPath;
+    folder.snapshotPath = (uid: number): string | undefined => {
+      this.opened++;
+      return snapshotPath.call(folder, uid);
+    };
     this.ctx = this.context(readOnly);
   }
 

@@ -29,6 +29,14 @@ before(async () => {
     opens.push(uid);
     return original.call(h.folder, uid);
   };
+  // the direct read keeps the last message: a file is read again only for another UID
+  const direct = h.folder.readSmallMessage;
+  let held: number | undefined;
+  h.folder.readSmallMessage = (uid) => {
+    if (uid !== held) opens.push(uid);
+    held = uid;
+    return direct.call(h.folder, uid);
+  };
 });
 after(() => h.close());
 

@@ -115,10 +115,15 @@ describe("SENT* day cache", () => {
   it("answers a repeated SENTON without opening any file", async () => {
     assert.deepEqual(await untagged("UID SEARCH SENTON 5-Jan-2020"), ["* SEARCH 5"]);
     const original = h.folder.openMessage;
+    const direct = h.folder.readSmallMessage;
     let opens = 0;
     h.folder.openMessage = async (uid) => {
       opens++;
       return original.call(h.folder, uid);
+    };
+    h.folder.readSmallMessage = (uid) => {
+      opens++;
+      return direct.call(h.folder, uid);
     };
     try {
       assert.deepEqual(await untagged("UID SEARCH SENTON 5-Jan-2020"), ["* SEARCH 5"]);
@@ -126,6 +131,7 @@ describe("SENT* day cache", () => {
       assert.equal(opens, 0);
     } finally {
       h.folder.openMessage = original;
+      h.folder.readSmallMessage = direct;
     }
   });
 });
@@ -136,6 +142,9 @@ describe("storage failures", () => {
     h.folder.openMessage = async () => {
       throw new MailError("temp", "disk on fire");
     };
+    // as if the file had been renamed: the direct read gives way to openMessage
+    const direct = h.folder.readSmallMessage;
+    h.folder.readSmallMessage = () => undefined;
     try {
       const reply = await h.run("SEARCH RETURN (SAVE) BODY text");
       assert.deepEqual(reply.untagged, []);
@@ -146,6 +155,7 @@ describe("storage failures", () => {
       assert.deepEqual(h.selected.saved, []);
     } finally {
       h.folder.openMessage = original;
+      h.folder.readSmallMessage = direct;
     }
   });
 
@@ -155,12 +165,16 @@ describe("storage failures", () => {
       if (uid === 4) throw new MailError("notFound", "gone");
       return original.call(h.folder, uid);
     };
+    // as if the file had been renamed: the direct read gives way to openMessage
+    const direct = h.folder.readSmallMessage;
+    h.folder.readSmallMessage = () => undefined;
     try {
       const reply = await h.run("UID SEARCH BODY text");
       assert.deepEqual(reply.untagged, ["* SEARCH 2 6"]);
       assert.equal(reply.tagged, "OK [EXPUNGEISSUED] Search completed.");
     } finally {
       h.folder.openMessage = original;
+      h.folder.readSmallMessage = direct;
     }
   });
 });

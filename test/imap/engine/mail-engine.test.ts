@@ -161,6 +161,32 @@ describe("IMAP mail engine", () => {
     assert.equal(await h.send("r8 NOOP"), "r8 OK NOOP completed.\r\n");
   });
 
+  it("SELECT and EXAMINE of an unchanged folder answer the same bytes; another session's changes show at once", async () => {
+    await h.send("k0 SELECT INBOX"); // every SELECT below closes a selected mailbox first
+    const first = await h.send("k1 SELECT INBOX");
+    const examine = await h.send("k2 EXAMINE INBOX");
+    assert.match(examine, /\* OK \[PERMANENTFLAGS \(\)\] Read-only mailbox\.\r\n/);
+    assert.match(examine, /k2 OK \[READ-ONLY\] Examine completed\.\r\n$/);
+    assert.equal(await h.send("k3 SELECT INBOX"), first.replace(/k1 /g, "k3 "));
+    assert.equal(await h.send("k4 EXAMINE INBOX"), examine.replace(/k2 /g, "k4 "));
+    const other = await h.second();
+    await other.send("k5 SELECT INBOX");
+    await other.send("k6 STORE 1 +FLAGS.SILENT (Pending)");
+    await other.send("k7 STORE 1:* -FLAGS.SILENT (\\Seen)");
+    const changed = await h.send("k8 SELECT INBOX");
+    assert.match(
+      changed,
+      /^\* OK \[CLOSED\] Previous mailbox closed\.\r\n\* FLAGS \(.*\\Draft Pending\)\r\n/,
+    );
+    assert.match(changed, /\[PERMANENTFLAGS \(.*\\Draft Pending \\\*\)\]/);
+    assert.match(changed, /\* OK \[UNSEEN 1\] First unseen\.\r\n/);
+    assert.notEqual(changed.replace(/k8 /g, "k1 "), first);
+    assert.match(
+      await h.send("k9 EXAMINE INBOX"),
+      /\* FLAGS \(.*\\Draft Pending\)\r\n\* OK \[PERMANENTFLAGS \(\)\]/,
+    );
+  });
+
   it("answers malformed commands with BAD and ends after too many", async () => {
     assert.match(await h.send("b1 FROB"), /^b1 BAD/);
     assert.match(await h.send("nonsense"), /^\* BAD|^nonsense BAD/);

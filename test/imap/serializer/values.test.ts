@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { cachedWire, decodeCached, encodeCached, toWire } from "../../../lib/imap/commands/fetch-values.js";
+import { canQuote, type ImapValue, MAX_QUOTED, ResponseWriter } from "../../../lib/imap/serializer/values.js";
+import type { ImapValue as MimeValue } from "../../../lib/mime/imap-value.js";
+
+/** The writer as it was: one Buffer per piece, every string through its UTF-8 bytes. */
+function reference(value: ImapValue): Buffer {
+  const out: Buffer[] = [];
+  const raw = (t: string | Buffer) => out.push(typeof t === "string" ? Buffer.from(t, "utf8") : t);
+  const str = (bytes: Buffer) => {
+    if (!canQuote(bytes)) {
+      raw(`{${bytes.length}}\r\n`);
+      raw(bytes);
+    } else raw(`"${bytes.toString("latin1").replace(/["\\]/g, "\\$&")}"`);
+  };
+  const write = (v: ImapValue): void => {
+    if (v === null) raw("NIL");
+    else if (typeof v === "number" || typeof v === "bigint") raw(String(v));
+    else if (typeof v === "string") str(Buffer.from(v, "utf8"));
+    else if (Buffer.isBuffer(v)) str(v);
+    else if (Array.isArray(v)) {
+      raw("(");
+      v.forEach((item: ImapValue, i: number) => {
+        if (i > 0) raw(" ");
+        write(item);
+      });
+      raw(")");
+    } else if ("atom" in v) raw(v.atom);
+    else if ("literal" in v) {
+      raw(`{${v.literal.length}}\r\n`);
+      raw(v.literal);
+    } else if ("joined" in v) for (const item of v.joined) write(item);
+    else throw new Error("not in this test");
+  };
+  write(value);
+  raw("\r\n");
+  return Buffer.concat(out);
+}
+
+const text = fc.oneof(
+  fc.string(),
+  fc.string({ unit: "grapheme" }),
+  fc.string({ unit: "binary" }),
+  fc.constantFrom(
+    'a"b',
+    "a\\b",
+    "x\r\ny",
+    "\0",
+    "é",
+    "\ud83d",
+    "\ude00",
+    "\ud83d\ude00",
+    "x".repeat(MAX_QUOTED + 1),
+  ),
+);
+const leaf = fc.oneof(
+  text,
+  fc.constant(null),
+  fc.nat(),
+  text.map((t) => ({ atom: t.replace(/[^A-Za-z\\]/g, "") || "X" })),
+  text.map((t) => ({ literal: Buffer.from(t, "utf8") })),
+  text.map((t) => Buffer.from(t, "latin1")),
+);
+const { value } = fc.letrec<{ value: ImapValue }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    leaf,
+    fc.array(tie("value"), { maxLength: 5 }),
+    fc.array(tie("value"), { maxLength: 3 }).map((joined) => ({ joined })),
+  ),
+}));
+
+describe("ResponseWriter", () => {
+  it("writes the bytes the one-buffer-per-piece writer wrote (property)", () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const parts = new ResponseWriter().value(v).finish();
+        assert.deepEqual(Buffer.concat(parts as Buffer[]), reference(v));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never hands out a caller's buffer as a part", () => {
+    const literal = Buffer.from("abc");
+    const [part] = new ResponseWriter().raw(literal).finish() as Buffer[];
+    literal[0] = 0x7a;
+    assert.equal(part?.toString(), "abc\r\n");
+  });
+});
+
+const { mime } = fc.letrec<{ mime: MimeValue }>((tie) => ({
+  mime: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    text,
+    fc.constant(null),
+    fc.nat(),
+    text.map((t) => ({ literal: Buffer.from(t, "utf8") })),
+    fc.array(tie("mime"), { maxLength: 5 }),
+    fc.array(tie("mime"), { maxLength: 3 }).map((joined) => ({ joined })),
+  ),
+}));
+
+describe("cachedWire", () => {
+  it("is toWire(decodeCached(x)) (property)", () => {
+    fc.assert(
+      fc.property(mime, (m) => {
+        const cached = encodeCached(m);
+        const decoded = decodeCached(cached);
+        assert.deepEqual(cachedWire(cached), decoded === undefined ? undefined : toWire(decoded));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("refuses what decodeCached refuses", () => {
+    for (const bad of ["{", "[1.5]", "[-1]", '{"l":1}', '{"x":[]}', "true", '[{"j":[true]}]'])
+      assert.equal(cachedWire(bad), undefined, bad);
+  });
+});
