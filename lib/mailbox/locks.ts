@@ -13,7 +13,7 @@
  * per holder.
  */
 import { closeSync, openSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { lock } from "os-lock";
 import { errnoCode, MailError } from "./errors.js";
 
@@ -80,11 +80,6 @@ function closeQuietly(fd: number): void {
   }
 }
 
-async function closeWith(fh: FileHandle, err: unknown): Promise<unknown> {
-  await fh.close().catch(() => undefined);
-  return err;
-}
-
 /** Run `fn` holding the exclusive lock on `path` (serialised within this process too). */
 export async function withFileLock<T>(path: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const before = fileLockQueues.get(path) ?? Promise.resolve();
@@ -117,11 +112,20 @@ export async function trySessionLock(path: string): Promise<SessionLock> {
   if (sessionHolders.has(path))
     throw new MailError("in-use", `${path} is locked by a session of this process`);
   sessionHolders.add(path);
-  let fh: FileHandle;
+  // A descriptor opened and closed with blocking calls (one each per session, cheaper than
+  // thread-pool round trips); only the fcntl goes through os-lock's pool.
+  let fd: number;
   try {
-    fh = await open(path, "a+", 0o600);
-    if (!(await tryLock(fh).catch(async (e: unknown) => Promise.reject(await closeWith(fh, e))))) {
-      await fh.close();
+    fd = openSync(path, "a+", 0o600);
+    let locked: boolean;
+    try {
+      locked = await tryLock(fd);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    if (!locked) {
+      closeQuietly(fd);
       throw new MailError("in-use", `${path} is locked by another process`);
     }
   } catch (err) {
@@ -133,7 +137,7 @@ export async function trySessionLock(path: string): Promise<SessionLock> {
     async release() {
       if (released) return;
       released = true;
-      await fh.close().catch(() => undefined);
+      closeQuietly(fd);
       sessionHolders.delete(path);
     },
   };

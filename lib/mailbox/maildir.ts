@@ -11,8 +11,8 @@
  * directory are used as single path components only.
  */
 
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
-import { mkdir, readdir, unlink } from "node:fs/promises";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, MailError } from "./errors.js";
 import { type SessionLock, trySessionLock } from "./locks.js";
@@ -43,10 +43,14 @@ export function sizeFromName(base: string): number | undefined {
   return sizeInName(base, "W");
 }
 
-/** Create cur/ new/ tmp/ (mode 0700) when missing. */
+/**
+ * Create cur/ new/ tmp/ (mode 0700) when missing. Blocking calls: on every POP3 login and
+ * IMAP APPEND the three already exist, and six thread-pool round trips (mkdir, then stat on
+ * EEXIST) cost more than the calls themselves.
+ */
 export async function ensureMaildir(root: string): Promise<void> {
   try {
-    for (const sub of ["cur", "new", "tmp"]) await mkdir(join(root, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ["cur", "new", "tmp"]) mkdirSync(join(root, sub), { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new MailError(errnoCode(err) === "EACCES" ? "perm" : "temp", `open ${root}: ${String(err)}`);
   }
