@@ -194,7 +194,6 @@ function prepareSink(sh: SmtpdShared, s: SmtpSessionInfo, extra: SinkContext): P
 export async function serveSmtp(socket: Socket, sh: SmtpdShared): Promise<void> {
   const ip = plainIp(socket.remoteAddress ?? "unknown");
   const name = sh.settings.peerLookup ? await verifiedName(ip) : "unknown";
-  sh.log.info(connectLine(name, ip));
   await new SmtpdConnection(socket, sh, ip, name).run();
 }
 
@@ -265,7 +264,9 @@ class SmtpdConnection {
     this.socket.on("error", () => this.engine.end());
 
     const { tls } = this.sh.settings;
+    const logConnect = () => this.sh.log.info(connectLine(this.name, this.ip));
     if (tls.wrapper && tls.context) {
+      logConnect();
       try {
         await this.startTls();
         this.info.tls = true;
@@ -278,6 +279,8 @@ class SmtpdConnection {
     } else this.listen(this.socket);
     this.arm();
     this.engine.start();
+    // The greeting first, then the log line: the client need not wait for maillog.
+    if (!this.info.tls) logConnect();
     this.socket.resume();
     // The client may be gone already (during the name lookup): its close event has passed.
     if (this.socket.destroyed) this.closed();
