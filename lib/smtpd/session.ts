@@ -157,18 +157,26 @@ function sinkOf(sh: SmtpdShared, h: CleanupHandle): MessageSink {
  */
 function prepareSink(sh: SmtpdShared, s: SmtpSessionInfo, extra: SinkContext): PreparedMessage {
   let dropped = false;
-  const opening = sh.cleanup.openEarly().then(
-    (h) => {
-      if (dropped) void h.abort();
-      else logClient(sh, s, h.id, extra);
-      return h;
-    },
-    (err: unknown) => {
-      const detail = err instanceof CleanupError && err.detail ? `: ${err.detail}` : "";
-      sh.log.warning(`cannot open queue file at RCPT: ${errorText(err)}${detail}`);
-      return undefined;
-    },
-  );
+  // After this turn of the event loop, in which the engine writes the 250: the client's
+  // next command travels while cleanup works, and the reply is not queued behind the
+  // request (nor behind cleanup, which the request may wake on the other core).
+  const opening = new Promise<void>((r) => setImmediate(r))
+    .then(() => (dropped ? undefined : sh.cleanup.openEarly()))
+    .then(
+      (h) => {
+        if (h === undefined || !dropped) {
+          if (h !== undefined) logClient(sh, s, h.id, extra);
+          return h;
+        }
+        void h.abort(); // RSET, QUIT ... while cleanup was creating the file
+        return undefined;
+      },
+      (err: unknown) => {
+        const detail = err instanceof CleanupError && err.detail ? `: ${err.detail}` : "";
+        sh.log.warning(`cannot open queue file at RCPT: ${errorText(err)}${detail}`);
+        return undefined;
+      },
+    );
   return {
     async open(env) {
       const h = await opening;
@@ -183,6 +191,7 @@ function prepareSink(sh: SmtpdShared, s: SmtpSessionInfo, extra: SinkContext): P
       return openSink(sh, s, env, extra);
     },
     abort() {
+      if (dropped) return;
       dropped = true;
       extra.setId(undefined);
       void opening.then((h) => h?.abort());

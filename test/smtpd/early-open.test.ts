@@ -103,12 +103,22 @@ after(() => {
 });
 
 /** Send each command after the previous reply; resolves with the replies (and whether the server hung up). */
-function dialog(p: number, commands: string[], hangUp = false): Promise<string[]> {
+function dialog(
+  p: number,
+  commands: string[],
+  hangUp = false,
+  gate?: { afterReplies: number; wait: () => Promise<unknown> },
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const s = connect(p, "127.0.0.1");
     const replies: string[] = [];
     let buf = "";
     let next = 0;
+    const proceed = () => {
+      if (next < commands.length) s.write(commands[next++] as string);
+      else if (hangUp) s.destroy();
+      else s.end();
+    };
     s.on("data", (d) => {
       buf += d.toString("latin1");
       for (;;) {
@@ -116,9 +126,8 @@ function dialog(p: number, commands: string[], hangUp = false): Promise<string[]
         if (!m?.[1]) break;
         replies.push(m[1].trimEnd());
         buf = buf.slice(m[1].length);
-        if (next < commands.length) s.write(commands[next++] as string);
-        else if (hangUp) s.destroy();
-        else s.end();
+        if (gate && replies.length === gate.afterReplies) void gate.wait().then(proceed, reject);
+        else proceed();
       }
     });
     s.on("error", reject);
@@ -201,6 +210,7 @@ test("one recipient: the Received header names it, as before", async () => {
 });
 
 test("RSET after RCPT leaves nothing in incoming/, and the next transaction is queued", async () => {
+  // RSET may come before or after the early open completes: both must leave nothing.
   const r = await dialog(port, [
     "EHLO c.example\r\n",
     "MAIL FROM:<alice@example.org>\r\n",
@@ -225,15 +235,18 @@ for (const [name, tail, hangUp] of [
 ] as const) {
   test(`${name} after RCPT leaves nothing in incoming/`, async () => {
     const before = readFileSync(logFile, "utf8").length;
+    // Once the queue file exists (its client= line is logged), the rest of the session.
+    const opened = () =>
+      waitFor("the client= line", () =>
+        /: client=unknown/.test(readFileSync(logFile, "utf8").slice(before)) ? true : undefined,
+      );
     const r = await dialog(
       port,
       ["EHLO c.example\r\n", "MAIL FROM:<alice@example.org>\r\n", "RCPT TO:<bob@example.net>\r\n", ...tail],
       hangUp,
+      { afterReplies: 4, wait: opened },
     );
     assert.match(r[3] ?? "", /^250 /);
-    await waitFor("the client= line", () =>
-      /: client=unknown/.test(readFileSync(logFile, "utf8").slice(before)) ? true : undefined,
-    );
     await nothingLeft();
   });
 }
@@ -287,5 +300,15 @@ test("an empty message and BDAT work through the early-opened file", async () =>
   const b = takeQueued(r[8]);
   assert.deepEqual(b.rcpts, ["carol@example.net"]);
   assert.match(b.text, /\nSubject: b\n\nx\n$/);
+  await nothingLeft();
+});
+
+test("RSET pipelined right behind RCPT: nothing is opened or left, and the session goes on", async () => {
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nRSET\r\nNOOP\r\n",
+    "QUIT\r\n",
+  ]);
+  assert.match(r.at(-1) ?? "", /^221 /);
   await nothingLeft();
 });
