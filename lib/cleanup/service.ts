@@ -8,10 +8,10 @@
  */
 import type { Socket } from "node:net";
 import { join } from "node:path";
-import { IpcConnection, trigger } from "../ipc/index.js";
+import { type Frame, IpcConnection, trigger } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
-import type { CleanupBegin, CleanupReply } from "./protocol.js";
-import { type CleanupRequest, CleanupSession } from "./session.js";
+import type { CleanupBegin, CleanupEnvelope, CleanupReply } from "./protocol.js";
+import { type CleanupRequest, CleanupSession, type OpenedQueueFile } from "./session.js";
 
 export interface CleanupSettings {
   queueDir: string;
@@ -66,15 +66,19 @@ export class QmgrWaker {
   }
 }
 
-function isBegin(m: unknown): m is CleanupBegin {
-  const b = m as CleanupBegin;
+function isBegin(m: unknown, op: "begin" | "envelope" = "begin"): m is CleanupBegin {
+  const b = m as CleanupBegin | CleanupEnvelope;
   return (
     typeof m === "object" &&
     m !== null &&
-    b.op === "begin" &&
+    b.op === op &&
     typeof b.envelope === "object" &&
     Array.isArray(b.envelope?.recipients)
   );
+}
+
+function isOp(m: unknown, op: string): boolean {
+  return typeof m === "object" && m !== null && (m as { op?: unknown }).op === op;
 }
 
 export async function serveCleanup(
@@ -92,23 +96,19 @@ export async function serveCleanup(
     } catch {
       return; // client closed between messages
     }
-    if (!isBegin(first)) {
+    let keepGoing: boolean;
+    if (isBegin(first)) keepGoing = await oneMessage(conn, first, s, log, waker);
+    else if (isOp(first, "open")) keepGoing = await openedMessage(conn, s, log, waker);
+    else {
       log.warning("unexpected request from client; closing connection");
       return;
     }
-    const keepGoing = await oneMessage(conn, first, s, log, waker);
     if (!keepGoing) return;
   }
 }
 
-async function oneMessage(
-  conn: IpcConnection,
-  begin: CleanupBegin,
-  s: CleanupSettings,
-  log: Logger,
-  waker: QmgrWaker,
-): Promise<boolean> {
-  const req: CleanupRequest = {
+function requestOf(begin: CleanupBegin | CleanupEnvelope, s: CleanupSettings): CleanupRequest {
+  return {
     envelope: begin.envelope,
     myhostname: s.myhostname,
     myorigin: s.myorigin,
@@ -118,15 +118,77 @@ async function oneMessage(
     inputIsCrlf: begin.inputIsCrlf,
     ...(begin.received ? { received: begin.received } : {}),
   };
+}
+
+async function oneMessage(
+  conn: IpcConnection,
+  begin: CleanupBegin,
+  s: CleanupSettings,
+  log: Logger,
+  waker: QmgrWaker,
+): Promise<boolean> {
   let session: CleanupSession;
   try {
-    session = await CleanupSession.begin(s.queueDir, req);
+    session = await CleanupSession.begin(s.queueDir, requestOf(begin, s));
   } catch (err) {
     log.warning(`cannot create queue file: ${errorText(err)}`);
     conn.send(tempFail("4.3.0", "Error: queue file write error"));
     return false;
   }
   conn.send({ ok: true, id: session.id } satisfies CleanupReply);
+  return content(conn, session, s, log, waker);
+}
+
+/** smtpd's early open: the queue file now, the envelope later (or an abort). */
+async function openedMessage(
+  conn: IpcConnection,
+  s: CleanupSettings,
+  log: Logger,
+  waker: QmgrWaker,
+): Promise<boolean> {
+  let file: OpenedQueueFile;
+  try {
+    file = await CleanupSession.open(s.queueDir);
+  } catch (err) {
+    log.warning(`cannot create queue file: ${errorText(err)}`);
+    conn.send(tempFail("4.3.0", "Error: queue file write error"));
+    return false;
+  }
+  conn.send({ ok: true, id: file.id } satisfies CleanupReply);
+  let next: Frame;
+  try {
+    next = await conn.next(s.timeoutMs);
+  } catch {
+    await file.abort();
+    return false; // the client went away (or idled past ipc_timeout) before DATA
+  }
+  const msg = next.kind === "msg" ? next.msg : undefined;
+  if (isOp(msg, "abort")) {
+    await file.abort();
+    if (conn.closed) return false;
+    conn.send({ ok: true, id: file.id } satisfies CleanupReply);
+    return true;
+  }
+  let session: CleanupSession;
+  try {
+    if (!isBegin(msg, "envelope")) throw new Error("unexpected request from client");
+    session = file.start(requestOf(msg, s));
+  } catch (err) {
+    await file.abort();
+    log.warning(`${file.id}: ${errorText(err)}; closing connection`);
+    return false;
+  }
+  return content(conn, session, s, log, waker);
+}
+
+/** Data frames up to end (or abort): make the queue file durable and answer. */
+async function content(
+  conn: IpcConnection,
+  session: CleanupSession,
+  s: CleanupSettings,
+  log: Logger,
+  waker: QmgrWaker,
+): Promise<boolean> {
   try {
     for (;;) {
       const f = await conn.next(s.timeoutMs);

@@ -65,7 +65,7 @@ export class QueueFileWriter {
   #header: Buffer | null;
   /** File offset of the next content byte. */
   #position: number;
-  readonly #contentOffset: number;
+  #contentOffset: number;
   /** Small writes are copied here (callers may reuse their buffers once write() resolves). */
   #buffer: Buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
   #bufferReleased = false;
@@ -99,6 +99,18 @@ export class QueueFileWriter {
     const header = encodeEnvelope(opts.envelope);
     const fd = openSync(tempPath, "wx", 0o600);
     return new QueueFileWriter({ id, dir, queue: opts.queue, tempPath, fd, header });
+  }
+
+  /**
+   * Replace the envelope records given to create(), before any content is written: cleanup
+   * opens the file at smtpd's first accepted RCPT, and the envelope is complete only at DATA.
+   */
+  setEnvelope(envelope: QueueEnvelope): void {
+    if (this.#state !== "open" || this.#header === null || this.#buffered > 0)
+      throw new Error(`queue file ${this.id}: envelope after content`);
+    this.#header = encodeEnvelope(envelope);
+    this.#position = this.#header.length;
+    this.#contentOffset = this.#header.length;
   }
 
   /** Bytes of content written so far. */

@@ -93,7 +93,13 @@ const mail: Handler<"MAIL"> = async (ctx, cmd) => {
     return ctx.reply(checked.reply);
   }
   if (needsSmtputf8(cmd.address) && checked.params["SMTPUTF8"] === undefined) return ctx.reply(R.needUtf8);
-  const tx: Transaction = { sender: cmd.address, mailParams: checked.params, recipients: [], bdat: null };
+  const tx: Transaction = {
+    sender: cmd.address,
+    mailParams: checked.params,
+    recipients: [],
+    bdat: null,
+    prepared: null,
+  };
   const hook = ctx.hooks.mailFrom;
   const answer = hook
     ? await ctx.policy("mailFrom", () => hook.call(ctx.hooks, ctx.info, envelopeOf(ctx, tx)))
@@ -122,6 +128,14 @@ const rcpt: Handler<"RCPT"> = async (ctx, cmd) => {
   if (refused(answer)) return ctx.refuse("RCPT", answer, fieldsOf(ctx, tx.sender, cmd.address));
   if (ctx.session.tx !== tx) return; // the session moved on (closed) while the hook ran
   tx.recipients.push(recipient);
+  const prepare = ctx.hooks.prepareMessage;
+  if (prepare && tx.prepared === null && tx.recipients.length === 1) {
+    try {
+      tx.prepared = prepare.call(ctx.hooks, ctx.info, envelopeOf(ctx, tx));
+    } catch (e: unknown) {
+      ctx.protocolError(`prepareMessage failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   ctx.reply(answer ?? R.rcptOk);
 };
 
@@ -141,8 +155,12 @@ async function openContent(ctx: EngineContext, tx: Transaction): Promise<Message
     ctx.noteReject("DATA", answer, fieldsOf(ctx, tx.sender));
     return answer;
   }
+  // A message prepared at the first RCPT is used once: if it failed, a later DATA opens anew.
+  const prepared = tx.prepared;
+  tx.prepared = null;
   try {
-    const sink = await ctx.hooks.openMessage(ctx.info, envelopeOf(ctx, tx));
+    const env = envelopeOf(ctx, tx);
+    const sink = await (prepared ? prepared.open(env) : ctx.hooks.openMessage(ctx.info, env));
     if (ctx.closed) {
       sink.abort("connection closed");
       return R.queueWriteError;

@@ -52,6 +52,18 @@ export interface MessageSink {
   abort(reason: string): void;
 }
 
+/**
+ * A message opened at the first accepted RCPT (hooks.prepareMessage), before its envelope
+ * is complete: Postfix's smtpd_delay_open_until_valid_rcpt, so DATA need not wait for the
+ * queue file to be created.
+ */
+export interface PreparedMessage {
+  /** At DATA / first BDAT, with the complete envelope: the sink (rejects: no message). */
+  open(env: SmtpEnvelope): Promise<MessageSink>;
+  /** The transaction ended before its content (RSET, HELO, QUIT, lost connection ...). */
+  abort(reason: string): void;
+}
+
 /** Passed to the auth hook to run a SASL exchange over SMTP (RFC 4954 4). */
 export interface SmtpAuthExchange {
   /**
@@ -70,8 +82,13 @@ export interface SmtpHooks {
   rcptTo?(s: SmtpSessionInfo, env: SmtpEnvelope, rcpt: SmtpRecipient): Promise<SmtpReply | null>;
   data?(s: SmtpSessionInfo, env: SmtpEnvelope): Promise<SmtpReply | null>;
   vrfy?(s: SmtpSessionInfo, arg: string): Promise<SmtpReply>;
-  /** Called at DATA / first BDAT once the transaction may proceed. */
+  /** Called at DATA / first BDAT once the transaction may proceed (unless prepareMessage was). */
   openMessage(s: SmtpSessionInfo, env: SmtpEnvelope): Promise<MessageSink>;
+  /**
+   * Optional: called (not awaited) when a transaction accepts its first recipient, to start
+   * opening the message early; must not throw. Its open() then replaces openMessage.
+   */
+  prepareMessage?(s: SmtpSessionInfo, env: SmtpEnvelope): PreparedMessage;
   /** STARTTLS: the daemon upgrades the socket; the engine calls this after sending 220 and waits. */
   startTls?(): Promise<void>;
   /** AUTH (optional): runs the SASL mechanism; the engine checks state and mechanism first. */

@@ -322,8 +322,13 @@ export class SmtpServerEngine implements EngineContext {
   }
 
   resetTransaction(reason: string): void {
-    const bdat = this.session.tx?.bdat;
+    const tx = this.session.tx;
+    const bdat = tx?.bdat;
     if (bdat?.sink) bdat.sink.abort(reason);
+    if (tx?.prepared) {
+      tx.prepared.abort(reason);
+      tx.prepared = null;
+    }
     this.session.tx = null;
   }
 

@@ -10,6 +10,7 @@
 import type { DotDecoder } from "./data-decoder.js";
 import type {
   MessageSink,
+  PreparedMessage,
   SmtpEngineOptions,
   SmtpEnvelope,
   SmtpHooks,
@@ -32,6 +33,8 @@ export interface Transaction {
   mailParams: Record<string, string>;
   recipients: SmtpRecipient[];
   bdat: BdatProgress | null;
+  /** Opened at the first accepted RCPT (hooks.prepareMessage), until DATA/BDAT takes it. */
+  prepared: PreparedMessage | null;
 }
 
 export interface SessionState {

@@ -9,10 +9,12 @@
 import type { Socket } from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
 import type { AuthClient } from "../auth/client.js";
-import { type CleanupClient, CleanupError } from "../cleanup/client.js";
+import { type CleanupClient, CleanupError, type CleanupHandle } from "../cleanup/client.js";
+import type { CleanupBegin } from "../cleanup/protocol.js";
 import { errorText, type Logger } from "../log/index.js";
 import {
   type MessageSink,
+  type PreparedMessage,
   type SmtpAuthExchange,
   type SmtpAuthResult,
   type SmtpEngineEvent,
@@ -84,14 +86,15 @@ function queueEnvelope(env: SmtpEnvelope, s: SmtpSessionInfo) {
   };
 }
 
-async function openSink(
-  sh: SmtpdShared,
-  s: SmtpSessionInfo,
-  env: SmtpEnvelope,
-  extra: { tls: string | undefined; saslMethod: string | undefined },
-  onId: (id: string) => void,
-): Promise<MessageSink> {
-  const h = await sh.cleanup.open({
+interface SinkContext {
+  tls: string | undefined;
+  saslMethod: string | undefined;
+  /** The queue ID of the open transaction (for reject lines), or undefined once it ends. */
+  setId(id: string | undefined): void;
+}
+
+function beginOf(s: SmtpSessionInfo, env: SmtpEnvelope, extra: SinkContext): Omit<CleanupBegin, "op"> {
+  return {
     envelope: queueEnvelope(env, s),
     received: {
       heloName: env.heloName,
@@ -105,11 +108,29 @@ async function openSink(
         : {}),
     },
     inputIsCrlf: true,
-  });
-  onId(h.id);
+  };
+}
+
+/** "ID: client=..." once the queue file exists (Postfix logs it at the first accepted RCPT). */
+function logClient(sh: SmtpdShared, s: SmtpSessionInfo, id: string, extra: SinkContext): void {
+  extra.setId(id);
   const sasl =
     s.authUser && extra.saslMethod ? { saslMethod: extra.saslMethod, saslUsername: s.authUser } : {};
-  sh.log.info(clientLine({ queueId: h.id, host: s.clientName, ip: s.clientIp, ...sasl }));
+  sh.log.info(clientLine({ queueId: id, host: s.clientName, ip: s.clientIp, ...sasl }));
+}
+
+async function openSink(
+  sh: SmtpdShared,
+  s: SmtpSessionInfo,
+  env: SmtpEnvelope,
+  extra: SinkContext,
+): Promise<MessageSink> {
+  const h = await sh.cleanup.open(beginOf(s, env, extra));
+  logClient(sh, s, h.id, extra);
+  return sinkOf(sh, h);
+}
+
+function sinkOf(sh: SmtpdShared, h: CleanupHandle): MessageSink {
   return {
     write: (chunk) => h.write(chunk),
     async end(): Promise<SmtpReply> {
@@ -129,11 +150,56 @@ async function openSink(
   };
 }
 
+/**
+ * At the first accepted RCPT: have cleanup create the queue file while the client sends
+ * DATA, so 354 need not wait for it. The RCPT reply does not wait either. Should the early
+ * open have failed (or its connection died since), DATA opens the message as before.
+ */
+function prepareSink(sh: SmtpdShared, s: SmtpSessionInfo, extra: SinkContext): PreparedMessage {
+  let dropped = false;
+  // Sent before the engine writes the 250 (same turn of the event loop): the open's round
+  // trip to cleanup then overlaps the client's, and DATA rarely has to wait for it.
+  const opening = sh.cleanup.openEarly().then(
+    (h) => {
+      if (!dropped) {
+        logClient(sh, s, h.id, extra);
+        return h;
+      }
+      void h.abort(); // RSET, QUIT ... while cleanup was creating the file
+      return undefined;
+    },
+    (err: unknown) => {
+      const detail = err instanceof CleanupError && err.detail ? `: ${err.detail}` : "";
+      sh.log.warning(`cannot open queue file at RCPT: ${errorText(err)}${detail}`);
+      return undefined;
+    },
+  );
+  return {
+    async open(env) {
+      const h = await opening;
+      if (h !== undefined) {
+        try {
+          return sinkOf(sh, h.start(beginOf(s, env, extra)));
+        } catch (err) {
+          sh.log.warning(`${h.id}: cleanup connection lost before DATA: ${errorText(err)}`);
+          void h.abort();
+        }
+      }
+      return openSink(sh, s, env, extra);
+    },
+    abort() {
+      if (dropped) return;
+      dropped = true;
+      extra.setId(undefined);
+      void opening.then((h) => h?.abort());
+    },
+  };
+}
+
 /** One client connection (the per-client connection limit is master's: see lib/master/pool.ts). */
 export async function serveSmtp(socket: Socket, sh: SmtpdShared): Promise<void> {
   const ip = plainIp(socket.remoteAddress ?? "unknown");
   const name = sh.settings.peerLookup ? await verifiedName(ip) : "unknown";
-  sh.log.info(connectLine(name, ip));
   await new SmtpdConnection(socket, sh, ip, name).run();
 }
 
@@ -184,19 +250,17 @@ class SmtpdConnection {
         mailFrom: async (s, env) => (encrypt && !s.tls ? mustStartTls : sh.policy.mailFrom(s, env)),
         rcptTo: (s, env, r) => sh.policy.rcptTo(s, env, r.address),
         data: (s, env) => sh.policy.data(s, env),
-        openMessage: (s, env) =>
-          openSink(
-            sh,
-            s,
-            env,
-            { tls: this.tlsText, saslMethod: this.saslMethod },
-            (id) => (this.queueId = id),
-          ),
+        openMessage: (s, env) => openSink(sh, s, env, this.sinkContext()),
+        prepareMessage: (s) => prepareSink(sh, s, this.sinkContext()),
         ...(sh.auth ? { auth: (s, mech, ir, io) => this.authenticate(s, mech, ir, io) } : {}),
         ...(tls.context ? { startTls: () => this.startTls() } : {}),
       },
       (e) => this.onEvent(e),
     );
+  }
+
+  private sinkContext(): SinkContext {
+    return { tls: this.tlsText, saslMethod: this.saslMethod, setId: (id) => (this.queueId = id) };
   }
 
   async run(): Promise<void> {
@@ -206,7 +270,9 @@ class SmtpdConnection {
     this.socket.on("error", () => this.engine.end());
 
     const { tls } = this.sh.settings;
+    const logConnect = () => this.sh.log.info(connectLine(this.name, this.ip));
     if (tls.wrapper && tls.context) {
+      logConnect();
       try {
         await this.startTls();
         this.info.tls = true;
@@ -219,6 +285,8 @@ class SmtpdConnection {
     } else this.listen(this.socket);
     this.arm();
     this.engine.start();
+    // The greeting first, then the log line: the client need not wait for maillog.
+    if (!this.info.tls) logConnect();
     this.socket.resume();
     // The client may be gone already (during the name lookup): its close event has passed.
     if (this.socket.destroyed) this.closed();

@@ -51,17 +51,23 @@ export function compileNetworks(entries: readonly string[]): BlockList {
   return list;
 }
 
-const compiled = new WeakMap<readonly string[], BlockList>();
+const compiled = new WeakMap<readonly string[], { list: BlockList; seen: Map<string, boolean> }>();
+/** Answers kept per list: a client asks the same question at every RCPT (and of several lists). */
+const SEEN_MAX = 256;
 
-/** Is ip inside one of the networks? The compiled list is cached per array. */
+/** Is ip inside one of the networks? The compiled list (and recent answers) are cached per array. */
 export function inNetworks(ip: string, entries: readonly string[]): boolean {
-  let list = compiled.get(entries);
-  if (list === undefined) {
-    list = compileNetworks(entries);
-    compiled.set(entries, list);
+  let c = compiled.get(entries);
+  if (c === undefined) {
+    c = { list: compileNetworks(entries), seen: new Map() };
+    compiled.set(entries, c);
   }
+  const known = c.seen.get(ip);
+  if (known !== undefined) return known;
   const addr = normalizeIp(ip);
   const family = isIP(addr);
-  if (family === 0) return false;
-  return list.check(addr, family === 4 ? "ipv4" : "ipv6");
+  const inside = family !== 0 && c.list.check(addr, family === 4 ? "ipv4" : "ipv6");
+  if (c.seen.size >= SEEN_MAX) c.seen.clear();
+  c.seen.set(ip, inside);
+  return inside;
 }

@@ -1,0 +1,352 @@
+/*
+ * smtpd with a real cleanup service: the queue file is opened at the first accepted RCPT
+ * (Postfix's smtpd_delay_open_until_valid_rcpt). The finished file is what it was when
+ * DATA opened it (every recipient, the Received "for" rule), "ID: client=" is logged at
+ * RCPT, and RSET, QUIT, a lost connection or a new transaction leave nothing in incoming/.
+ * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { CleanupClient } from "../../lib/cleanup/client.js";
+import { QmgrWaker, serveCleanup } from "../../lib/cleanup/service.js";
+import { connectIpc } from "../../lib/ipc/index.js";
+import { Logger } from "../../lib/log/index.js";
+import { ensureQueueDirs, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
+import type { SmtpdPolicy } from "../../lib/smtpd/policy-hooks.js";
+import { type SmtpdShared, serveSmtp } from "../../lib/smtpd/session.js";
+import { options } from "../smtp/harness.js";
+
+let root = "";
+let queueDir = "";
+let logFile = "";
+const servers: Server[] = [];
+const clients: CleanupClient[] = [];
+
+const policy: SmtpdPolicy = {
+  helo: async () => null,
+  mailFrom: async () => null,
+  rcptTo: async (_s, _e, rcpt) =>
+    rcpt.startsWith("nobody@") ? { code: 550, enhanced: "5.1.1", text: "User unknown" } : null,
+  data: async () => null,
+  prepare: async () => undefined,
+};
+
+function listen(server: Server, where: string | number): Promise<number> {
+  servers.push(server);
+  return new Promise((resolve) =>
+    server.listen(where, () => {
+      const a = server.address();
+      resolve(typeof a === "object" && a !== null ? a.port : 0);
+    }),
+  );
+}
+
+/** An smtpd on a loopback port whose cleanup is at queueDir (or nowhere). */
+async function smtpd(cleanupQueueDir: string): Promise<number> {
+  const log = new Logger({ file: logFile, tag: "postern/smtpd", host: "test" });
+  const cleanup = new CleanupClient(cleanupQueueDir, 5000);
+  clients.push(cleanup);
+  const shared: SmtpdShared = {
+    settings: {
+      engine: options(),
+      hostname: "mx.example.org",
+      timeoutMs: 30_000,
+      peerLookup: false,
+      tls: { context: undefined, level: "none", wrapper: false },
+      sasl: { mechanisms: [], tlsOnly: false },
+    },
+    policy,
+    cleanup,
+    log,
+    auth: undefined,
+  };
+  return listen(
+    createServer({ pauseOnConnect: true }, (socket) => void serveSmtp(socket, shared)),
+    0,
+  );
+}
+
+let port = 0;
+let brokenPort = 0;
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), "postern-smtpd-open-"));
+  queueDir = join(root, "spool");
+  logFile = join(root, "maillog");
+  ensureQueueDirs(queueDir);
+  const log = new Logger({ file: logFile, tag: "postern/cleanup", host: "test" });
+  const settings = {
+    queueDir,
+    myhostname: "mx.example.org",
+    myorigin: "example.org",
+    mailName: "Postern",
+    addMissing: false,
+    headerSizeLimit: 102400,
+    timeoutMs: 5000,
+  };
+  const waker = new QmgrWaker(join(queueDir, "public", "qmgr"));
+  await listen(
+    createServer((s) => void serveCleanup(s, settings, log, waker).finally(() => s.destroy())),
+    join(queueDir, "public", "cleanup"),
+  );
+  port = await smtpd(queueDir);
+  brokenPort = await smtpd(join(root, "no-such-queue"));
+});
+
+after(() => {
+  for (const c of clients) c.close();
+  for (const s of servers) s.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Send each command after the previous reply; resolves with the replies (and whether the server hung up). */
+function dialog(
+  p: number,
+  commands: string[],
+  hangUp = false,
+  gate?: { afterReplies: number; wait: () => Promise<unknown> },
+): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const s = connect(p, "127.0.0.1");
+    const replies: string[] = [];
+    let buf = "";
+    let next = 0;
+    const proceed = () => {
+      if (next < commands.length) s.write(commands[next++] as string);
+      else if (hangUp) s.destroy();
+      else s.end();
+    };
+    s.on("data", (d) => {
+      buf += d.toString("latin1");
+      for (;;) {
+        const m = buf.match(/^((?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n)/);
+        if (!m?.[1]) break;
+        replies.push(m[1].trimEnd());
+        buf = buf.slice(m[1].length);
+        if (gate && replies.length === gate.afterReplies) void gate.wait().then(proceed, reject);
+        else proceed();
+      }
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(replies));
+  });
+}
+
+function incoming(): string[] {
+  return readdirSync(join(queueDir, "incoming"));
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until incoming/ is empty (the abort is asynchronous). */
+async function nothingLeft(): Promise<void> {
+  await waitFor("an empty incoming/", () => (incoming().length === 0 ? true : undefined));
+}
+
+function takeQueued(reply: string | undefined): { id: string; text: string; rcpts: string[] } {
+  const id = /queued as (\w+)/.exec(reply ?? "")?.[1];
+  assert.ok(id, `queued: ${reply}`);
+  const path = queuePath(queueDir, "incoming", id);
+  const q = readQueueFileSync(path);
+  const text = readFileSync(path)
+    .subarray(q.contentOffset, q.contentOffset + q.contentLength)
+    .toString();
+  rmSync(path);
+  return { id, text, rcpts: q.envelope.recipients.map((r) => r.address) };
+}
+
+const MSG = "Subject: t\r\n\r\nbody\r\n.\r\n";
+
+test("every recipient reaches the queue file; ID: client= is logged at the first RCPT", async () => {
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "RCPT TO:<nobody@example.net>\r\n",
+    "RCPT TO:<carol@example.net>\r\n",
+    "DATA\r\n",
+    MSG,
+    "QUIT\r\n",
+  ]);
+  assert.deepEqual(
+    r.slice(2).map((l) => l.slice(0, 3)),
+    ["250", "250", "550", "250", "354", "250", "221"],
+  );
+  const q = takeQueued(r[7]);
+  assert.deepEqual(q.rcpts, ["bob@example.net", "carol@example.net"]);
+  assert.match(
+    q.text,
+    /^Received: from c\.example \(unknown \[127\.0\.0\.1\]\)\n\tby mx\.example\.org \(Postern\) with ESMTP id \w+;/,
+  );
+  assert.doesNotMatch(q.text, /\tfor </, "no 'for' with two recipients");
+  const log = readFileSync(logFile, "utf8");
+  assert.match(log, new RegExp(`${q.id}: client=unknown\\[127\\.0\\.0\\.1\\]`));
+});
+
+test("one recipient: the Received header names it, as before", async () => {
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "DATA\r\n",
+    MSG,
+    "QUIT\r\n",
+  ]);
+  const q = takeQueued(r[5]);
+  assert.deepEqual(q.rcpts, ["bob@example.net"]);
+  assert.match(q.text, /with ESMTP id \w+\n\tfor <bob@example\.net>;/);
+  assert.match(q.text, /\n\nbody\n$/);
+});
+
+test("RSET after RCPT leaves nothing in incoming/, and the next transaction is queued", async () => {
+  // RSET may come before or after the early open completes: both must leave nothing.
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "RSET\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<carol@example.net>\r\n",
+    "DATA\r\n",
+    MSG,
+    "QUIT\r\n",
+  ]);
+  assert.match(r[4] ?? "", /^250 /);
+  const q = takeQueued(r[8]);
+  assert.deepEqual(q.rcpts, ["carol@example.net"]);
+  await nothingLeft();
+});
+
+for (const [name, tail, hangUp] of [
+  ["QUIT", ["QUIT\r\n"], false],
+  ["a lost connection", [], true],
+  ["a second EHLO", ["EHLO again.example\r\n", "NOOP\r\n"], false],
+] as const) {
+  test(`${name} after RCPT leaves nothing in incoming/`, async () => {
+    const before = readFileSync(logFile, "utf8").length;
+    // Once the queue file exists (its client= line is logged), the rest of the session.
+    const opened = () =>
+      waitFor("the client= line", () =>
+        /: client=unknown/.test(readFileSync(logFile, "utf8").slice(before)) ? true : undefined,
+      );
+    const r = await dialog(
+      port,
+      ["EHLO c.example\r\n", "MAIL FROM:<alice@example.org>\r\n", "RCPT TO:<bob@example.net>\r\n", ...tail],
+      hangUp,
+      { afterReplies: 4, wait: opened },
+    );
+    assert.match(r[3] ?? "", /^250 /);
+    await nothingLeft();
+  });
+}
+
+test("cleanup unreachable: RCPT is accepted, DATA answers 451 4.3.0, and it is logged", async () => {
+  const before = readFileSync(logFile, "utf8").length;
+  const r = await dialog(brokenPort, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "DATA\r\n",
+    "QUIT\r\n",
+  ]);
+  assert.match(r[3] ?? "", /^250 /);
+  assert.match(r[4] ?? "", /^451 4\.3\.0 /);
+  const log = readFileSync(logFile, "utf8").slice(before);
+  assert.match(log, /warning: cannot open queue file at RCPT: connect to .*cleanup/);
+  assert.match(log, /openMessage failed: connect to .*cleanup/);
+});
+
+test("a large message streams through the early-opened file (the envelope frame is not stuck behind it)", async () => {
+  const line = `${"y".repeat(998)}\r\n`;
+  const body = `Subject: big\r\n\r\n${line.repeat(1500)}.\r\n`;
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "RCPT TO:<carol@example.net>\r\n",
+    "DATA\r\n",
+    body,
+    "QUIT\r\n",
+  ]);
+  const q = takeQueued(r[6]);
+  assert.deepEqual(q.rcpts, ["bob@example.net", "carol@example.net"]);
+  assert.equal(q.text.split(`${"y".repeat(998)}\n`).length - 1, 1500);
+});
+
+test("an empty message and BDAT work through the early-opened file", async () => {
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "DATA\r\n",
+    ".\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<carol@example.net>\r\n",
+    "BDAT 17 LAST\r\nSubject: b\r\n\r\nx\r\n",
+    "QUIT\r\n",
+  ]);
+  assert.match(takeQueued(r[5]).text, /^Received: /);
+  const b = takeQueued(r[8]);
+  assert.deepEqual(b.rcpts, ["carol@example.net"]);
+  assert.match(b.text, /\nSubject: b\n\nx\n$/);
+  await nothingLeft();
+});
+
+test("RSET pipelined right behind RCPT: nothing is opened or left, and the session goes on", async () => {
+  const r = await dialog(port, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nRSET\r\nNOOP\r\n",
+    "QUIT\r\n",
+  ]);
+  assert.match(r.at(-1) ?? "", /^221 /);
+  await nothingLeft();
+});
+
+test("cleanup: an opened file is removed when its client goes away before the envelope (smtpd crashed)", async () => {
+  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  const r = await conn.request<{ ok: boolean; id: string }>({ op: "open" });
+  assert.equal(r.ok, true);
+  assert.deepEqual(incoming(), [`.${r.id}.tmp`]);
+  conn.destroy();
+  await nothingLeft();
+});
+
+test("cleanup: open, abort, then begin on the same connection", async () => {
+  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  const opened = await conn.request<{ ok: boolean; id: string }>({ op: "open" });
+  const aborted = await conn.request<{ ok: boolean; id: string }>({ op: "abort" });
+  assert.deepEqual(aborted, { ok: true, id: opened.id });
+  assert.deepEqual(incoming(), []);
+  const begun = await conn.request<{ ok: boolean; id: string }>({
+    op: "begin",
+    envelope: { sender: "a@example.org", recipients: [{ address: "b@example.net" }], attrs: {} },
+    inputIsCrlf: false,
+  });
+  assert.equal(begun.ok, true);
+  conn.sendLastData(Buffer.from("Subject: x\n\nhi\n"));
+  const done = await conn.nextMessage<{ ok: boolean; id: string; nrcpt: number }>();
+  assert.equal(done.ok, true);
+  assert.equal(done.nrcpt, 1);
+  rmSync(queuePath(queueDir, "incoming", done.id));
+  conn.close();
+});
+
+test("cleanup: anything but an envelope or abort after open ends the connection and removes the file", async () => {
+  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  await conn.request({ op: "open" });
+  conn.send({ op: "begin", envelope: { sender: "", recipients: [], attrs: {} }, inputIsCrlf: false });
+  await assert.rejects(conn.nextMessage(2000));
+  await nothingLeft();
+});
