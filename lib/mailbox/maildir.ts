@@ -60,6 +60,29 @@ export async function ensureMaildir(root: string): Promise<void> {
 export const SMALL_FILE_MAX = 256 * 1024;
 
 /**
+ * The file read with one blocking open/pread/close into `into` (at least max + 1 bytes long)
+ * when it has at most `max` bytes: a short read of a regular file is its end, so no fstat.
+ * undefined when it is bigger or cannot be read (renamed meanwhile, say): the caller's
+ * general path decides. The bytes are a view of `into`, valid until the caller reuses it.
+ */
+export function readAtMost(path: string, max: number, into: Buffer): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const got = readSync(fd, into, 0, max + 1, 0);
+    return got > max ? undefined : into.subarray(0, got);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * A small message file read whole with blocking calls: open, one read of the size the index
  * knows plus a byte (a short read of a regular file is its end, so no fstat is needed), close.
  * undefined when it is bigger than SMALL_FILE_MAX (`expected` is the size the index knows) or

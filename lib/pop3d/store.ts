@@ -6,11 +6,11 @@
  * Talks to: lib/mailbox. Security: runs as the mailbox owner; a second session on the same
  * mailbox fails with MailError "in-use" (-ERR [IN-USE]).
  */
-import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
-import { type MaildirMessage, MaildirStore, readSmallFile } from "../mailbox/maildir.js";
+import { type MaildirMessage, MaildirStore, readAtMost, readSmallFile } from "../mailbox/maildir.js";
 import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
 import type { Pop3Body, Pop3ListEntry, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
 import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
@@ -29,27 +29,10 @@ const HELD_MESSAGE_BYTES = 256 * 1024;
  */
 let scratch = Buffer.allocUnsafe(16 * 1024);
 
-/**
- * The file read whole into `scratch` if it has at most `max` bytes; undefined when it cannot
- * be opened or is bigger (the caller's general path then decides). Blocking open/read/close.
- */
+/** readAtMost into `scratch`, grown to fit. */
 function readIntoScratch(path: string, max: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    if (scratch.length < max + 1) scratch = Buffer.allocUnsafe(max + 1);
-    // One read: a regular file's short read is its end (no second read to see 0).
-    const got = readSync(fd, scratch, 0, max + 1, 0);
-    return got > max ? undefined : scratch.subarray(0, got);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  if (scratch.length < max + 1) scratch = Buffer.allocUnsafe(max + 1);
+  return readAtMost(path, max, scratch);
 }
 
 export interface Pop3SessionStats {

@@ -15,9 +15,8 @@
  * names its snapshot knows; the batch buffer is sized for the worst case (every LF doubled)
  * before anything is written into it.
  */
-import { closeSync, openSync, readSync } from "node:fs";
 import type { FolderSession, MessageInfo } from "../../mailbox/folder.js";
-import { SMALL_FILE_MAX } from "../../mailbox/maildir.js";
+import { readAtMost, SMALL_FILE_MAX } from "../../mailbox/maildir.js";
 import { writeCrlf } from "../../mime/sections.js";
 import type { ImapContext } from "./context.js";
 import type { PlannedItem } from "./fetch-plan.js";
@@ -74,22 +73,9 @@ let scratch = Buffer.allocUnsafeSlow(64 * 1024);
  */
 function readStored(path: string, expected: number): Buffer | undefined {
   if (expected > SMALL_FILE_MAX) return undefined;
-  const want = expected + 1;
-  if (scratch.length < want) scratch = Buffer.allocUnsafeSlow(Math.max(want, 2 * scratch.length));
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    const got = readSync(fd, scratch, 0, want, 0);
-    return got < want ? scratch.subarray(0, got) : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  if (scratch.length < expected + 1)
+    scratch = Buffer.allocUnsafeSlow(Math.max(expected + 1, 2 * scratch.length));
+  return readAtMost(path, expected, scratch);
 }
 
 /**
