@@ -8,11 +8,21 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { REPO, runProgram } from "./sandbox.js";
 
-/** Send each command (after the greeting) and collect each complete reply. */
+/**
+ * Send each command (after the greeting) and collect each complete reply. After the last
+ * reply the client ends the connection (`hangUp`: drops it) and resolves at once, or with
+ * `untilClose` when the server has closed too. `gate` holds the next command back until
+ * its promise settles, after that many replies.
+ */
 export function smtpDialog(
   port: number,
   commands: string[],
-  opts: { timeoutMs?: number } = {},
+  opts: {
+    timeoutMs?: number;
+    hangUp?: boolean;
+    untilClose?: boolean;
+    gate?: { afterReplies: number; wait: () => Promise<unknown> };
+  } = {},
 ): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const s = connect(port, "127.0.0.1");
@@ -23,6 +33,17 @@ export function smtpDialog(
       s.destroy();
       resolve(replies);
     }, opts.timeoutMs ?? 15_000);
+    const proceed = () => {
+      if (next < commands.length) {
+        s.write(commands[next++] as string);
+        return;
+      }
+      if (opts.hangUp) s.destroy();
+      else s.end();
+      if (opts.untilClose) return;
+      clearTimeout(timer);
+      resolve(replies);
+    };
     s.on("data", (d) => {
       buf += d.toString("latin1");
       for (;;) {
@@ -30,12 +51,9 @@ export function smtpDialog(
         if (!m?.[1]) break;
         replies.push(m[1].trimEnd());
         buf = buf.slice(m[1].length);
-        if (next < commands.length) s.write(commands[next++] as string);
-        else {
-          clearTimeout(timer);
-          s.end();
-          resolve(replies);
-        }
+        if (opts.gate && replies.length === opts.gate.afterReplies)
+          void opts.gate.wait().then(proceed, reject);
+        else proceed();
       }
     });
     s.on("error", (e) => {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { connect, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -18,6 +18,7 @@ import { Logger } from "../../lib/log/index.js";
 import { ensureQueueDirs, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
 import type { SmtpdPolicy } from "../../lib/smtpd/policy-hooks.js";
 import { type SmtpdShared, serveSmtp } from "../../lib/smtpd/session.js";
+import { smtpDialog } from "../helpers/smtp.js";
 import { options } from "../smtp/harness.js";
 
 let root = "";
@@ -103,37 +104,14 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Send each command after the previous reply; resolves with the replies (and whether the server hung up). */
+/** Each command after the previous reply; resolves with the replies once the connection has closed. */
 function dialog(
   p: number,
   commands: string[],
   hangUp = false,
   gate?: { afterReplies: number; wait: () => Promise<unknown> },
 ): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const s = connect(p, "127.0.0.1");
-    const replies: string[] = [];
-    let buf = "";
-    let next = 0;
-    const proceed = () => {
-      if (next < commands.length) s.write(commands[next++] as string);
-      else if (hangUp) s.destroy();
-      else s.end();
-    };
-    s.on("data", (d) => {
-      buf += d.toString("latin1");
-      for (;;) {
-        const m = buf.match(/^((?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n)/);
-        if (!m?.[1]) break;
-        replies.push(m[1].trimEnd());
-        buf = buf.slice(m[1].length);
-        if (gate && replies.length === gate.afterReplies) void gate.wait().then(proceed, reject);
-        else proceed();
-      }
-    });
-    s.on("error", reject);
-    s.on("close", () => resolve(replies));
-  });
+  return smtpDialog(p, commands, { untilClose: true, hangUp, ...(gate ? { gate } : {}) });
 }
 
 function incoming(): string[] {
