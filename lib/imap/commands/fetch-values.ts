@@ -17,7 +17,7 @@ import type { ImapValue as MimeValue } from "../../mime/imap-value.js";
 import type { ImapValue } from "../serializer/values.js";
 
 /** Deeper than any BODYSTRUCTURE lib/mime can build (its MAX_DEPTH is 100, ~3 levels each). */
-const MAX_CACHE_DEPTH = 400;
+export const MAX_CACHE_DEPTH = 400;
 
 const isList = (value: MimeValue): value is readonly MimeValue[] => Array.isArray(value);
 
@@ -35,43 +35,9 @@ export function encodeCached(value: MimeValue): string {
   return JSON.stringify(toJson(value));
 }
 
-function fromJson(json: unknown, depth: number): MimeValue | undefined {
-  if (depth > MAX_CACHE_DEPTH) return undefined;
-  if (json === null || typeof json === "string") return json;
-  if (typeof json === "number") return Number.isSafeInteger(json) && json >= 0 ? json : undefined;
-  if (Array.isArray(json)) return listFromJson(json, depth);
-  if (typeof json !== "object") return undefined;
-  if ("l" in json && typeof json.l === "string" && Object.keys(json).length === 1)
-    return { literal: Buffer.from(json.l, "base64") };
-  if ("j" in json && Array.isArray(json.j) && Object.keys(json).length === 1) {
-    const joined = listFromJson(json.j, depth);
-    return joined === undefined ? undefined : { joined };
-  }
-  return undefined;
-}
-
-function listFromJson(items: readonly unknown[], depth: number): MimeValue[] | undefined {
-  const out: MimeValue[] = [];
-  for (const item of items) {
-    const value = fromJson(item, depth + 1);
-    if (value === undefined) return undefined;
-    out.push(value);
-  }
-  return out;
-}
-
-/** The value of a cache string, or undefined when it is not one of ours. */
-export function decodeCached(text: string): MimeValue | undefined {
-  try {
-    return fromJson(JSON.parse(text), 0);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * toWire(decodeCached(text)) in one pass over the parsed JSON, with the same checks: no
- * lib/mime tree is built only to be copied.
+ * The wire value of a cache string (toWire of the lib/mime value it encodes) in one pass
+ * over the parsed JSON, checking every node; undefined when it is not one of ours.
  */
 export function cachedWire(text: string): ImapValue | undefined {
   try {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { cachedWire, decodeCached, encodeCached, toWire } from "../../../lib/imap/commands/fetch-values.js";
+import {
+  cachedWire,
+  encodeCached,
+  MAX_CACHE_DEPTH,
+  toWire,
+} from "../../../lib/imap/commands/fetch-values.js";
 import { canQuote, type ImapValue, MAX_QUOTED, ResponseWriter } from "../../../lib/imap/serializer/values.js";
 import type { ImapValue as MimeValue } from "../../../lib/mime/imap-value.js";
 
@@ -102,6 +107,40 @@ const { mime } = fc.letrec<{ mime: MimeValue }>((tie) => ({
     fc.array(tie("mime"), { maxLength: 3 }).map((joined) => ({ joined })),
   ),
 }));
+
+function fromJson(json: unknown, depth: number): MimeValue | undefined {
+  if (depth > MAX_CACHE_DEPTH) return undefined;
+  if (json === null || typeof json === "string") return json;
+  if (typeof json === "number") return Number.isSafeInteger(json) && json >= 0 ? json : undefined;
+  if (Array.isArray(json)) return listFromJson(json, depth);
+  if (typeof json !== "object") return undefined;
+  if ("l" in json && typeof json.l === "string" && Object.keys(json).length === 1)
+    return { literal: Buffer.from(json.l, "base64") };
+  if ("j" in json && Array.isArray(json.j) && Object.keys(json).length === 1) {
+    const joined = listFromJson(json.j, depth);
+    return joined === undefined ? undefined : { joined };
+  }
+  return undefined;
+}
+
+function listFromJson(items: readonly unknown[], depth: number): MimeValue[] | undefined {
+  const out: MimeValue[] = [];
+  for (const item of items) {
+    const value = fromJson(item, depth + 1);
+    if (value === undefined) return undefined;
+    out.push(value);
+  }
+  return out;
+}
+
+/** The cache string decoded to a lib/mime value, as FETCH did before cachedWire. */
+function decodeCached(text: string): MimeValue | undefined {
+  try {
+    return fromJson(JSON.parse(text), 0);
+  } catch {
+    return undefined;
+  }
+}
 
 describe("cachedWire", () => {
   it("is toWire(decodeCached(x)) (property)", () => {
