@@ -109,12 +109,7 @@ async function newRecord(
 }
 
 /** Merge the listing of cur/ into the index: see the header, step 3. */
-async function merge(
-  ctx: Ctx,
-  old: Uidlist,
-  files: Map<string, string>,
-  order: readonly string[],
-): Promise<Uidlist> {
+async function merge(ctx: Ctx, old: Uidlist, files: Map<string, string>): Promise<Uidlist> {
   let highest = old.highestModseq ?? 1;
   const records: UidRecord[] = [];
   let dropped = 0;
@@ -129,10 +124,8 @@ async function merge(
     records.push(r.info === info ? r : { ...r, info, modseq: ++highest });
   }
   if (dropped > 0) highest++;
-  const first = order.filter((b) => files.has(b));
-  const rest = [...files.keys()].filter((b) => !first.includes(b)).sort(compareArrival);
   let nextUid = old.nextUid;
-  for (const base of [...first, ...rest]) {
+  for (const base of [...files.keys()].sort(compareArrival)) {
     const rec = await newRecord(ctx, nextUid, files.get(base) ?? base, highest + 1);
     if (rec === undefined) continue;
     records.push(rec);
@@ -142,13 +135,13 @@ async function merge(
   return { ...old, records, nextUid, highestModseq: highest, firstRecentUid: old.firstRecentUid ?? 1 };
 }
 
-async function scan(ctx: Ctx, old: Uidlist, order: readonly string[]): Promise<Uidlist> {
+async function scan(ctx: Ctx, old: Uidlist): Promise<Uidlist> {
   await moveNew(ctx);
   const scanAt = Date.now();
   const [curSt, newSt] = [await ctx.fs.stat(join(ctx.dir, "cur")), await ctx.fs.stat(join(ctx.dir, "new"))];
   const files = new Map<string, string>();
   for (const f of await ctx.fs.readdir(join(ctx.dir, "cur"))) if (visible(f)) files.set(maildirBase(f), f);
-  const merged = await merge(ctx, old, files, order);
+  const merged = await merge(ctx, old, files);
   return { ...merged, curMtime: String(curSt.mtimeNs), newMtime: String(newSt.mtimeNs), scanAt };
 }
 
@@ -159,11 +152,11 @@ async function upToDate(ctx: Ctx, list: Uidlist): Promise<boolean> {
   return dirsUnchanged(list, curSt.mtimeNs, newSt.mtimeNs, Date.now());
 }
 
-/** The index brought up to date (caller holds the lock); `order`: new bases to number first. */
-async function syncLocked(ctx: Ctx, order: readonly string[] = []): Promise<Uidlist> {
+/** The index brought up to date (caller holds the lock). */
+async function syncLocked(ctx: Ctx): Promise<Uidlist> {
   const old = await loadIndex(ctx);
   if (await upToDate(ctx, old)) return old;
-  const list = await scan(ctx, old, order);
+  const list = await scan(ctx, old);
   await writeIndex(ctx, list);
   return list;
 }
@@ -201,19 +194,17 @@ export interface IndexChange<T> {
 }
 
 /**
- * Take the folder lock, run `before` (files to add under the lock, numbered first in
- * `order`), sync, and let `change` return a new index to write (or undefined to
- * keep it) along with its result.
+ * Take the folder lock, sync, and let `change` return a new index to write (or undefined
+ * to keep it) along with its result.
  */
 export async function withSyncedIndex<T>(
   dir: string,
-  opts: SyncOptions & { readonly order?: readonly string[]; readonly before?: () => Promise<void> },
+  opts: SyncOptions,
   change: (list: Uidlist) => Promise<IndexChange<T>>,
 ): Promise<T> {
   const ctx: Ctx = { dir, fs: opts.fs ?? nodeStoreFs };
   return withFileLock(join(dir, `${UIDLIST_NAME}.lock`), opts.lockTimeoutMs ?? 10_000, async () => {
-    await opts.before?.();
-    const list = await syncLocked(ctx, opts.order ?? []);
+    const list = await syncLocked(ctx);
     const changeAt = Date.now();
     const out = await change(list);
     if (out.list !== undefined && out.list !== list) {
