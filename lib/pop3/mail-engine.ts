@@ -337,11 +337,7 @@ export class Pop3MailEngine {
 
   /** A multi-line reply: the status line (with its CRLF), then the body dot-stuffed and ended. */
   private async streamBody(status: string, body: Pop3Body): Promise<void> {
-    if (isStored(body)) {
-      const { reply, crlfOctets, placed } = stuffedReply(status, body.stored, true, this.slot);
-      body.sent?.(crlfOctets);
-      return placed ? undefined : this.out.write(reply);
-    }
+    if (isStored(body)) return this.sendStored(status, body);
     if (isHeld(body)) {
       const whole = body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body);
       const { reply, placed } = stuffedReply(status, whole, false, this.slot);
@@ -358,8 +354,19 @@ export class Pop3MailEngine {
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
     const body = await (this.store as Pop3Store).retrieve(n);
-    await this.streamBody(okLine(`${(this.messages[n - 1] as Message).size} octets`), body);
+    await this.streamBody(this.retrStatus(n), body);
     this.retrieved++;
+  }
+
+  private retrStatus(n: number): string {
+    return okLine(`${(this.messages[n - 1] as Message).size} octets`);
+  }
+
+  /** A message as stored, dot-stuffed in one buffer (in the output's batch when it has room). */
+  private sendStored(status: string, body: StoredMessage): Promise<void> | undefined {
+    const { reply, crlfOctets, placed } = stuffedReply(status, body.stored, true, this.slot);
+    body.sent?.(crlfOctets);
+    return placed ? undefined : (this.out.write(reply) ?? undefined);
   }
 
   /**
@@ -379,15 +386,9 @@ export class Pop3MailEngine {
       return false;
     }
     if (body === undefined) return false;
-    const { reply, crlfOctets, placed } = stuffedReply(
-      okLine(`${(this.messages[n - 1] as Message).size} octets`),
-      body.stored,
-      true,
-      this.slot,
-    );
-    body.sent?.(crlfOctets);
+    const sent = this.sendStored(this.retrStatus(n), body);
     this.retrieved++;
-    return placed ? undefined : (this.out.write(reply) ?? undefined);
+    return sent;
   }
 
   private async top(cmd: Pop3Command): Promise<void> {
