@@ -3,8 +3,8 @@
  * without index items: what a client downloading mail asks for every message): each small
  * message file is read with one open/pread/close into a reused buffer and converted to its
  * CRLF form straight into a batch of wire bytes that holds many responses, handed to the
- * session in one write per ~64 KiB, from a buffer reused batch after batch. No MIME parse, no response objects, no copy of the body
- * but the CRLF conversion itself.
+ * session in one write per ~64 KiB, from a buffer reused batch after batch. No MIME parse,
+ * no response objects, no copy of the body but the CRLF conversion itself.
  *
  * Whatever the fast path does not cover goes back to the general path (fetch-items) for that
  * message, after the batch so far is sent: partials, other items, big files, a file renamed

@@ -138,11 +138,21 @@ function writeList(w: ResponseWriter, items: readonly ImapValue[]): void {
   w.raw(")");
 }
 
+/** A byte (or character code) a quoted string may hold: 7-bit, not NUL, CR or LF. */
+function quotable(c: number): boolean {
+  return c !== 0 && c !== 0x0d && c !== 0x0a && c <= 0x7f;
+}
+
 /** True when the bytes can be sent as a quoted string. */
 export function canQuote(bytes: Buffer): boolean {
   if (bytes.length > MAX_QUOTED) return false;
-  for (const byte of bytes) if (byte === 0 || byte === 0x0d || byte === 0x0a || byte > 0x7f) return false;
+  for (const byte of bytes) if (!quotable(byte)) return false;
   return true;
+}
+
+/** 7-bit text as a quoted string, with '"' and backslash escaped. */
+function quoted(text: string): string {
+  return `"${text.includes('"') || text.includes("\\") ? text.replace(/["\\]/g, "\\$&") : text}"`;
 }
 
 /**
@@ -151,20 +161,17 @@ export function canQuote(bytes: Buffer): boolean {
  */
 function writeText(w: ResponseWriter, text: string): void {
   if (text.length > MAX_QUOTED || !quotableText(text)) writeString(w, Buffer.from(text, "utf8"));
-  else w.raw(`"${text.includes('"') || text.includes("\\") ? text.replace(/["\\]/g, "\\$&") : text}"`);
+  else w.raw(quoted(text));
 }
 
 function quotableText(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0 || c === 0x0d || c === 0x0a || c > 0x7f) return false;
-  }
+  for (let i = 0; i < text.length; i++) if (!quotable(text.charCodeAt(i))) return false;
   return true;
 }
 
 function writeString(w: ResponseWriter, bytes: Buffer): void {
   if (!canQuote(bytes)) writeLiteral(w, bytes);
-  else w.raw(`"${bytes.toString("latin1").replace(/["\\]/g, "\\$&")}"`);
+  else w.raw(quoted(bytes.toString("latin1")));
 }
 
 function writeLiteral(w: ResponseWriter, bytes: Buffer): void {
