@@ -41,9 +41,25 @@ function runBench(script: string, args: string[], out: string): unknown {
 
 interface SmtpJson {
   results: { system: string; sessions: number; acceptedPerS: number; deliveredPerS: number }[];
+  latency?: { system: string; acceptMs: number; deliverMs: number }[];
 }
 function smtpRows(j: SmtpJson): Row[] {
   const rows: Row[] = [];
+  const lp = j.latency?.find((l) => l.system === "postern");
+  const lf = j.latency?.find((l) => l.system === "postfix");
+  if (lp && lf)
+    for (const [key, label] of [
+      ["acceptMs", "accepted"],
+      ["deliverMs", "in Maildir"],
+    ] as const)
+      rows.push({
+        workload: `SMTP single message, ${label}`,
+        unit: "ms",
+        postern: lp[key],
+        anchor: lf[key],
+        anchorName: "Postfix",
+        ratio: lf[key] / lp[key],
+      });
   for (const sessions of [...new Set(j.results.map((r) => r.sessions))]) {
     for (const [key, label] of [
       ["acceptedPerS", "accept"],
@@ -175,7 +191,7 @@ async function main(): Promise<void> {
         ...smtpRows(
           runBench(
             "smtp.js",
-            quick ? ["--count", "200", "--sessions", "1,10"] : ["--count", "1000", "--sessions", "1,10,50"],
+            quick ? ["--count", "200", "--sessions", "1,10", "--latency", "10"] : ["--count", "1000", "--sessions", "1,10,50"],
             join(dir, "smtp.json"),
           ) as SmtpJson,
         ),

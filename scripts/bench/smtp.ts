@@ -7,8 +7,9 @@
  * PSS of master plus every worker). Needs root (Postfix) and Debian's postfix package.
  *
  *   npm run build && sudo node dist/scripts/bench/smtp.js [--count 1000] [--sessions 1,10,50] [--size 2048]
- *     [--port-base 23000] [--postfix-port 24025] [--only postern]
- * (postern listens on port-base + 25; --only runs one system, for A/B runs of postern alone)
+ *     [--latency 50] [--port-base 23000] [--postfix-port 24025] [--only postern]
+ * (postern listens on port-base + 25; --only runs one system, for A/B runs of postern alone;
+ * --latency N first times N single messages alone, see smtp-latency.ts; 0 skips that)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Memory, memoryOf, peakSampler } from "./procs.js";
+import { type Latency, singleMessageLatency } from "./smtp-latency.js";
 import { countMaildir, emptyMaildir, type MailSystem, postern, postfix } from "./systems.js";
 
 interface Result {
@@ -103,7 +105,7 @@ function mib(kib: number): string {
   return (kib / 1024).toFixed(1);
 }
 
-function table(results: Result[], idle: Record<string, Memory>): string {
+function table(results: Result[], idle: Record<string, Memory>, latency: Latency[]): string {
   const rows = [
     "| workload | postern msg/s | Postfix msg/s | ratio | postern peak PSS MiB | Postfix peak PSS MiB |",
     "|---|---|---|---|---|---|",
@@ -120,6 +122,12 @@ function table(results: Result[], idle: Record<string, Memory>): string {
       `| to Maildir, ${s} session${s === 1 ? "" : "s"} | ${p.deliveredPerS.toFixed(0)} | ${f.deliveredPerS.toFixed(0)} | ${(p.deliveredPerS / f.deliveredPerS).toFixed(2)} | | |`,
     );
   }
+  const lp = latency.find((l) => l.system === "postern");
+  const lf = latency.find((l) => l.system === "postfix");
+  if (lp && lf)
+    rows.push(
+      `| single message, accepted / in Maildir (ms, median) | ${lp.acceptMs.toFixed(2)} / ${lp.deliverMs.toFixed(2)} | ${lf.acceptMs.toFixed(2)} / ${lf.deliverMs.toFixed(2)} | ${(lf.acceptMs / lp.acceptMs).toFixed(2)} / ${(lf.deliverMs / lp.deliverMs).toFixed(2)} | | |`,
+    );
   const pi = idle["postern"];
   const fi = idle["postfix"];
   if (pi && fi)
@@ -135,6 +143,7 @@ async function main(): Promise<void> {
       count: { type: "string", default: "1000" },
       sessions: { type: "string", default: "1,10,50" },
       size: { type: "string", default: "2048" },
+      latency: { type: "string", default: "50" },
       out: { type: "string" },
       "port-base": { type: "string", default: "23000" },
       "postfix-port": { type: "string", default: "24025" },
@@ -153,11 +162,22 @@ async function main(): Promise<void> {
   ];
   const systems = makers.filter(([name]) => !values.only || name === values.only).map(([, make]) => make());
   const results: Result[] = [];
+  const latency: Latency[] = [];
   const idle: Record<string, Memory> = {};
   try {
     for (const s of systems) s.start();
     await sleep(3000);
     for (const s of systems) idle[s.name] = memoryOf(s.masterPid());
+    const latencyCount = Number(values.latency);
+    if (latencyCount > 0)
+      for (const sys of systems) {
+        const l = await singleMessageLatency(sys, latencyCount, size);
+        process.stderr.write(
+          `${sys.name} single message: accepted ${l.acceptMs.toFixed(2)} ms, in Maildir ${l.deliverMs.toFixed(2)} ms (median of ${l.messages})\n`,
+        );
+        latency.push(l);
+        await sleep(1000);
+      }
     for (const sessions of sessionList) {
       for (const sys of systems) {
         const r = await runOne(sys, sessions, count, size);
@@ -177,12 +197,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  const report = `SMTP benchmark, ${new Date().toISOString()}, ${count} messages of ${size} bytes per run\n\n${table(results, idle)}\n`;
+  const report = `SMTP benchmark, ${new Date().toISOString()}, ${count} messages of ${size} bytes per run\n\n${table(results, idle, latency)}\n`;
   process.stdout.write(report);
   if (values.out)
     writeFileSync(
       values.out,
-      JSON.stringify({ date: new Date().toISOString(), count, size, results, idle }, null, 2),
+      JSON.stringify({ date: new Date().toISOString(), count, size, results, latency, idle }, null, 2),
     );
   rmSync(root, { recursive: true, force: true });
 }
