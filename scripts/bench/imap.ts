@@ -15,6 +15,7 @@ interface Figure {
   /** true: lower is better (latency). */
   readonly lower: boolean;
   readonly peakPss: number;
+  readonly peakRss: number;
 }
 
 const USERS = { small: "bench1", big: "bench2", body: "bench3", append: "bench4" } as const;
@@ -188,7 +189,8 @@ async function runWorkload(name: string, sys: Pop3System, o: Options): Promise<F
     const workload = WORKLOADS[name];
     if (workload === undefined) throw new Error(`unknown workload ${name}`);
     const r = await withDeadline(workload(sys, open, o), o.deadlineS, `${sys.name} ${name}`);
-    return { workload: name, system: sys.name, ...r, peakPss: sampler.stop().pssKiB };
+    const peak = sampler.stop();
+    return { workload: name, system: sys.name, ...r, peakPss: peak.pssKiB, peakRss: peak.rssKiB };
   } catch (e) {
     sampler.stop();
     throw e;

@@ -17,7 +17,13 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { median } from "./procs.js";
+import { type Memory, median } from "./procs.js";
+
+/** Peak memory of one system during one workload (KiB); absent where a workload does not sample it. */
+interface Peak {
+  readonly pssKiB: number;
+  readonly rssKiB: number;
+}
 
 interface Row {
   readonly workload: string;
@@ -27,6 +33,32 @@ interface Row {
   readonly anchorName: string;
   /** postern/anchor for rates, anchor/postern for latencies: >1 means postern is better. */
   readonly ratio: number;
+  readonly posternPeak?: Peak;
+  readonly anchorPeak?: Peak;
+}
+
+/** Each whole system's memory right after start, per benchmark. */
+interface Idle {
+  readonly bench: string;
+  readonly anchorName: string;
+  readonly postern: Memory;
+  readonly anchor: Memory;
+}
+
+/** The highest of some peaks (by PSS, as the samplers pick them). */
+function highest(peaks: readonly Peak[]): Peak | undefined {
+  return peaks.reduce<Peak | undefined>((a, b) => (a && a.pssKiB >= b.pssKiB ? a : b), undefined);
+}
+
+export function idleOf(
+  bench: string,
+  anchorName: string,
+  anchorKey: string,
+  idle?: Record<string, Memory>,
+): Idle[] {
+  const postern = idle?.["postern"];
+  const anchor = idle?.[anchorKey];
+  return postern && anchor ? [{ bench, anchorName, postern, anchor }] : [];
 }
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -39,11 +71,12 @@ function runBench(script: string, args: string[], out: string): unknown {
   return JSON.parse(readFileSync(out, "utf8")) as unknown;
 }
 
-interface SmtpJson {
-  results: { system: string; sessions: number; acceptedPerS: number; deliveredPerS: number }[];
+export interface SmtpJson {
+  results: { system: string; sessions: number; acceptedPerS: number; deliveredPerS: number; peak: Peak }[];
+  idle?: Record<string, Memory>;
   latency?: { system: string; acceptMs: number; deliverMs: number }[];
 }
-function smtpRows(j: SmtpJson): Row[] {
+export function smtpRows(j: SmtpJson): Row[] {
   const rows: Row[] = [];
   const lp = j.latency?.find((l) => l.system === "postern");
   const lf = j.latency?.find((l) => l.system === "postfix");
@@ -67,6 +100,8 @@ function smtpRows(j: SmtpJson): Row[] {
     ] as const) {
       const of = (s: string) =>
         median(j.results.filter((r) => r.system === s && r.sessions === sessions).map((r) => r[key]));
+      const peakOf = (s: string) =>
+        highest(j.results.filter((r) => r.system === s && r.sessions === sessions).map((r) => r.peak));
       const p = of("postern");
       const a = of("postfix");
       rows.push({
@@ -76,38 +111,62 @@ function smtpRows(j: SmtpJson): Row[] {
         anchor: a,
         anchorName: "Postfix",
         ratio: p / a,
+        ...peaks(peakOf("postern"), peakOf("postfix")),
       });
     }
   }
   return rows;
 }
 
-interface Pop3Json {
-  results: { system: string; clients: number; mode: string; msgPerS: number }[];
+/** Both peaks of a row, or none when either system's is missing. */
+function peaks(posternPeak?: Peak, anchorPeak?: Peak): { posternPeak?: Peak; anchorPeak?: Peak } {
+  return posternPeak && anchorPeak ? { posternPeak, anchorPeak } : {};
 }
-function pop3Rows(j: Pop3Json): Row[] {
+
+export interface Pop3Json {
+  results: { system: string; clients: number; mode: string; msgPerS: number; peak: Peak }[];
+  idle?: Record<string, Memory>;
+}
+export function pop3Rows(j: Pop3Json): Row[] {
   const keys = [...new Set(j.results.map((r) => `${r.clients}/${r.mode}`))];
   return keys.map((k) => {
     const [clients, mode] = k.split("/");
-    const of = (s: string) =>
-      median(j.results.filter((r) => r.system === s && `${r.clients}/${r.mode}` === k).map((r) => r.msgPerS));
-    const p = of("postern");
-    const a = of("dovecot");
+    const runs = (s: string) => j.results.filter((r) => r.system === s && `${r.clients}/${r.mode}` === k);
+    const p = median(runs("postern").map((r) => r.msgPerS));
+    const a = median(runs("dovecot").map((r) => r.msgPerS));
     const name = `POP3 RETR, ${clients} client(s)${mode === "pipe" ? ", pipelined" : ""}`;
-    return { workload: name, unit: "msg/s", postern: p, anchor: a, anchorName: "Dovecot", ratio: p / a };
+    const peak = (s: string) => highest(runs(s).map((r) => r.peak));
+    return {
+      workload: name,
+      unit: "msg/s",
+      postern: p,
+      anchor: a,
+      anchorName: "Dovecot",
+      ratio: p / a,
+      ...peaks(peak("postern"), peak("dovecot")),
+    };
   });
 }
 
-interface ImapJson {
-  figures: { workload: string; unit: string; system: string; value: number; lower: boolean }[];
+export interface ImapJson {
+  figures: {
+    workload: string;
+    unit: string;
+    system: string;
+    value: number;
+    lower: boolean;
+    peakPss: number;
+    peakRss?: number;
+  }[];
+  idle?: Record<string, Memory>;
 }
-function imapRows(j: ImapJson): Row[] {
+export function imapRows(j: ImapJson): Row[] {
   return [...new Set(j.figures.map((f) => f.workload))].map((w) => {
-    const of = (s: string) =>
-      median(j.figures.filter((f) => f.workload === w && f.system === s).map((f) => f.value));
+    const runs = (s: string) => j.figures.filter((f) => f.workload === w && f.system === s);
     const first = j.figures.find((f) => f.workload === w);
-    const p = of("postern");
-    const a = of("dovecot");
+    const p = median(runs("postern").map((f) => f.value));
+    const a = median(runs("dovecot").map((f) => f.value));
+    const peak = (s: string) => highest(runs(s).map((f) => ({ pssKiB: f.peakPss, rssKiB: f.peakRss ?? 0 })));
     return {
       workload: `IMAP ${w}`,
       unit: first?.unit ?? "",
@@ -115,27 +174,41 @@ function imapRows(j: ImapJson): Row[] {
       anchor: a,
       anchorName: "Dovecot",
       ratio: first?.lower ? a / p : p / a,
+      ...peaks(peak("postern"), peak("dovecot")),
     };
   });
 }
 
-function markdown(rows: Row[], machine: string, date: string): string {
+export function markdown(rows: Row[], idle: Idle[], machine: string, date: string): string {
   const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  const peak = (p?: Peak) => (p ? `${mib(p.pssKiB)} / ${p.rssKiB ? mib(p.rssKiB) : "?"}` : "");
+  const mem = (m: Memory) => `${mib(m.pssKiB)} / ${mib(m.rssKiB)} (${m.processes} processes)`;
   const lines = [
     "# Benchmark results",
     "",
     `${date}, ${machine}. Generated by \`npm run bench\` (scripts/bench/run.ts); each workload ran against`,
     "its anchor in the same run on loopback. Ratio > 1 means postern is better (rates: postern/anchor;",
-    "latencies: anchor/postern). Chart: [ratios.svg](ratios.svg).",
+    "latencies: anchor/postern). Chart: [ratios.svg](ratios.svg). Memory is that of each whole system",
+    "(master and every worker; PSS counts shared pages once), peak sampled every 200 ms during the workload.",
     "",
-    "| workload | unit | postern | anchor | anchor value | ratio |",
-    "|---|---|---|---|---|---|",
+    "| workload | unit | postern | anchor | anchor value | ratio | postern peak PSS / RSS MiB | anchor peak PSS / RSS MiB |",
+    "|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
-        `| ${r.workload} | ${r.unit} | ${fmt(r.postern)} | ${r.anchorName} | ${fmt(r.anchor)} | ${r.ratio.toFixed(2)} |`,
+        `| ${r.workload} | ${r.unit} | ${fmt(r.postern)} | ${r.anchorName} | ${fmt(r.anchor)} | ${r.ratio.toFixed(2)} | ${peak(r.posternPeak)} | ${peak(r.anchorPeak)} |`,
     ),
     "",
   ];
+  if (idle.length > 0)
+    lines.push(
+      "Idle, right after start (PSS / RSS MiB):",
+      "",
+      "| benchmark | postern | anchor |",
+      "|---|---|---|",
+      ...idle.map((i) => `| ${i.bench} | ${mem(i.postern)} | ${i.anchorName}: ${mem(i.anchor)} |`),
+      "",
+    );
   return lines.join("\n");
 }
 
@@ -185,46 +258,46 @@ async function main(): Promise<void> {
   const quick = values.quick;
   const dir = mkdtempSync(join(tmpdir(), "postern-bench-run-"));
   const rows: Row[] = [];
+  const idle: Idle[] = [];
   try {
-    if (only.has("smtp"))
-      rows.push(
-        ...smtpRows(
-          runBench(
-            "smtp.js",
-            quick ? ["--count", "200", "--sessions", "1,10", "--latency", "10"] : ["--count", "1000", "--sessions", "1,10,50"],
-            join(dir, "smtp.json"),
-          ) as SmtpJson,
-        ),
-      );
-    if (only.has("pop3"))
-      rows.push(
-        ...pop3Rows(
-          runBench(
-            "pop3.js",
-            quick ? ["--count", "300", "--repeat", "1"] : [],
-            join(dir, "pop3.json"),
-          ) as Pop3Json,
-        ),
-      );
-    if (only.has("imap"))
-      rows.push(
-        ...imapRows(
-          runBench(
-            "imap.js",
-            quick ? ["--big", "20000", "--repeat", "1", "--appends", "100"] : [],
-            join(dir, "imap.json"),
-          ) as ImapJson,
-        ),
-      );
+    if (only.has("smtp")) {
+      const j = runBench(
+        "smtp.js",
+        quick
+          ? ["--count", "200", "--sessions", "1,10", "--latency", "10"]
+          : ["--count", "1000", "--sessions", "1,10,50"],
+        join(dir, "smtp.json"),
+      ) as SmtpJson;
+      rows.push(...smtpRows(j));
+      idle.push(...idleOf("SMTP", "Postfix", "postfix", j.idle));
+    }
+    if (only.has("pop3")) {
+      const j = runBench(
+        "pop3.js",
+        quick ? ["--count", "300", "--repeat", "1"] : [],
+        join(dir, "pop3.json"),
+      ) as Pop3Json;
+      rows.push(...pop3Rows(j));
+      idle.push(...idleOf("POP3", "Dovecot", "dovecot", j.idle));
+    }
+    if (only.has("imap")) {
+      const j = runBench(
+        "imap.js",
+        quick ? ["--big", "20000", "--repeat", "1", "--appends", "100"] : [],
+        join(dir, "imap.json"),
+      ) as ImapJson;
+      rows.push(...imapRows(j));
+      idle.push(...idleOf("IMAP", "Dovecot", "dovecot", j.idle));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "CPU"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${quick ? " (--quick sizes)" : ""}`;
   const date = new Date().toISOString().slice(0, 10);
-  writeFileSync(join(REPO_BENCH, "RESULTS.md"), markdown(rows, machine, date));
+  writeFileSync(join(REPO_BENCH, "RESULTS.md"), markdown(rows, idle, machine, date));
   writeFileSync(join(REPO_BENCH, "ratios.svg"), ratioChart(rows));
   process.stdout.write(
-    `\n${markdown(rows, machine, date)}\nwritten to ${join(REPO_BENCH, "RESULTS.md")} and ratios.svg\n`,
+    `\n${markdown(rows, idle, machine, date)}\nwritten to ${join(REPO_BENCH, "RESULTS.md")} and ratios.svg\n`,
   );
 }
 

@@ -22,7 +22,8 @@ export interface Latency {
   deliverP90Ms: number;
 }
 
-const p90 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)] ?? Number.NaN;
+const p90 = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)] ?? Number.NaN;
 
 /** One session: resolves with the time of the 250 that ends the data, or rejects on any other reply. */
 function sendOne(port: number, rcpt: string, body: string, deadlineMs: number): Promise<number> {
@@ -87,7 +88,11 @@ function nextArrival(dir: string, ms: number): { arrived: Promise<number>; stop:
   return { arrived, stop };
 }
 
-export async function singleMessageLatency(sys: MailSystem, messages: number, size: number): Promise<Latency> {
+export async function singleMessageLatency(
+  sys: MailSystem,
+  messages: number,
+  size: number,
+): Promise<Latency> {
   emptyMaildir(sys.maildir);
   const line = `${"x".repeat(76)}\r\n`;
   const body = `Subject: latency\r\n\r\n${line.repeat(Math.max(1, Math.round(size / line.length)))}.\r\n`;
