@@ -14,6 +14,7 @@ import { type MaildirMessage, MaildirStore, readAtMost, readSmallFile } from "..
 import { syncIndex } from "../mailbox/sync.js";
 import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
 import type { UidRecord } from "../mailbox/uidlist.js";
+import { peekUnchanged } from "../mailbox/uidlist-log.js";
 import type { Pop3Body, Pop3ListEntry, Pop3Listing, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
 import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
 
@@ -111,11 +112,15 @@ export class MaildirPop3Store implements Pop3Store {
     const lock = await store.sessionLock();
     const self = new MaildirPop3Store(store, lock, opts.uidlFormat ?? DEFAULT_UIDL_FORMAT);
     try {
-      // MaildirStore.sync() with the index's records as they are (no message objects)
-      const list = await syncIndex(
-        store.root,
-        opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {},
-      );
+      // MaildirStore.sync() with the index's records as they are (no message objects). A
+      // mailbox unchanged since this process last synced it (four stats prove it, as for
+      // IMAP's NOOP and SELECT) needs no folder lock: a thread-pool round trip less at login.
+      const list =
+        peekUnchanged(store.root) ??
+        (await syncIndex(
+          store.root,
+          opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {},
+        ));
       self.records = list.records;
       self.uidValidity = list.uidValidity;
     } catch (err) {
