@@ -11,6 +11,7 @@
  * already runs as that uid (a sandbox run by root).
  */
 
+import { statSync } from "node:fs";
 import type { Socket } from "node:net";
 import type { Logger } from "../log/index.js";
 import { lookupUser, readSystemAccounts } from "../master/accounts.js";
@@ -27,10 +28,31 @@ export type MailUserResult =
   | { readonly ok: true; readonly switched: boolean }
   | { readonly ok: false; readonly reason: string };
 
-function target(h: LoginHandoff, virtualUser: string): { uid: number; gid: number } | undefined {
+type Ids = { uid: number; gid: number };
+
+/**
+ * virtual_uid's ids, looked up again only when /etc/passwd changed (a process serving
+ * several sessions would otherwise read and parse /etc/passwd and /etc/group for each).
+ */
+let virtualIds: { name: string; stamp: string; ids: Ids | undefined } | undefined;
+
+function passwdStamp(): string {
+  const st = statSync("/etc/passwd", { throwIfNoEntry: false, bigint: true });
+  return st === undefined ? "" : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+function virtualUserIds(name: string): Ids | undefined {
+  const stamp = passwdStamp();
+  if (virtualIds?.name === name && virtualIds.stamp === stamp) return virtualIds.ids;
+  const user = lookupUser(readSystemAccounts(), name);
+  const ids = user === undefined ? undefined : { uid: user.uid, gid: user.gid };
+  virtualIds = { name, stamp, ids };
+  return ids;
+}
+
+function target(h: LoginHandoff, virtualUser: string): Ids | undefined {
   if (h.uid !== undefined) return { uid: h.uid, gid: h.gid ?? h.uid };
-  const user = lookupUser(readSystemAccounts(), virtualUser);
-  return user === undefined ? undefined : { uid: user.uid, gid: user.gid };
+  return virtualUserIds(virtualUser);
 }
 
 /** Become the mail's owner if running as root; see the header for the rules. */

@@ -43,10 +43,24 @@ export interface Pop3ListEntry {
   readonly size: number;
 }
 
+/**
+ * The session's message list without an object per message: what the engine keeps for
+ * the session (a mailbox of thousands of messages costs one array, not thousands of objects
+ * made at login and kept, and later collected, for the whole session).
+ */
+export interface Pop3Listing {
+  /** CRLF octets of message i + 1. */
+  readonly sizes: ArrayLike<number>;
+  /** The UIDL of message i + 1; asked for only by UIDL, so it can be computed then. */
+  uidl(i: number): string;
+}
+
 export interface Pop3Store {
   /** Sizes are octets of the CRLF form. */
   /** `uidl` may be a getter: the engine reads it only for UIDL, so it can be computed then. */
   list(): Promise<readonly Pop3ListEntry[]>;
+  /** Optional: the same list as a Pop3Listing, which the engine then uses instead of list(). */
+  listing?(): Pop3Listing;
   /**
    * The message in CRLF form (the engine dot-stuffs): streamed, or, for a message small
    * enough to hold, its chunks already in memory, or the whole stored message in LF or CRLF
@@ -103,18 +117,24 @@ export type Pop3MailEvent =
       retrieved: number;
     };
 
-interface Message {
-  /** The store's entry, kept as given: its uidl is read only when a UIDL command asks. */
-  entry: Pop3ListEntry;
-  size: number;
-  deleted: boolean;
+/** A Pop3Listing over list()'s entries (stores without listing()). */
+function entriesListing(entries: readonly Pop3ListEntry[]): Pop3Listing {
+  return { sizes: entries.map((e) => e.size), uidl: (i) => (entries[i] as Pop3ListEntry).uidl };
 }
+
+const NO_MESSAGES: Pop3Listing = { sizes: [], uidl: () => "" };
 
 type Handler = (cmd: Pop3Command) => Promise<void>;
 
 export class Pop3MailEngine {
   private readonly input: LineBuffer;
-  private messages: Message[] = [];
+  /** The session's messages (fixed at login); DELE marks are the `deleted` flags. */
+  private listed: Pop3Listing = NO_MESSAGES;
+  private count = 0;
+  private deleted = new Uint8Array(0);
+  /** Messages not marked deleted, and their octets (STAT, LIST). */
+  private liveCount = 0;
+  private liveOctets = 0;
   private state: "starting" | "transaction" | "done" = "starting";
   private busy = false;
   private idleWaiters: Array<() => void> = [];
@@ -155,8 +175,10 @@ export class Pop3MailEngine {
     this.busy = true;
     try {
       this.store = await this.openStore();
-      const list = await this.store.list();
-      this.messages = list.map((entry) => ({ entry, size: entry.size, deleted: false }));
+      this.listed = this.store.listing?.() ?? entriesListing(await this.store.list());
+      this.count = this.listed.sizes.length;
+      this.deleted = new Uint8Array(this.count);
+      this.unmarkAll();
     } catch (e: unknown) {
       this.busy = false;
       const inUse = errorKind(e) === "in-use";
@@ -169,7 +191,7 @@ export class Pop3MailEngine {
       );
     }
     this.state = "transaction";
-    this.onEvent({ type: "opened", messages: this.messages.length, octets: this.totalOctets() });
+    this.onEvent({ type: "opened", messages: this.count, octets: this.liveOctets });
     await this.out.write(ok("Logged in."));
     this.busy = false;
     this.push(pipelined);
@@ -270,8 +292,16 @@ export class Pop3MailEngine {
     await this.out.write(reply);
   }
 
-  private totalOctets(): number {
-    return this.messages.reduce((sum, m) => (m.deleted ? sum : sum + m.size), 0);
+  private size(n: number): number {
+    return this.listed.sizes[n - 1] as number;
+  }
+
+  /** No message marked deleted (login, RSET). */
+  private unmarkAll(): void {
+    this.deleted.fill(0);
+    this.liveCount = this.count;
+    this.liveOctets = 0;
+    for (let i = 0; i < this.count; i++) this.liveOctets += this.listed.sizes[i] as number;
   }
 
   /** A message number argument: decimal, in range, not deleted; otherwise the error reply. */
@@ -280,9 +310,8 @@ export class Pop3MailEngine {
     if (!/^\d{1,10}$/.test(arg))
       return err(`Invalid message number: ${arg.slice(0, 20).replace(/[^\x21-\x7e]/g, "?")}`);
     const n = Number(arg);
-    const m = this.messages[n - 1];
-    if (n < 1 || m === undefined) return err(`There's no message ${n}.`);
-    return m.deleted ? err("Message is deleted.") : n;
+    if (n < 1 || n > this.count) return err(`There's no message ${n}.`);
+    return this.deleted[n - 1] === 1 ? err("Message is deleted.") : n;
   }
 
   /** The argument count is within [min, max] (otherwise the handler answers with badArgs). */
@@ -311,28 +340,28 @@ export class Pop3MailEngine {
   }
 
   private async stat(cmd: Pop3Command): Promise<void> {
-    const live = this.messages.filter((m) => !m.deleted).length;
-    await this.noArgs(cmd, () => ok(`${live} ${this.totalOctets()}`));
+    await this.noArgs(cmd, () => ok(`${this.liveCount} ${this.liveOctets}`));
   }
 
-  private async listing(cmd: Pop3Command, field: (m: Message) => string, header: string): Promise<void> {
+  /** LIST or UIDL: `field` of message n. */
+  private async listing(cmd: Pop3Command, field: (n: number) => string, header: string): Promise<void> {
     if (!this.argCount(cmd, 0, 1)) return this.badArgs(cmd, 0);
     if (cmd.args.length === 0) {
-      const lines = this.messages.flatMap((m, i) => (m.deleted ? [] : [`${i + 1} ${field(m)}`]));
+      const lines: string[] = [];
+      for (let n = 1; n <= this.count; n++) if (this.deleted[n - 1] === 0) lines.push(`${n} ${field(n)}`);
       return void (await this.out.write(multiline(ok(header), lines)));
     }
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
-    await this.out.write(ok(`${n} ${field(this.messages[n - 1] as Message)}`));
+    await this.out.write(ok(`${n} ${field(n)}`));
   }
 
   private list(cmd: Pop3Command): Promise<void> {
-    const live = this.messages.filter((m) => !m.deleted).length;
-    return this.listing(cmd, (m) => String(m.size), `${live} messages:`);
+    return this.listing(cmd, (n) => String(this.size(n)), `${this.liveCount} messages:`);
   }
 
   private uidl(cmd: Pop3Command): Promise<void> {
-    return this.listing(cmd, (m) => m.entry.uidl, "");
+    return this.listing(cmd, (n) => this.listed.uidl(n - 1), "");
   }
 
   /** A multi-line reply: the status line (with its CRLF), then the body dot-stuffed and ended. */
@@ -359,7 +388,7 @@ export class Pop3MailEngine {
   }
 
   private retrStatus(n: number): string {
-    return okLine(`${(this.messages[n - 1] as Message).size} octets`);
+    return okLine(`${this.size(n)} octets`);
   }
 
   /** A message as stored, dot-stuffed in one buffer (in the output's batch when it has room). */
@@ -404,18 +433,21 @@ export class Pop3MailEngine {
     if (!this.argCount(cmd, 1, 1)) return this.badArgs(cmd, 1);
     const n = this.message(cmd.args[0]);
     if (typeof n !== "number") return this.bad(n);
-    (this.messages[n - 1] as Message).deleted = true;
+    this.deleted[n - 1] = 1;
+    this.liveCount--;
+    this.liveOctets -= this.size(n);
     await this.out.write(ok("Marked to be deleted."));
   }
 
   private rset(): Buffer {
-    for (const m of this.messages) m.deleted = false;
+    this.unmarkAll();
     return ok();
   }
 
   /** UPDATE state: apply the marks, then say goodbye. */
   private async quit(): Promise<void> {
-    const ns = this.messages.flatMap((m, i) => (m.deleted ? [i + 1] : []));
+    const ns: number[] = [];
+    for (let n = 1; n <= this.count; n++) if (this.deleted[n - 1] === 1) ns.push(n);
     if (ns.length === 0) return this.end(ok("Logging out."), "quit");
     try {
       await (this.store as Pop3Store).commitDeletes(ns);

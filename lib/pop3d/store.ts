@@ -11,8 +11,11 @@ import { join } from "node:path";
 import { MailError } from "../mailbox/errors.js";
 import type { SessionLock } from "../mailbox/locks.js";
 import { type MaildirMessage, MaildirStore, readAtMost, readSmallFile } from "../mailbox/maildir.js";
+import { syncIndex } from "../mailbox/sync.js";
 import { DEFAULT_UIDL_FORMAT, formatUidl } from "../mailbox/uidl.js";
-import type { Pop3Body, Pop3ListEntry, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
+import type { UidRecord } from "../mailbox/uidlist.js";
+import { peekUnchanged } from "../mailbox/uidlist-log.js";
+import type { Pop3Body, Pop3ListEntry, Pop3Listing, Pop3Store, StoredMessage } from "../pop3/mail-engine.js";
 import { CrlfEncoder, toCrlf, topOf } from "./crlf.js";
 
 /**
@@ -66,33 +69,26 @@ export function newSessionStats(): Pop3SessionStats {
   return { top: 0, topBytes: 0, retr: 0, retrBytes: 0, deleted: 0, messages: 0, size: 0 };
 }
 
-/** A message as LIST and UIDL see it; the UIDL is formatted on first use. */
-class ListEntry implements Pop3ListEntry {
-  private formatted: string | undefined;
-  readonly size: number;
+/** A record's file name in cur/ as the index last saw it. */
+function fileOf(r: UidRecord): string {
+  return r.info !== undefined ? `${r.base}:${r.info}` : r.base;
+}
 
-  constructor(
-    private readonly m: MaildirMessage,
-    private readonly format: string,
-    private readonly uidValidity: number,
-  ) {
-    this.size = m.crlfSize;
-  }
-
-  get uidl(): string {
-    this.formatted ??= formatUidl(this.format, {
-      uid: this.m.uid,
-      uidValidity: this.uidValidity,
-      base: this.m.base,
-    });
-    return this.formatted;
-  }
+/** The Maildir message of an index record (what MaildirStore's calls take). */
+function messageOf(r: UidRecord): MaildirMessage {
+  return { uid: r.uid, base: r.base, file: fileOf(r), crlfSize: r.crlfSize ?? 0 };
 }
 
 export class MaildirPop3Store implements Pop3Store {
   readonly stats: Pop3SessionStats = newSessionStats();
-  private messages: readonly MaildirMessage[] = [];
+  /**
+   * The index's records at login, shared with the index (they are never changed in place):
+   * no copy per message is made for the session.
+   */
+  private records: readonly UidRecord[] = [];
   private uidValidity = 0;
+  /** UIDLs formatted so far (UIDL), by message index. */
+  private uidls: string[] | undefined;
   /** The cur/ directory with its slash: a message's path is this and its file name. */
   private readonly curPrefix: string;
   private readonly addRetr = (k: number) => {
@@ -116,27 +112,51 @@ export class MaildirPop3Store implements Pop3Store {
     const lock = await store.sessionLock();
     const self = new MaildirPop3Store(store, lock, opts.uidlFormat ?? DEFAULT_UIDL_FORMAT);
     try {
-      const snap = await store.sync();
-      self.messages = snap.messages;
-      self.uidValidity = snap.uidValidity;
+      // MaildirStore.sync() with the index's records as they are (no message objects). A
+      // mailbox unchanged since this process last synced it (four stats prove it, as for
+      // IMAP's NOOP and SELECT) needs no folder lock: a thread-pool round trip less at login.
+      const list =
+        peekUnchanged(store.root) ??
+        (await syncIndex(
+          store.root,
+          opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {},
+        ));
+      self.records = list.records;
+      self.uidValidity = list.uidValidity;
     } catch (err) {
       await self.close();
       throw err;
     }
-    self.stats.messages = self.messages.length;
-    self.stats.size = self.messages.reduce((sum, m) => sum + m.crlfSize, 0);
+    self.stats.messages = self.records.length;
+    for (const r of self.records) self.stats.size += r.crlfSize ?? 0;
     return self;
   }
 
   /** UIDLs are formatted when first read (UIDL), not for every message at login. */
+  listing(): Pop3Listing {
+    return { sizes: this.records.map((r) => r.crlfSize ?? 0), uidl: (i) => this.uidl(i) };
+  }
+
+  /** The same list as entries (the engine takes listing()). */
   async list(): Promise<Pop3ListEntry[]> {
-    return this.messages.map((m) => new ListEntry(m, this.uidlFormat, this.uidValidity));
+    return this.records.map((r, i) => ({ size: r.crlfSize ?? 0, uidl: this.uidl(i) }));
+  }
+
+  private uidl(i: number): string {
+    this.uidls ??= [];
+    let u = this.uidls[i];
+    if (u === undefined) {
+      const r = this.records[i] as UidRecord;
+      u = formatUidl(this.uidlFormat, { uid: r.uid, uidValidity: this.uidValidity, base: r.base });
+      this.uidls[i] = u;
+    }
+    return u;
   }
 
   private message(n: number): MaildirMessage {
-    const m = this.messages[n - 1];
-    if (m === undefined) throw new MailError("notFound", `no message ${n}`);
-    return m;
+    const r = this.records[n - 1];
+    if (r === undefined) throw new MailError("notFound", `no message ${n}`);
+    return messageOf(r);
   }
 
   /** A small message as stored (LF form), read whole; undefined for the streaming path. */
@@ -169,10 +189,11 @@ export class MaildirPop3Store implements Pop3Store {
    * message, no promise); undefined sends the engine to retrieve(), which also reports errors.
    */
   retrieveNow(n: number): StoredMessage | undefined {
-    const m = this.messages[n - 1];
-    if (m === undefined || m.crlfSize > HELD_MESSAGE_BYTES) return undefined;
+    const r = this.records[n - 1];
+    const size = r?.crlfSize ?? 0;
+    if (r === undefined || size > HELD_MESSAGE_BYTES) return undefined;
     // The index's CRLF size bounds the stored (LF) size.
-    const stored = readIntoScratch(this.curPrefix + m.file, m.crlfSize);
+    const stored = readIntoScratch(this.curPrefix + fileOf(r), size);
     if (stored === undefined) return undefined;
     this.stats.retr++;
     return { stored, sent: this.addRetr };

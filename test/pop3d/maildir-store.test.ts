@@ -71,3 +71,34 @@ describe("MaildirPop3Store RETR", () => {
     assert.match(cap.text(), new RegExp(`octets\\r\\n${wire(SMALL).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
   });
 });
+
+describe("MaildirPop3Store login snapshot", () => {
+  const dir = join(root, "Snapshot");
+  for (const sub of ["cur", "new", "tmp"]) mkdirSync(join(dir, sub), { recursive: true });
+  writeFileSync(join(dir, "new", "1.M1P2.host"), "Subject: a\n\none\n");
+  writeFileSync(join(dir, "new", "2.M2P2.host"), "Subject: b\n\ntwo\n");
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 25)); // a new directory mtime
+  const stat = async (input = "") => (await session(dir, `${input}STAT\r\nQUIT\r\n`)).text.split("\r\n");
+
+  it("sees what changed since this process' previous session: delivery, DELE, another program's unlink", async () => {
+    assert.equal((await stat())[1], "+OK 2 38");
+    await tick();
+    writeFileSync(join(dir, "new", "3.M3P2.host"), "Subject: c\n\nthree\n");
+    assert.equal((await stat())[1], "+OK 3 59");
+    await tick();
+    assert.deepEqual(
+      (await session(dir, "DELE 1\r\nQUIT\r\n")).text.split("\r\n")[2],
+      "+OK Logging out, messages deleted.",
+    );
+    assert.equal((await stat())[1], "+OK 2 40");
+    await tick();
+    const victim = readdirSync(join(dir, "cur")).find((f) => f.startsWith("2.M2P2"));
+    assert.ok(victim !== undefined);
+    rmSync(join(dir, "cur", victim));
+    assert.equal((await stat())[1], "+OK 1 21");
+    // unchanged: the same snapshot again, UIDLs included
+    const uidls = (await session(dir, "UIDL\r\nQUIT\r\n")).text;
+    assert.equal((await session(dir, "UIDL\r\nQUIT\r\n")).text, uidls);
+    assert.match(uidls, /^\+OK Logged in\.\r\n\+OK\r\n1 \S+\r\n\.\r\n/);
+  });
+});
