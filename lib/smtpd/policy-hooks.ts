@@ -25,6 +25,7 @@ import {
 } from "../smtp/policy/index.js";
 import type { SmtpEnvelope, SmtpReply, SmtpSessionInfo } from "../smtp/server-engine.js";
 import { checkQueueSpace } from "./queue-space.js";
+import { UserdbCache } from "./userdb-cache.js";
 
 export interface SmtpdPolicy {
   helo(s: SmtpSessionInfo, name: string): Promise<SmtpReply | null>;
@@ -49,11 +50,19 @@ function userdbOf(main: MainCf): {
   prepare: () => Promise<void>;
 } {
   const client = new AuthClient(main.get(P.queue_directory), main.get(P.ipc_timeout) * 1000);
+  const cache = new UserdbCache();
   return {
-    async lookup([user = "", ...alsoTry]) {
+    async lookup(names) {
+      const known = cache.get(names);
+      if (known !== undefined) return known.user;
+      const [user = "", ...alsoTry] = names;
       const reply = await client.userdb(user, alsoTry);
-      if (reply.ok) return reply.user.user;
+      if (reply.ok) {
+        cache.set(names, reply.user.user, reply.deps);
+        return reply.user.user;
+      }
       if (reply.temporary) throw new MapError(`auth:userdb: ${reply.reason}`);
+      cache.set(names, undefined, reply.deps);
       return undefined;
     },
     prepare: () => client.prepare(),
