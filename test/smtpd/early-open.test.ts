@@ -3,17 +3,19 @@
  * (Postfix's smtpd_delay_open_until_valid_rcpt). The finished file is what it was when
  * DATA opened it (every recipient, the Received "for" rule), "ID: client=" is logged at
  * RCPT, and RSET, QUIT, a lost connection or a new transaction leave nothing in incoming/.
- * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line.
+ * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line. A cleanup
+ * slow to answer the early open does not hold 354 back: the content waits for the answer,
+ * and an open that then fails is answered 451 4.3.0 at the end of the data, nothing queued.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CleanupClient } from "../../lib/cleanup/client.js";
 import { QmgrWaker, serveCleanup } from "../../lib/cleanup/service.js";
-import { connectIpc } from "../../lib/ipc/index.js";
+import { connectIpc, IpcConnection } from "../../lib/ipc/index.js";
 import { Logger } from "../../lib/log/index.js";
 import { ensureQueueDirs, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
 import type { SmtpdPolicy } from "../../lib/smtpd/policy-hooks.js";
@@ -73,6 +75,58 @@ async function smtpd(cleanupQueueDir: string): Promise<number> {
 
 let port = 0;
 let brokenPort = 0;
+let slowPort = 0;
+let failingPort = 0;
+/** When the slow proxy let each delayed answer through. */
+const released: number[] = [];
+const SLOW_MS = 300;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A cleanup whose every answer to an early open comes late: a proxy to the real one. */
+async function slowCleanup(dir: string): Promise<void> {
+  mkdirSync(join(dir, "public"), { recursive: true });
+  await listen(
+    createServer((client) => {
+      const upstream = connect(join(queueDir, "public", "cleanup"));
+      client.pipe(upstream);
+      let chain = Promise.resolve();
+      let first = true;
+      upstream.on("data", (d: Buffer) => {
+        const wait = first ? delay(SLOW_MS).then(() => void released.push(Date.now())) : undefined;
+        first = false;
+        chain = chain.then(() => wait).then(() => void client.write(d));
+      });
+      upstream.on("close", () => void chain.then(() => client.destroy()));
+      client.on("close", () => upstream.destroy());
+      client.on("error", () => undefined);
+      upstream.on("error", () => undefined);
+    }),
+    join(dir, "public", "cleanup"),
+  );
+}
+
+/** A cleanup that fails every open (late, for an early open) and every begin. */
+async function failingCleanup(dir: string): Promise<void> {
+  mkdirSync(join(dir, "public"), { recursive: true });
+  const fail = { ok: false, code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
+  await listen(
+    createServer((socket) => {
+      const conn = new IpcConnection(socket, { timeoutMs: 5000 });
+      void conn.nextMessage<{ op: string }>().then(
+        async (m) => {
+          if (m.op === "open") await delay(SLOW_MS);
+          if (!conn.closed) conn.send(fail);
+          socket.end();
+        },
+        () => socket.destroy(),
+      );
+    }),
+    join(dir, "public", "cleanup"),
+  );
+}
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "postern-smtpd-open-"));
@@ -96,6 +150,10 @@ before(async () => {
   );
   port = await smtpd(queueDir);
   brokenPort = await smtpd(join(root, "no-such-queue"));
+  await slowCleanup(join(root, "slow"));
+  slowPort = await smtpd(join(root, "slow"));
+  await failingCleanup(join(root, "failing"));
+  failingPort = await smtpd(join(root, "failing"));
 });
 
 after(() => {
@@ -232,18 +290,75 @@ for (const [name, tail, hangUp] of [
 
 test("cleanup unreachable: RCPT is accepted, DATA answers 451 4.3.0, and it is logged", async () => {
   const before = readFileSync(logFile, "utf8").length;
-  const r = await dialog(brokenPort, [
-    "EHLO c.example\r\n",
-    "MAIL FROM:<alice@example.org>\r\n",
-    "RCPT TO:<bob@example.net>\r\n",
-    "DATA\r\n",
-    "QUIT\r\n",
-  ]);
+  const failedAtRcpt = () =>
+    waitFor("the early open's failure", () =>
+      /cannot open queue file at RCPT/.test(readFileSync(logFile, "utf8").slice(before)) ? true : undefined,
+    );
+  // DATA after the early open has failed (else 354 would not wait: see the slow cleanup tests).
+  const r = await dialog(
+    brokenPort,
+    [
+      "EHLO c.example\r\n",
+      "MAIL FROM:<alice@example.org>\r\n",
+      "RCPT TO:<bob@example.net>\r\n",
+      "DATA\r\n",
+      "QUIT\r\n",
+    ],
+    false,
+    { afterReplies: 4, wait: failedAtRcpt },
+  );
   assert.match(r[3] ?? "", /^250 /);
   assert.match(r[4] ?? "", /^451 4\.3\.0 /);
   const log = readFileSync(logFile, "utf8").slice(before);
   assert.match(log, /warning: cannot open queue file at RCPT: connect to .*cleanup/);
   assert.match(log, /openMessage failed: connect to .*cleanup/);
+});
+
+test("cleanup slow to answer the early open: 354 does not wait for it, the message is queued once", async () => {
+  const before = released.length;
+  let dataAnswered = 0;
+  const r = await dialog(
+    slowPort,
+    [
+      "EHLO c.example\r\n",
+      "MAIL FROM:<alice@example.org>\r\n",
+      "RCPT TO:<bob@example.net>\r\n",
+      "RCPT TO:<carol@example.net>\r\n",
+      "DATA\r\n",
+      MSG,
+      "QUIT\r\n",
+    ],
+    false,
+    { afterReplies: 6, wait: async () => (dataAnswered = Date.now()) },
+  );
+  assert.match(r[5] ?? "", /^354 /);
+  assert.ok(released.length > before);
+  assert.ok(dataAnswered < (released[before] ?? 0), "354 before cleanup's answer to the open");
+  const q = takeQueued(r[6]);
+  assert.deepEqual(q.rcpts, ["bob@example.net", "carol@example.net"]);
+  assert.match(q.text, /\nSubject: t\n\nbody\n$/);
+  await nothingLeft();
+});
+
+test("an early open that fails after 354: 451 4.3.0 at the end of data, nothing queued, the session goes on", async () => {
+  const before = readFileSync(logFile, "utf8").length;
+  const r = await dialog(failingPort, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "DATA\r\n",
+    MSG,
+    "NOOP\r\n",
+    "QUIT\r\n",
+  ]);
+  assert.match(r[4] ?? "", /^354 /);
+  assert.match(r[5] ?? "", /^451 4\.3\.0 /);
+  assert.match(r[6] ?? "", /^250 /);
+  assert.match(r[7] ?? "", /^221 /);
+  const log = readFileSync(logFile, "utf8").slice(before);
+  assert.match(log, /warning: cannot open queue file at RCPT: /);
+  assert.match(log, /NOQUEUE: reject: END-OF-MESSAGE from unknown\[127\.0\.0\.1\]: 451 4\.3\.0 /);
+  await nothingLeft();
 });
 
 test("a large message streams through the early-opened file (the envelope frame is not stuck behind it)", async () => {
