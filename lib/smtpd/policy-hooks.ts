@@ -47,6 +47,8 @@ function localDomainSet(main: MainCf): Set<string> {
  */
 function userdbOf(main: MainCf): {
   lookup: (users: readonly string[]) => Promise<string | undefined>;
+  /** What lookup would answer from the cache, without asking: undefined when not cached. */
+  cached: (users: readonly string[]) => { readonly user: string | undefined } | undefined;
   prepare: () => Promise<void>;
 } {
   const client = new AuthClient(main.get(P.queue_directory), main.get(P.ipc_timeout) * 1000);
@@ -65,6 +67,7 @@ function userdbOf(main: MainCf): {
       cache.set(names, undefined, reply.deps);
       return undefined;
     },
+    cached: (names) => cache.get(names),
     prepare: () => client.prepare(),
   };
 }
@@ -80,7 +83,9 @@ export function localRecipientLookup(main: MainCf, onWarning: (m: string) => voi
   const delimiter = main.get(P.recipient_delimiter);
   const usesAuth = specs.some((spec) => spec.startsWith("auth:"));
   const prepare = () => (usesAuth ? userdb.prepare() : Promise.resolve());
-  const lookup = async (addr: string): Promise<boolean | "unknown-domain"> => {
+  // A user auth:userdb (the first table) is known to answer from smtpd's cache: at once.
+  const authFirst = specs[0]?.startsWith("auth:") === true;
+  const lookup = (addr: string): boolean | "unknown-domain" | Promise<boolean | "unknown-domain"> => {
     const { localPart, domain } = splitAddress(addr);
     if (domain !== "" && !domains.has(domain)) return "unknown-domain";
     if (tables.length === 0) return true;
@@ -89,6 +94,10 @@ export function localRecipientLookup(main: MainCf, onWarning: (m: string) => voi
     const keys = [...new Set([`${user}@${domain}`, `${base}@${domain}`, user, base])].filter(
       (k) => !k.endsWith("@"),
     );
+    if (authFirst && userdb.cached(keys)?.user !== undefined) return true;
+    return lookupTables(keys);
+  };
+  const lookupTables = async (keys: string[]): Promise<boolean> => {
     for (const t of tables) {
       if (t.lookupFirst) {
         if ((await t.lookupFirst(keys)) !== undefined) return true;
