@@ -9,14 +9,10 @@
 import type { Socket } from "node:net";
 import type { SecureContext, TLSSocket } from "node:tls";
 import type { AuthClient } from "../auth/client.js";
-import {
-  type CleanupClient,
-  CleanupError,
-  type CleanupHandle,
-  type EarlyCleanupHandle,
-} from "../cleanup/client.js";
+import { type CleanupClient, CleanupError, type CleanupHandle } from "../cleanup/client.js";
 import type { CleanupBegin } from "../cleanup/protocol.js";
 import { errorText, type Logger } from "../log/index.js";
+import { newQueueId } from "../queue/queue-id.js";
 import {
   type MessageSink,
   type PreparedMessage,
@@ -156,97 +152,22 @@ function sinkOf(sh: SmtpdShared, h: CleanupHandle): MessageSink {
 }
 
 /**
- * At the first accepted RCPT: have cleanup create the queue file while the client sends
- * DATA, so 354 need not wait for it. The RCPT reply does not wait either. Should the early
- * open have failed (or its connection died since), DATA opens the message as before.
- * When DATA comes before cleanup's answer (the usual case: the client sends DATA as soon
- * as it reads 250), 354 does not wait for the answer either: the content does (see
- * pendingSink), and a failure shows at the end of the data as 451 4.3.0.
+ * At the first accepted RCPT: the queue ID is made here and "ID: client=..." logged, as
+ * Postfix does when it creates the queue file there (smtpd_delay_open_until_valid_rcpt);
+ * nothing is asked of cleanup yet. At DATA, 354 goes out at once; the envelope (with the
+ * ID) and the content then go to cleanup together, which creates the file under that ID
+ * and answers once, at the end. Should it fail, the end of data is answered 451 4.3.0 (or
+ * cleanup's own reply): nothing is queued, so nothing is lost or doubled.
  */
 function prepareSink(sh: SmtpdShared, s: SmtpSessionInfo, extra: SinkContext): PreparedMessage {
-  let dropped = false;
-  let settled = false;
-  // Sent before the engine writes the 250 (same turn of the event loop): the open's round
-  // trip to cleanup then overlaps the client's, and DATA rarely has to wait for it.
-  const opening = sh.cleanup.openEarly().then(
-    (h) => {
-      settled = true;
-      if (!dropped) {
-        logClient(sh, s, h.id, extra);
-        return h;
-      }
-      void h.abort(); // RSET, QUIT ... while cleanup was creating the file
-      return undefined;
-    },
-    (err: unknown) => {
-      settled = true;
-      const detail = err instanceof CleanupError && err.detail ? `: ${err.detail}` : "";
-      sh.log.warning(`cannot open queue file at RCPT: ${errorText(err)}${detail}`);
-      return undefined;
-    },
-  );
-  /** The sink on the early-opened file, or else on one opened now. */
-  const sinkFor = (h: EarlyCleanupHandle | undefined, env: SmtpEnvelope): Promise<MessageSink> => {
-    if (h !== undefined) {
-      try {
-        return Promise.resolve(sinkOf(sh, h.start(beginOf(s, env, extra))));
-      } catch (err) {
-        sh.log.warning(`${h.id}: cleanup connection lost before DATA: ${errorText(err)}`);
-        void h.abort();
-      }
-    }
-    return openSink(sh, s, env, extra);
-  };
+  const id = newQueueId();
+  logClient(sh, s, id, extra);
   return {
     async open(env) {
-      if (settled) return sinkFor(await opening, env);
-      return pendingSink(
-        sh,
-        opening.then((h) => sinkFor(h, env)),
-      );
+      return sinkOf(sh, await sh.cleanup.stream(id, beginOf(s, env, extra)));
     },
     abort() {
-      if (dropped) return;
-      dropped = true;
       extra.setId(undefined);
-      void opening.then((h) => h?.abort());
-    },
-  };
-}
-
-/**
- * A sink for content that arrives before its queue file is open: each write and the end
- * wait for the open (the engine awaits every write, so order is kept and at most a piece
- * is held). Should the open fail, the content is read and dropped and the end answers
- * 451 4.3.0 (or cleanup's own reply): nothing is queued, so nothing is lost or doubled.
- */
-function pendingSink(sh: SmtpdShared, ready: Promise<MessageSink>): MessageSink {
-  let sink: MessageSink | undefined;
-  let failure: SmtpReply | undefined;
-  let aborted = false;
-  const settled = ready.then(
-    (opened) => {
-      sink = opened;
-      if (aborted) opened.abort("aborted before the queue file was open");
-    },
-    (err: unknown) => {
-      sh.log.warning(`cannot open queue file: ${errorText(err)}`);
-      failure =
-        err instanceof CleanupError
-          ? { code: err.code, enhanced: err.enhanced, text: err.message }
-          : { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
-    },
-  );
-  return {
-    write: (chunk) => (sink !== undefined ? sink.write(chunk) : settled.then(() => sink?.write(chunk))),
-    async end(): Promise<SmtpReply> {
-      if (sink === undefined && failure === undefined) await settled;
-      if (sink !== undefined) return sink.end();
-      return failure ?? { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
-    },
-    abort: (reason) => {
-      aborted = true;
-      sink?.abort(reason);
     },
   };
 }

@@ -1,11 +1,11 @@
 /*
- * smtpd with a real cleanup service: the queue file is opened at the first accepted RCPT
- * (Postfix's smtpd_delay_open_until_valid_rcpt). The finished file is what it was when
- * DATA opened it (every recipient, the Received "for" rule), "ID: client=" is logged at
- * RCPT, and RSET, QUIT, a lost connection or a new transaction leave nothing in incoming/.
- * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line. A cleanup
- * slow to answer the early open does not hold 354 back: the content waits for the answer,
- * and an open that then fails is answered 451 4.3.0 at the end of the data, nothing queued.
+ * smtpd with a real cleanup service: the queue ID is made at the first accepted RCPT,
+ * where Postfix opens its queue file (smtpd_delay_open_until_valid_rcpt), and cleanup
+ * creates the file under it when the content comes. The finished file has every
+ * recipient and the Received "for" rule, "ID: client=" is logged at RCPT, and RSET, QUIT, a lost connection or a new transaction leave nothing in incoming/.
+ * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line. smtpd makes
+ * the queue ID itself, so nothing waits for cleanup before the content: a slow cleanup does
+ * not hold 354 back, and one that cannot create the file makes the end of data 451 4.3.0.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -17,7 +17,7 @@ import { CleanupClient } from "../../lib/cleanup/client.js";
 import { QmgrWaker, serveCleanup } from "../../lib/cleanup/service.js";
 import { connectIpc, IpcConnection } from "../../lib/ipc/index.js";
 import { Logger } from "../../lib/log/index.js";
-import { ensureQueueDirs, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
+import { ensureQueueDirs, newQueueId, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
 import type { SmtpdPolicy } from "../../lib/smtpd/policy-hooks.js";
 import { type SmtpdShared, serveSmtp } from "../../lib/smtpd/session.js";
 import { smtpDialog } from "../helpers/smtp.js";
@@ -108,7 +108,7 @@ async function slowCleanup(dir: string): Promise<void> {
   );
 }
 
-/** A cleanup that fails every open (late, for an early open) and every begin. */
+/** A cleanup that fails every request, late. */
 async function failingCleanup(dir: string): Promise<void> {
   mkdirSync(join(dir, "public"), { recursive: true });
   const fail = { ok: false, code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
@@ -117,7 +117,8 @@ async function failingCleanup(dir: string): Promise<void> {
       const conn = new IpcConnection(socket, { timeoutMs: 5000 });
       void conn.nextMessage<{ op: string }>().then(
         async (m) => {
-          if (m.op === "open") await delay(SLOW_MS);
+          assert.equal(m.op, "begin");
+          await delay(SLOW_MS);
           if (!conn.closed) conn.send(fail);
           socket.end();
         },
@@ -290,31 +291,20 @@ for (const [name, tail, hangUp] of [
 
 test("cleanup unreachable: RCPT is accepted, DATA answers 451 4.3.0, and it is logged", async () => {
   const before = readFileSync(logFile, "utf8").length;
-  const failedAtRcpt = () =>
-    waitFor("the early open's failure", () =>
-      /cannot open queue file at RCPT/.test(readFileSync(logFile, "utf8").slice(before)) ? true : undefined,
-    );
-  // DATA after the early open has failed (else 354 would not wait: see the slow cleanup tests).
-  const r = await dialog(
-    brokenPort,
-    [
-      "EHLO c.example\r\n",
-      "MAIL FROM:<alice@example.org>\r\n",
-      "RCPT TO:<bob@example.net>\r\n",
-      "DATA\r\n",
-      "QUIT\r\n",
-    ],
-    false,
-    { afterReplies: 4, wait: failedAtRcpt },
-  );
+  const r = await dialog(brokenPort, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "DATA\r\n",
+    "QUIT\r\n",
+  ]);
   assert.match(r[3] ?? "", /^250 /);
   assert.match(r[4] ?? "", /^451 4\.3\.0 /);
   const log = readFileSync(logFile, "utf8").slice(before);
-  assert.match(log, /warning: cannot open queue file at RCPT: connect to .*cleanup/);
   assert.match(log, /openMessage failed: connect to .*cleanup/);
 });
 
-test("cleanup slow to answer the early open: 354 does not wait for it, the message is queued once", async () => {
+test("a slow cleanup: 354 does not wait for it, the message is queued once", async () => {
   const before = released.length;
   let dataAnswered = 0;
   const r = await dialog(
@@ -333,14 +323,14 @@ test("cleanup slow to answer the early open: 354 does not wait for it, the messa
   );
   assert.match(r[5] ?? "", /^354 /);
   assert.ok(released.length > before);
-  assert.ok(dataAnswered < (released[before] ?? 0), "354 before cleanup's answer to the open");
+  assert.ok(dataAnswered < (released[before] ?? 0), "354 before cleanup's first answer");
   const q = takeQueued(r[6]);
   assert.deepEqual(q.rcpts, ["bob@example.net", "carol@example.net"]);
   assert.match(q.text, /\nSubject: t\n\nbody\n$/);
   await nothingLeft();
 });
 
-test("an early open that fails after 354: 451 4.3.0 at the end of data, nothing queued, the session goes on", async () => {
+test("a queue file cleanup cannot create: 451 4.3.0 at the end of data, nothing queued, the session goes on", async () => {
   const before = readFileSync(logFile, "utf8").length;
   const r = await dialog(failingPort, [
     "EHLO c.example\r\n",
@@ -356,8 +346,12 @@ test("an early open that fails after 354: 451 4.3.0 at the end of data, nothing 
   assert.match(r[6] ?? "", /^250 /);
   assert.match(r[7] ?? "", /^221 /);
   const log = readFileSync(logFile, "utf8").slice(before);
-  assert.match(log, /warning: cannot open queue file at RCPT: /);
-  assert.match(log, /NOQUEUE: reject: END-OF-MESSAGE from unknown\[127\.0\.0\.1\]: 451 4\.3\.0 /);
+  const id = /postern\/smtpd\[\d+\]: (\w+): client=unknown\[127\.0\.0\.1\]/.exec(log)?.[1];
+  assert.ok(id, log);
+  assert.match(
+    log,
+    new RegExp(`${id}: reject: END-OF-MESSAGE from unknown\\[127\\.0\\.0\\.1\\]: 451 4\\.3\\.0 `),
+  );
   await nothingLeft();
 });
 
@@ -441,5 +435,29 @@ test("cleanup: anything but an envelope or abort after open ends the connection 
   await conn.request({ op: "open" });
   conn.send({ op: "begin", envelope: { sender: "", recipients: [], attrs: {} }, inputIsCrlf: false });
   await assert.rejects(conn.nextMessage(2000));
+  await nothingLeft();
+});
+
+test("cleanup: begin with the client's queue ID is answered once, at the end, under that ID", async () => {
+  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  const envelope = { sender: "a@example.org", recipients: [{ address: "b@example.net" }], attrs: {} };
+  const id = newQueueId();
+  conn.send({ op: "begin", id, envelope, inputIsCrlf: false });
+  conn.sendLastData(Buffer.from("Subject: x\n\nhi\n"));
+  const done = await conn.nextMessage<{ ok: boolean; id: string; nrcpt: number }>();
+  assert.equal(done.ok, true);
+  assert.equal(done.id, id);
+  assert.equal(takeQueued(`queued as ${done.id}`).id, id);
+  // An abort after begin: one answer, the file gone, the connection still good.
+  const second = newQueueId();
+  conn.send({ op: "begin", id: second, envelope, inputIsCrlf: false });
+  assert.deepEqual(await conn.request({ op: "abort" }), { ok: true, id: second });
+  await nothingLeft();
+  conn.close();
+
+  // Not a queue ID (it would become a file name): the connection ends, nothing is created.
+  const bad = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  bad.send({ op: "begin", id: "../x", envelope, inputIsCrlf: false });
+  await assert.rejects(bad.nextMessage(), /closed/);
   await nothingLeft();
 });
