@@ -336,7 +336,9 @@ class SmtpdConnection {
         if (!this.stream.destroyed) this.stream.write(e.bytes);
         break;
       case "close":
-        this.stream.end();
+        // Hang up as Postfix does: close once the last reply is out, without waiting for
+        // the client's FIN (a wake-up of this process for nothing).
+        this.stream.destroySoon();
         break;
       case "pause":
         this.stream.pause();
