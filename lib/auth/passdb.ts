@@ -15,6 +15,9 @@
 import { readFileSync } from "node:fs";
 import { expandUserVars, readPasswdFile } from "./passwd-file.js";
 
+/** Where system users come from unless PassdbOptions.passwdPath says otherwise. */
+export const SYSTEM_PASSWD = "/etc/passwd";
+
 export interface PassdbEntry {
   user: string;
   /** "{SCHEME}data" or a bare crypt string; "" = no usable password. */
@@ -90,7 +93,7 @@ async function shadowHash(name: string, opts: PassdbOptions): Promise<string> {
 
 async function fromSystem(user: string, opts: PassdbOptions): Promise<PassdbEntry | undefined> {
   if (user.includes("@") || user === "" || user.includes(":")) return undefined;
-  const fields = await systemLine(opts.passwdPath ?? "/etc/passwd", user);
+  const fields = await systemLine(opts.passwdPath ?? SYSTEM_PASSWD, user);
   if (fields === undefined || fields.length < 7) return undefined;
   const [, pw = "", uid = "", gid = "", , home = ""] = fields;
   const direct = pw !== "x" && pw !== "*" && !pw.startsWith("!") ? pw : "";

@@ -4,6 +4,7 @@
  * user's identity or a failure, after the brute-force penalty delay. Password data never
  * leaves the auth process.
  */
+import type { FileDep } from "./file-deps.js";
 import type { SaslCredentials } from "./sasl.js";
 
 export type AuthCredentials =
@@ -39,4 +40,11 @@ export interface AuthUser {
   extra: Record<string, string>;
 }
 
-export type AuthReply = { ok: true; user: AuthUser } | { ok: false; temporary: boolean; reason: string };
+/**
+ * deps (userdb answers only): the files the answer was read from and their signatures
+ * (lib/auth/file-deps) — the answer holds while they are unchanged. Absent when the
+ * answer cannot be proven fresh that way (then the caller must ask again).
+ */
+export type AuthReply =
+  | { ok: true; user: AuthUser; deps?: FileDep[] }
+  | { ok: false; temporary: boolean; reason: string; deps?: FileDep[] };

@@ -10,7 +10,8 @@
 import type { Socket } from "node:net";
 import { serveRequests } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
-import { lookupPassdb, type PassdbEntry } from "./passdb.js";
+import { fileDeps } from "./file-deps.js";
+import { lookupPassdb, type PassdbEntry, SYSTEM_PASSWD } from "./passdb.js";
 import { type AuthPenalty, formatPassdbFailure, sanitizeLogValue } from "./penalty.js";
 import type { AuthCredentials, AuthReply, AuthUser, PassdbRequest, UserdbRequest } from "./protocol.js";
 import { verifyApop, verifyCramMd5 } from "./sasl.js";
@@ -111,6 +112,8 @@ async function userdb(req: UserdbRequest, svc: AuthService): Promise<AuthReply> 
   if (typeof req.user !== "string") return { ok: false, temporary: false, reason: "unknown user" };
   const more = Array.isArray(req.alsoTry) ? req.alsoTry.filter((u) => typeof u === "string") : [];
   const names = [req.user, ...more].slice(0, USERDB_NAMES_MAX);
+  // Signatures before the reads: a change meanwhile makes the answer look stale, never fresh.
+  const deps = fileDeps(userdbFiles(svc.settings));
   let entry: Awaited<ReturnType<typeof lookup>>;
   for (const name of names) {
     try {
@@ -122,7 +125,17 @@ async function userdb(req: UserdbRequest, svc: AuthService): Promise<AuthReply> 
     }
     if (entry) break;
   }
-  return entry
+  const reply: AuthReply = entry
     ? { ok: true, user: identity(entry) }
     : { ok: false, temporary: false, reason: "unknown user" };
+  if (deps !== undefined) reply.deps = deps;
+  return reply;
+}
+
+/** The files a userdb answer is read from (lookupPassdb): the passwd-file, /etc/passwd. */
+function userdbFiles(settings: AuthSettings): string[] {
+  // An empty user_passdb names no file (its lookups find nobody, whatever happens on disk).
+  const files = settings.passwdFile === "" ? [] : [settings.passwdFile];
+  if (settings.systemUsers) files.push(SYSTEM_PASSWD);
+  return files;
 }

@@ -64,6 +64,21 @@ function zoneName(date: Date): string | undefined {
 
 /** RFC 5322 date-time in local time, Postfix style: "Sun, 22 Nov 2026 10:00:00 +0000 (UTC)". */
 export function mailDate(date: Date): string {
+  // Every message of a second has the same Received/Date stamp: make it once per second.
+  const ms = date.getTime();
+  const second = Math.floor(ms / 1000);
+  if (second === lastDate.second && Number.isFinite(ms)) return lastDate.text;
+  const text = formatMailDate(date);
+  if (Number.isFinite(ms)) {
+    lastDate.second = second;
+    lastDate.text = text;
+  }
+  return text;
+}
+
+const lastDate = { second: Number.NaN, text: "" };
+
+function formatMailDate(date: Date): string {
   const offset = -date.getTimezoneOffset();
   const sign = offset < 0 ? "-" : "+";
   const zone = `${sign}${two(Math.floor(Math.abs(offset) / 60))}${two(Math.abs(offset) % 60)}`;

@@ -1,13 +1,14 @@
 /*
  * client — how smtpd, pickup and bounce hand a message to cleanup: a small pool of
  * connections to queue_directory/public/cleanup, one message at a time per connection.
- * open() returns the queue ID at once (smtpd logs "ID: client=..." before the data);
- * finish() resolves only when cleanup has made the queue file durable.
+ * open() returns the queue ID at once (pickup, bounce); smtpd makes the ID itself and
+ * sends envelope and content together (stream()). finish() resolves only when cleanup has
+ * made the queue file durable.
  */
 import { join } from "node:path";
 import type { IpcConnection } from "../ipc/index.js";
 import { IpcPool } from "../ipc/pool.js";
-import type { CleanupBegin, CleanupEnvelope, CleanupReply } from "./protocol.js";
+import type { CleanupBegin, CleanupReply } from "./protocol.js";
 
 export class CleanupError extends Error {
   constructor(
@@ -25,15 +26,6 @@ export interface CleanupHandle {
   readonly id: string;
   write(chunk: Buffer): Promise<void>;
   finish(): Promise<{ id: string; messageId: string; size: number; nrcpt: number }>;
-  abort(): Promise<void>;
-}
-
-/** A queue file opened before its envelope is complete (CleanupClient.openEarly). */
-export interface EarlyCleanupHandle {
-  readonly id: string;
-  /** The envelope is complete (DATA): sends it, no round trip; then as a handle from open(). */
-  start(begin: Omit<CleanupBegin, "op">): CleanupHandle;
-  /** The transaction was dropped before DATA: cleanup removes the file. */
   abort(): Promise<void>;
 }
 
@@ -62,53 +54,25 @@ export class CleanupClient {
   }
 
   /**
-   * smtpd at the first accepted RCPT: have cleanup create the queue file (and its queue ID)
-   * now, so that DATA need not wait for it; the envelope follows with start().
+   * smtpd: the message under a queue ID it made itself (newQueueId) at the first accepted
+   * RCPT. Nothing waits for cleanup here: begin leaves with the first content (corked), and
+   * finish() has cleanup's only answer (a failure to create the file included).
    */
-  async openEarly(): Promise<EarlyCleanupHandle> {
+  async stream(id: string, begin: Omit<CleanupBegin, "op" | "id">): Promise<CleanupHandle> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.pool.take();
+      conn.socket.cork();
       try {
-        const reply = await conn.request<CleanupReply>({ op: "open" }, this.timeoutMs);
-        if (!reply.ok) throw new CleanupError(reply.code, reply.enhanced, reply.text);
-        return this.early(conn, reply.id);
+        conn.send({ op: "begin", id, ...begin } satisfies CleanupBegin);
       } catch (err) {
+        // Closed since it was pooled: take another (a new one the second time).
+        conn.socket.uncork();
         conn.destroy();
-        if (err instanceof CleanupError || attempt >= 2) throw err;
+        if (attempt >= 1) throw err;
+        continue;
       }
+      return this.handle(conn, id, () => conn.socket.uncork());
     }
-  }
-
-  private early(conn: IpcConnection, id: string): EarlyCleanupHandle {
-    let used = false;
-    return {
-      id,
-      start: (begin) => {
-        if (used) throw new Error(`cleanup ${id}: started after abort or twice`);
-        used = true;
-        // Corked: the envelope leaves with the first content (for most messages the whole
-        // content and its end), one write and one wake-up of cleanup instead of two.
-        conn.socket.cork();
-        try {
-          conn.send({ op: "envelope", ...begin } satisfies CleanupEnvelope);
-        } catch (err) {
-          conn.socket.uncork();
-          throw err;
-        }
-        return this.handle(conn, id, () => conn.socket.uncork());
-      },
-      abort: async () => {
-        if (used || conn.closed) return;
-        used = true;
-        try {
-          conn.send({ op: "abort" });
-          await conn.nextMessage(this.timeoutMs);
-          this.pool.give(conn);
-        } catch {
-          conn.destroy();
-        }
-      },
-    };
   }
 
   /** Connect ahead of the first message, so no client waits for cleanup to start (IpcPool.prepare). */
@@ -192,7 +156,9 @@ export class CleanupClient {
         if (done || conn.closed) return;
         try {
           conn.send({ op: "abort" });
-          await conn.nextMessage(this.timeoutMs);
+          // A failure instead (the file could not be created, after stream()): cleanup closes.
+          const r = await conn.nextMessage<CleanupReply>(this.timeoutMs);
+          if (!r.ok) throw new Error(r.text);
           release();
         } catch {
           conn.destroy();

@@ -11,12 +11,22 @@
  *   client: {op:"envelope", ...}        (no reply: the content follows at once)
  *   client: data frames…, then end      cleanup: as after begin
  *   (or, instead of envelope or end, {op:"abort"})  cleanup: {ok:true, id}
+ * or, for smtpd, which makes the queue ID itself at the first accepted RCPT (so it logs
+ * "ID: client=..." there, as Postfix does, without a round trip) and sends everything at once:
+ *   client: {op:"begin", id, ...}, data frames…, then end
+ *                                       cleanup: only as after end ({ok:false, ...} at once,
+ *                                       then it closes, when it cannot create the file)
  */
 import type { QueueEnvelope } from "../queue/index.js";
 import type { ReceivedInfo } from "./added-headers.js";
 
 export interface CleanupBegin {
   op: "begin";
+  /**
+   * A queue ID made by the client with newQueueId() (unique by its process ID and time):
+   * cleanup creates the file under that name and does not answer begin.
+   */
+  id?: string;
   envelope: Omit<QueueEnvelope, "arrivalTime"> & { arrivalTime?: number };
   received?: ReceivedInfo;
   inputIsCrlf: boolean;

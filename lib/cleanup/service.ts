@@ -10,6 +10,7 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { type Frame, IpcConnection, trigger } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
+import { isQueueId } from "../queue/queue-id.js";
 import type { CleanupBegin, CleanupEnvelope, CleanupReply } from "./protocol.js";
 import { type CleanupRequest, CleanupSession, type OpenedQueueFile } from "./session.js";
 
@@ -108,7 +109,9 @@ export async function serveCleanup(
 }
 
 function requestOf(begin: CleanupBegin | CleanupEnvelope, s: CleanupSettings): CleanupRequest {
+  const id = begin.op === "begin" ? begin.id : undefined;
   return {
+    ...(id !== undefined ? { id } : {}),
     envelope: begin.envelope,
     myhostname: s.myhostname,
     myorigin: s.myorigin,
@@ -127,6 +130,11 @@ async function oneMessage(
   log: Logger,
   waker: QmgrWaker,
 ): Promise<boolean> {
+  // An ID from the client (smtpd) must look like one: it becomes a file name.
+  if (begin.id !== undefined && !(typeof begin.id === "string" && isQueueId(begin.id))) {
+    log.warning("bad queue ID from client; closing connection");
+    return false;
+  }
   let session: CleanupSession;
   try {
     session = await CleanupSession.begin(s.queueDir, requestOf(begin, s));
@@ -135,7 +143,8 @@ async function oneMessage(
     conn.send(tempFail("4.3.0", "Error: queue file write error"));
     return false;
   }
-  conn.send({ ok: true, id: session.id } satisfies CleanupReply);
+  // The client that made the ID waits for the end's answer only (one wake-up, not two).
+  if (begin.id === undefined) conn.send({ ok: true, id: session.id } satisfies CleanupReply);
   return content(conn, session, s, log, waker);
 }
 

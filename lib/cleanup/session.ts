@@ -39,6 +39,8 @@ export interface CleanupRequest {
   mailName?: string;
   /** Lower-case header names to remove (default: message_drop_headers of Postfix). */
   dropHeaders?: readonly string[];
+  /** The queue ID, when the client made it (smtpd, see protocol.ts); else a new one. */
+  id?: string;
 }
 
 export interface CleanupResult {
@@ -125,7 +127,11 @@ export class CleanupSession {
   /** Start a message: the queue file is created and the queue ID assigned. */
   static async begin(queueDir: string, req: CleanupRequest): Promise<CleanupSession> {
     const envelope = envelopeOf(req);
-    const writer = await QueueFileWriter.create(queueDir, { queue: req.queue ?? "incoming", envelope });
+    const writer = await QueueFileWriter.create(queueDir, {
+      queue: req.queue ?? "incoming",
+      envelope,
+      ...(req.id !== undefined ? { id: req.id } : {}),
+    });
     return CleanupSession.#start(writer, req, envelope);
   }
 

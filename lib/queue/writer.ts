@@ -33,6 +33,8 @@ const WRITE_BUFFER_BYTES = 64 * 1024;
 export interface QueueFileWriterOptions {
   queue: "incoming" | "maildrop";
   envelope: QueueEnvelope;
+  /** A queue ID made by the client (smtpd, newQueueId) instead of a new one here. */
+  id?: string;
 }
 
 type WriterState = "open" | "committing" | "committed" | "aborted";
@@ -93,7 +95,7 @@ export class QueueFileWriter {
 
   /** Open a new queue file in queueDir/<queue>/ for its envelope records. */
   static async create(queueDir: string, opts: QueueFileWriterOptions): Promise<QueueFileWriter> {
-    const id = newQueueId();
+    const id = opts.id ?? newQueueId();
     const dir = join(queueDir, opts.queue);
     const tempPath = join(dir, `.${id}.tmp`);
     const header = encodeEnvelope(opts.envelope);

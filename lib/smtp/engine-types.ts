@@ -53,9 +53,9 @@ export interface MessageSink {
 }
 
 /**
- * A message opened at the first accepted RCPT (hooks.prepareMessage), before its envelope
- * is complete: Postfix's smtpd_delay_open_until_valid_rcpt, so DATA need not wait for the
- * queue file to be created.
+ * A message begun at the first accepted RCPT (hooks.prepareMessage), before its envelope
+ * is complete, where Postfix opens its queue file (smtpd_delay_open_until_valid_rcpt):
+ * smtpd makes and logs the queue ID there, so DATA need not wait for anything.
  */
 export interface PreparedMessage {
   /** At DATA / first BDAT, with the complete envelope: the sink (rejects: no message). */

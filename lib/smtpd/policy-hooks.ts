@@ -25,6 +25,7 @@ import {
 } from "../smtp/policy/index.js";
 import type { SmtpEnvelope, SmtpReply, SmtpSessionInfo } from "../smtp/server-engine.js";
 import { checkQueueSpace } from "./queue-space.js";
+import { UserdbCache } from "./userdb-cache.js";
 
 export interface SmtpdPolicy {
   helo(s: SmtpSessionInfo, name: string): Promise<SmtpReply | null>;
@@ -46,16 +47,27 @@ function localDomainSet(main: MainCf): Set<string> {
  */
 function userdbOf(main: MainCf): {
   lookup: (users: readonly string[]) => Promise<string | undefined>;
+  /** What lookup would answer from the cache, without asking: undefined when not cached. */
+  cached: (users: readonly string[]) => { readonly user: string | undefined } | undefined;
   prepare: () => Promise<void>;
 } {
   const client = new AuthClient(main.get(P.queue_directory), main.get(P.ipc_timeout) * 1000);
+  const cache = new UserdbCache();
   return {
-    async lookup([user = "", ...alsoTry]) {
+    async lookup(names) {
+      const known = cache.get(names);
+      if (known !== undefined) return known.user;
+      const [user = "", ...alsoTry] = names;
       const reply = await client.userdb(user, alsoTry);
-      if (reply.ok) return reply.user.user;
+      if (reply.ok) {
+        cache.set(names, reply.user.user, reply.deps);
+        return reply.user.user;
+      }
       if (reply.temporary) throw new MapError(`auth:userdb: ${reply.reason}`);
+      cache.set(names, undefined, reply.deps);
       return undefined;
     },
+    cached: (names) => cache.get(names),
     prepare: () => client.prepare(),
   };
 }
@@ -71,7 +83,9 @@ export function localRecipientLookup(main: MainCf, onWarning: (m: string) => voi
   const delimiter = main.get(P.recipient_delimiter);
   const usesAuth = specs.some((spec) => spec.startsWith("auth:"));
   const prepare = () => (usesAuth ? userdb.prepare() : Promise.resolve());
-  const lookup = async (addr: string): Promise<boolean | "unknown-domain"> => {
+  // A user auth:userdb (the first table) is known to answer from smtpd's cache: at once.
+  const authFirst = specs[0]?.startsWith("auth:") === true;
+  const lookup = (addr: string): boolean | "unknown-domain" | Promise<boolean | "unknown-domain"> => {
     const { localPart, domain } = splitAddress(addr);
     if (domain !== "" && !domains.has(domain)) return "unknown-domain";
     if (tables.length === 0) return true;
@@ -80,6 +94,10 @@ export function localRecipientLookup(main: MainCf, onWarning: (m: string) => voi
     const keys = [...new Set([`${user}@${domain}`, `${base}@${domain}`, user, base])].filter(
       (k) => !k.endsWith("@"),
     );
+    if (authFirst && userdb.cached(keys)?.user !== undefined) return true;
+    return lookupTables(keys);
+  };
+  const lookupTables = async (keys: string[]): Promise<boolean> => {
     for (const t of tables) {
       if (t.lookupFirst) {
         if ((await t.lookupFirst(keys)) !== undefined) return true;

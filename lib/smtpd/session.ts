@@ -12,6 +12,7 @@ import type { AuthClient } from "../auth/client.js";
 import { type CleanupClient, CleanupError, type CleanupHandle } from "../cleanup/client.js";
 import type { CleanupBegin } from "../cleanup/protocol.js";
 import { errorText, type Logger } from "../log/index.js";
+import { newQueueId } from "../queue/queue-id.js";
 import {
   type MessageSink,
   type PreparedMessage,
@@ -151,47 +152,22 @@ function sinkOf(sh: SmtpdShared, h: CleanupHandle): MessageSink {
 }
 
 /**
- * At the first accepted RCPT: have cleanup create the queue file while the client sends
- * DATA, so 354 need not wait for it. The RCPT reply does not wait either. Should the early
- * open have failed (or its connection died since), DATA opens the message as before.
+ * At the first accepted RCPT: the queue ID is made here and "ID: client=..." logged, as
+ * Postfix does when it creates the queue file there (smtpd_delay_open_until_valid_rcpt);
+ * nothing is asked of cleanup yet. At DATA, 354 goes out at once; the envelope (with the
+ * ID) and the content then go to cleanup together, which creates the file under that ID
+ * and answers once, at the end. Should it fail, the end of data is answered 451 4.3.0 (or
+ * cleanup's own reply): nothing is queued, so nothing is lost or doubled.
  */
 function prepareSink(sh: SmtpdShared, s: SmtpSessionInfo, extra: SinkContext): PreparedMessage {
-  let dropped = false;
-  // Sent before the engine writes the 250 (same turn of the event loop): the open's round
-  // trip to cleanup then overlaps the client's, and DATA rarely has to wait for it.
-  const opening = sh.cleanup.openEarly().then(
-    (h) => {
-      if (!dropped) {
-        logClient(sh, s, h.id, extra);
-        return h;
-      }
-      void h.abort(); // RSET, QUIT ... while cleanup was creating the file
-      return undefined;
-    },
-    (err: unknown) => {
-      const detail = err instanceof CleanupError && err.detail ? `: ${err.detail}` : "";
-      sh.log.warning(`cannot open queue file at RCPT: ${errorText(err)}${detail}`);
-      return undefined;
-    },
-  );
+  const id = newQueueId();
+  logClient(sh, s, id, extra);
   return {
     async open(env) {
-      const h = await opening;
-      if (h !== undefined) {
-        try {
-          return sinkOf(sh, h.start(beginOf(s, env, extra)));
-        } catch (err) {
-          sh.log.warning(`${h.id}: cleanup connection lost before DATA: ${errorText(err)}`);
-          void h.abort();
-        }
-      }
-      return openSink(sh, s, env, extra);
+      return sinkOf(sh, await sh.cleanup.stream(id, beginOf(s, env, extra)));
     },
     abort() {
-      if (dropped) return;
-      dropped = true;
       extra.setId(undefined);
-      void opening.then((h) => h?.abort());
     },
   };
 }
@@ -360,7 +336,9 @@ class SmtpdConnection {
         if (!this.stream.destroyed) this.stream.write(e.bytes);
         break;
       case "close":
-        this.stream.end();
+        // Hang up as Postfix does: close once the last reply is out, without waiting for
+        // the client's FIN (a wake-up of this process for nothing).
+        this.stream.destroySoon();
         break;
       case "pause":
         this.stream.pause();

@@ -33,7 +33,15 @@ test("userdb answers for the user or the first of alsoTry that exists, in one re
     const ann = await client.userdb("ann@example.org", ["ann"]);
     assert.equal(ann.ok && ann.user.user, "ann@example.org");
     const nobody = await client.userdb("eve@localhost", ["eve"]);
-    assert.deepEqual(nobody, { ok: false, temporary: false, reason: "unknown user" });
+    assert.equal(nobody.ok, false);
+    assert.deepEqual(
+      { ...nobody, deps: undefined },
+      { ok: false, temporary: false, reason: "unknown user", deps: undefined },
+    );
+    assert.deepEqual(
+      nobody.deps?.map((d) => d.path),
+      [passwdFile],
+    );
     const plain = await client.userdb("bob");
     assert.equal(plain.ok && plain.user.user, "bob");
   } finally {

@@ -1,21 +1,23 @@
 /*
- * smtpd with a real cleanup service: the queue file is opened at the first accepted RCPT
- * (Postfix's smtpd_delay_open_until_valid_rcpt). The finished file is what it was when
- * DATA opened it (every recipient, the Received "for" rule), "ID: client=" is logged at
- * RCPT, and RSET, QUIT, a lost connection or a new transaction leave nothing in incoming/.
- * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line.
+ * smtpd with a real cleanup service: the queue ID is made at the first accepted RCPT,
+ * where Postfix opens its queue file (smtpd_delay_open_until_valid_rcpt), and cleanup
+ * creates the file under it when the content comes. The finished file has every
+ * recipient and the Received "for" rule, "ID: client=" is logged at RCPT, and RSET, QUIT, a lost connection or a new transaction leave nothing in incoming/.
+ * A cleanup that cannot be reached gives DATA 451 4.3.0 and a maillog line. smtpd makes
+ * the queue ID itself, so nothing waits for cleanup before the content: a slow cleanup does
+ * not hold 354 back, and one that cannot create the file makes the end of data 451 4.3.0.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CleanupClient } from "../../lib/cleanup/client.js";
 import { QmgrWaker, serveCleanup } from "../../lib/cleanup/service.js";
-import { connectIpc } from "../../lib/ipc/index.js";
+import { connectIpc, IpcConnection } from "../../lib/ipc/index.js";
 import { Logger } from "../../lib/log/index.js";
-import { ensureQueueDirs, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
+import { ensureQueueDirs, newQueueId, queuePath, readQueueFileSync } from "../../lib/queue/index.js";
 import type { SmtpdPolicy } from "../../lib/smtpd/policy-hooks.js";
 import { type SmtpdShared, serveSmtp } from "../../lib/smtpd/session.js";
 import { smtpDialog } from "../helpers/smtp.js";
@@ -73,6 +75,59 @@ async function smtpd(cleanupQueueDir: string): Promise<number> {
 
 let port = 0;
 let brokenPort = 0;
+let slowPort = 0;
+let failingPort = 0;
+/** When the slow proxy let each delayed answer through. */
+const released: number[] = [];
+const SLOW_MS = 300;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A cleanup whose every answer to an early open comes late: a proxy to the real one. */
+async function slowCleanup(dir: string): Promise<void> {
+  mkdirSync(join(dir, "public"), { recursive: true });
+  await listen(
+    createServer((client) => {
+      const upstream = connect(join(queueDir, "public", "cleanup"));
+      client.pipe(upstream);
+      let chain = Promise.resolve();
+      let first = true;
+      upstream.on("data", (d: Buffer) => {
+        const wait = first ? delay(SLOW_MS).then(() => void released.push(Date.now())) : undefined;
+        first = false;
+        chain = chain.then(() => wait).then(() => void client.write(d));
+      });
+      upstream.on("close", () => void chain.then(() => client.destroy()));
+      client.on("close", () => upstream.destroy());
+      client.on("error", () => undefined);
+      upstream.on("error", () => undefined);
+    }),
+    join(dir, "public", "cleanup"),
+  );
+}
+
+/** A cleanup that fails every request, late. */
+async function failingCleanup(dir: string): Promise<void> {
+  mkdirSync(join(dir, "public"), { recursive: true });
+  const fail = { ok: false, code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
+  await listen(
+    createServer((socket) => {
+      const conn = new IpcConnection(socket, { timeoutMs: 5000 });
+      void conn.nextMessage<{ op: string }>().then(
+        async (m) => {
+          assert.equal(m.op, "begin");
+          await delay(SLOW_MS);
+          if (!conn.closed) conn.send(fail);
+          socket.end();
+        },
+        () => socket.destroy(),
+      );
+    }),
+    join(dir, "public", "cleanup"),
+  );
+}
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "postern-smtpd-open-"));
@@ -96,6 +151,10 @@ before(async () => {
   );
   port = await smtpd(queueDir);
   brokenPort = await smtpd(join(root, "no-such-queue"));
+  await slowCleanup(join(root, "slow"));
+  slowPort = await smtpd(join(root, "slow"));
+  await failingCleanup(join(root, "failing"));
+  failingPort = await smtpd(join(root, "failing"));
 });
 
 after(() => {
@@ -242,8 +301,58 @@ test("cleanup unreachable: RCPT is accepted, DATA answers 451 4.3.0, and it is l
   assert.match(r[3] ?? "", /^250 /);
   assert.match(r[4] ?? "", /^451 4\.3\.0 /);
   const log = readFileSync(logFile, "utf8").slice(before);
-  assert.match(log, /warning: cannot open queue file at RCPT: connect to .*cleanup/);
   assert.match(log, /openMessage failed: connect to .*cleanup/);
+});
+
+test("a slow cleanup: 354 does not wait for it, the message is queued once", async () => {
+  const before = released.length;
+  let dataAnswered = 0;
+  const r = await dialog(
+    slowPort,
+    [
+      "EHLO c.example\r\n",
+      "MAIL FROM:<alice@example.org>\r\n",
+      "RCPT TO:<bob@example.net>\r\n",
+      "RCPT TO:<carol@example.net>\r\n",
+      "DATA\r\n",
+      MSG,
+      "QUIT\r\n",
+    ],
+    false,
+    { afterReplies: 6, wait: async () => (dataAnswered = Date.now()) },
+  );
+  assert.match(r[5] ?? "", /^354 /);
+  assert.ok(released.length > before);
+  assert.ok(dataAnswered < (released[before] ?? 0), "354 before cleanup's first answer");
+  const q = takeQueued(r[6]);
+  assert.deepEqual(q.rcpts, ["bob@example.net", "carol@example.net"]);
+  assert.match(q.text, /\nSubject: t\n\nbody\n$/);
+  await nothingLeft();
+});
+
+test("a queue file cleanup cannot create: 451 4.3.0 at the end of data, nothing queued, the session goes on", async () => {
+  const before = readFileSync(logFile, "utf8").length;
+  const r = await dialog(failingPort, [
+    "EHLO c.example\r\n",
+    "MAIL FROM:<alice@example.org>\r\n",
+    "RCPT TO:<bob@example.net>\r\n",
+    "DATA\r\n",
+    MSG,
+    "NOOP\r\n",
+    "QUIT\r\n",
+  ]);
+  assert.match(r[4] ?? "", /^354 /);
+  assert.match(r[5] ?? "", /^451 4\.3\.0 /);
+  assert.match(r[6] ?? "", /^250 /);
+  assert.match(r[7] ?? "", /^221 /);
+  const log = readFileSync(logFile, "utf8").slice(before);
+  const id = /postern\/smtpd\[\d+\]: (\w+): client=unknown\[127\.0\.0\.1\]/.exec(log)?.[1];
+  assert.ok(id, log);
+  assert.match(
+    log,
+    new RegExp(`${id}: reject: END-OF-MESSAGE from unknown\\[127\\.0\\.0\\.1\\]: 451 4\\.3\\.0 `),
+  );
+  await nothingLeft();
 });
 
 test("a large message streams through the early-opened file (the envelope frame is not stuck behind it)", async () => {
@@ -326,5 +435,29 @@ test("cleanup: anything but an envelope or abort after open ends the connection 
   await conn.request({ op: "open" });
   conn.send({ op: "begin", envelope: { sender: "", recipients: [], attrs: {} }, inputIsCrlf: false });
   await assert.rejects(conn.nextMessage(2000));
+  await nothingLeft();
+});
+
+test("cleanup: begin with the client's queue ID is answered once, at the end, under that ID", async () => {
+  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  const envelope = { sender: "a@example.org", recipients: [{ address: "b@example.net" }], attrs: {} };
+  const id = newQueueId();
+  conn.send({ op: "begin", id, envelope, inputIsCrlf: false });
+  conn.sendLastData(Buffer.from("Subject: x\n\nhi\n"));
+  const done = await conn.nextMessage<{ ok: boolean; id: string; nrcpt: number }>();
+  assert.equal(done.ok, true);
+  assert.equal(done.id, id);
+  assert.equal(takeQueued(`queued as ${done.id}`).id, id);
+  // An abort after begin: one answer, the file gone, the connection still good.
+  const second = newQueueId();
+  conn.send({ op: "begin", id: second, envelope, inputIsCrlf: false });
+  assert.deepEqual(await conn.request({ op: "abort" }), { ok: true, id: second });
+  await nothingLeft();
+  conn.close();
+
+  // Not a queue ID (it would become a file name): the connection ends, nothing is created.
+  const bad = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
+  bad.send({ op: "begin", id: "../x", envelope, inputIsCrlf: false });
+  await assert.rejects(bad.nextMessage(), /closed/);
   await nothingLeft();
 });

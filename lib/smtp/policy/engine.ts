@@ -9,7 +9,7 @@
  * with smtpd_delay_reject: a permit ends only its own list, a reject ends everything.
  * defer_if_permit results are remembered and turn a later permit (or the end) into that
  * deferral; warn_if_reject makes the next restriction log its reject instead of applying it.
- * Every check runs under env.timeoutMs: a check that hangs becomes
+ * Every check that does not answer at once runs under env.timeoutMs: a check that hangs becomes
  * "451 4.3.5 Server configuration problem" and a check that throws becomes
  * "451 4.3.5 Server configuration error", with the detail sent to env.onWarning.
  * Talks to the restriction table and the injected PolicyEnv. Security: fails closed —
@@ -206,6 +206,8 @@ class Evaluation {
     };
     try {
       const work = def.takesMap ? def.check(state, r.kind === "map" ? r.spec : "") : def.check(state);
+      // A check that answered at once needs no timer (most do: no table, no lookup).
+      if (!(work instanceof Promise)) return work;
       const v = await withTimeout(work, this.env.timeoutMs);
       if (v !== TIMEOUT) return v;
       this.env.onWarning?.(`${r.name}: timeout after ${this.env.timeoutMs}ms`);

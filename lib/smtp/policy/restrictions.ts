@@ -29,9 +29,10 @@ import {
 import { senderLoginMismatch } from "./sender-login.js";
 import type { CheckState, PolicyEnv, Verdict } from "./types.js";
 
+/** A check answers at once when it can (no table or lookup): then the engine sets no timer. */
 export type RestrictionDef =
-  | { readonly takesMap: false; check(state: CheckState): Promise<Verdict> }
-  | { readonly takesMap: true; check(state: CheckState, spec: string): Promise<Verdict> };
+  | { readonly takesMap: false; check(state: CheckState): Verdict | Promise<Verdict> }
+  | { readonly takesMap: true; check(state: CheckState, spec: string): Verdict | Promise<Verdict> };
 
 const DUNNO: Verdict = { action: "dunno" };
 const PERMIT: Verdict = { action: "permit" };
@@ -59,7 +60,7 @@ function authorisedDestination(state: CheckState, recipient: string): boolean {
 }
 
 function unauthDestination(code: number, dsn: string) {
-  return async (state: CheckState): Promise<Verdict> => {
+  return (state: CheckState): Verdict => {
     const rcpt = state.ctx.recipient;
     if (rcpt === undefined || authorisedDestination(state, rcpt)) return DUNNO;
     return reject(code, dsn, `<${rcpt}>: Relay access denied`);
@@ -89,18 +90,32 @@ async function unknownDomain(state: CheckState, addr: string, s: Subject): Promi
 }
 
 /** reject_unlisted_recipient / _sender: unknown users in local domains. */
-async function unlisted(state: CheckState, addr: string, s: Subject): Promise<Verdict> {
+function unlisted(state: CheckState, addr: string, s: Subject): Verdict | Promise<Verdict> {
   const c = classifyAddress(addr, addressContext(state.env));
   if (c.kind !== "local") return DUNNO;
-  let known: boolean | "unknown-domain";
+  let known: boolean | "unknown-domain" | Promise<boolean | "unknown-domain">;
   try {
-    known = await state.env.localRecipient(addr);
+    known = state.env.localRecipient(addr);
   } catch (err) {
-    state.warn(
-      `local recipient lookup error for "${addr}": ${err instanceof Error ? err.message : String(err)}`,
-    );
-    return reject(451, "4.3.0", `<${addr}>: Temporary lookup failure`);
+    return lookupFailure(state, addr, err);
   }
+  // Answered at once (smtpd's cache of auth's answers): no promise, so no timer either.
+  if (typeof known === "object")
+    return known.then(
+      (k) => unlistedVerdict(state, k, s),
+      (err: unknown) => lookupFailure(state, addr, err),
+    );
+  return unlistedVerdict(state, known, s);
+}
+
+function lookupFailure(state: CheckState, addr: string, err: unknown): Verdict {
+  state.warn(
+    `local recipient lookup error for "${addr}": ${err instanceof Error ? err.message : String(err)}`,
+  );
+  return reject(451, "4.3.0", `<${addr}>: Temporary lookup failure`);
+}
+
+function unlistedVerdict(state: CheckState, known: boolean | "unknown-domain", s: Subject): Verdict {
   if (known !== false) return DUNNO;
   const dsn = s.klass === CLASS_SENDER ? "5.1.0" : "5.1.1";
   return rejectSubject(
@@ -111,13 +126,13 @@ async function unlisted(state: CheckState, addr: string, s: Subject): Promise<Ve
   );
 }
 
-async function nonFqdnHelo(state: CheckState): Promise<Verdict> {
+function nonFqdnHelo(state: CheckState): Verdict {
   const helo = state.ctx.helo;
   if (helo === "" || helo.startsWith("[") || isFqdn(helo)) return DUNNO;
   return rejectSubject(504, "5.5.2", heloSubject(state), "need fully-qualified hostname");
 }
 
-async function invalidHelo(state: CheckState): Promise<Verdict> {
+function invalidHelo(state: CheckState): Verdict {
   const helo = state.ctx.helo;
   if (helo === "") return DUNNO;
   if (helo.startsWith("[")) {
@@ -129,23 +144,21 @@ async function invalidHelo(state: CheckState): Promise<Verdict> {
   return rejectSubject(501, "5.5.2", heloSubject(state), "Invalid name");
 }
 
-function simple(check: (state: CheckState) => Promise<Verdict>): RestrictionDef {
+function simple(check: (state: CheckState) => Verdict | Promise<Verdict>): RestrictionDef {
   return { takesMap: false, check };
 }
 
-function withMap(check: (state: CheckState, spec: string) => Promise<Verdict>): RestrictionDef {
+function withMap(check: (state: CheckState, spec: string) => Verdict | Promise<Verdict>): RestrictionDef {
   return { takesMap: true, check };
 }
 
 const ifSender = (f: (s: CheckState, sender: string) => Promise<Verdict> | Verdict) =>
-  simple(async (s) => (s.ctx.sender === undefined || s.ctx.sender === "" ? DUNNO : f(s, s.ctx.sender)));
+  simple((s) => (s.ctx.sender === undefined || s.ctx.sender === "" ? DUNNO : f(s, s.ctx.sender)));
 const ifRecipient = (f: (s: CheckState, rcpt: string) => Promise<Verdict> | Verdict) =>
-  simple(async (s) =>
-    s.ctx.recipient === undefined || s.ctx.recipient === "" ? DUNNO : f(s, s.ctx.recipient),
-  );
+  simple((s) => (s.ctx.recipient === undefined || s.ctx.recipient === "" ? DUNNO : f(s, s.ctx.recipient)));
 
 const reasonless = (code: number, dsn: string, reason: string) =>
-  simple(async (s) => rejectSubject(code, dsn, s.subject, reason));
+  simple((s) => rejectSubject(code, dsn, s.subject, reason));
 
 const unlistedRecipient = ifRecipient((s, r) => unlisted(s, r, recipientSubject(s)));
 const nonFqdnHeloDef = simple(nonFqdnHelo);
@@ -153,16 +166,13 @@ const invalidHeloDef = simple(invalidHelo);
 
 /** Every restriction name, lower case. warn_if_reject is a modifier handled by the parser. */
 export const RESTRICTIONS: ReadonlyMap<string, RestrictionDef> = new Map<string, RestrictionDef>([
-  ["permit", simple(async () => PERMIT)],
-  ["dunno", simple(async () => DUNNO)],
+  ["permit", simple(() => PERMIT)],
+  ["dunno", simple(() => DUNNO)],
   ["reject", reasonless(554, "5.7.1", "Access denied")],
   ["defer", reasonless(450, "4.7.1", "Try again later")],
-  [
-    "defer_if_permit",
-    simple(async (s) => deferIfPermit(450, "4.7.1", s.subject, "defer_if_permit requested")),
-  ],
-  ["permit_mynetworks", simple(async (s) => (inNetworks(s.ctx.clientIp, s.env.mynetworks) ? PERMIT : DUNNO))],
-  ["permit_sasl_authenticated", simple(async (s) => (s.ctx.saslUser ? PERMIT : DUNNO))],
+  ["defer_if_permit", simple((s) => deferIfPermit(450, "4.7.1", s.subject, "defer_if_permit requested"))],
+  ["permit_mynetworks", simple((s) => (inNetworks(s.ctx.clientIp, s.env.mynetworks) ? PERMIT : DUNNO))],
+  ["permit_sasl_authenticated", simple((s) => (s.ctx.saslUser ? PERMIT : DUNNO))],
   ["permit_auth_destination", ifRecipient((s, r) => (authorisedDestination(s, r) ? PERMIT : DUNNO))],
   ["reject_unauth_destination", simple(unauthDestination(554, "5.7.1"))],
   ["defer_unauth_destination", simple(unauthDestination(454, "4.7.1"))],
@@ -190,17 +200,17 @@ export const RESTRICTIONS: ReadonlyMap<string, RestrictionDef> = new Map<string,
   ["check_client_access", withMap((s, spec) => checkClientAccess(s, spec, clientSubject(s.ctx)))],
   [
     "check_helo_access",
-    withMap(async (s, spec) => (s.ctx.helo === "" ? DUNNO : checkHeloAccess(s, spec, heloSubject(s)))),
+    withMap((s, spec) => (s.ctx.helo === "" ? DUNNO : checkHeloAccess(s, spec, heloSubject(s)))),
   ],
   [
     "check_sender_access",
-    withMap(async (s, spec) =>
+    withMap((s, spec) =>
       s.ctx.sender === undefined ? DUNNO : checkMailAccess(s, spec, s.ctx.sender, senderSubject(s)),
     ),
   ],
   [
     "check_recipient_access",
-    withMap(async (s, spec) =>
+    withMap((s, spec) =>
       s.ctx.recipient === undefined ? DUNNO : checkMailAccess(s, spec, s.ctx.recipient, recipientSubject(s)),
     ),
   ],

@@ -31,8 +31,8 @@ export interface PolicyEnv {
   mynetworks: string[];
   mydestination: string[];
   relayDomains: string[];
-  /** Backed by local_recipient_maps: is addr a known local recipient? */
-  localRecipient(addr: string): Promise<boolean | "unknown-domain">;
+  /** Backed by local_recipient_maps: is addr a known local recipient? (At once when known.) */
+  localRecipient(addr: string): boolean | "unknown-domain" | Promise<boolean | "unknown-domain">;
   /** DNS for reject_unknown_*_domain; without it those restrictions never reject. */
   resolveDomain?(domain: string): Promise<"ok" | "nxdomain" | "tempfail">;
   openMap(spec: string): LookupTable;

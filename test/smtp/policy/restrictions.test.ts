@@ -186,7 +186,7 @@ table("reject_unlisted_recipient and reject_unlisted_sender", [
   {
     list: "reject_unlisted_recipient",
     ctx: { recipient: "bob@here.example" },
-    env: { localRecipient: async () => "unknown-domain" },
+    env: { localRecipient: async () => "unknown-domain" as const },
     want: "dunno",
     why: "leaves domains the table does not serve alone",
   },
