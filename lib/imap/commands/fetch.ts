@@ -138,6 +138,8 @@ interface WireChunk {
 
 /** Rendered chunks of this size or more are written as they are, without a copy (mail-engine). */
 const RENDERED_CHUNK = 256 * 1024;
+/** Text is turned into bytes this much at a time: a longer string would go to V8's large-object space. */
+const RENDERED_PIECE = 32 * 1024;
 
 /**
  * The index-only answer to a FETCH of every message, by shared view (one item list per
@@ -169,22 +171,38 @@ function renderedIndex(
   const known = rendered.get(view);
   if (known !== undefined && known.key === key) return known.chunks;
   const chunks: WireChunk[] = [];
-  let batch = "";
+  let pieces: Buffer[] = [];
+  let piecesBytes = 0;
   let ends: number[] = [];
+  let text = "";
+  const endChunk = () => {
+    chunks.push({
+      bytes: pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, piecesBytes),
+      ends,
+    });
+    pieces = [];
+    piecesBytes = 0;
+    ends = [];
+  };
   for (let n = 0; n < all.length; n++) {
     const m = all[n] as MessageInfo;
     let line = `* ${n + 1} FETCH (`;
     for (let i = 0; i < items.length; i++)
       line += (i === 0 ? "" : " ") + indexText(items[i] as IndexPlanItem, m, false);
-    batch += `${line})\r\n`;
-    ends.push(batch.length); // atoms and numbers: one byte per character
-    if (batch.length >= RENDERED_CHUNK) {
-      chunks.push({ bytes: Buffer.from(batch, "latin1"), ends });
-      batch = "";
-      ends = [];
+    text += `${line})\r\n`;
+    ends.push(piecesBytes + text.length); // atoms and numbers: one byte per character
+    if (text.length >= RENDERED_PIECE) {
+      pieces.push(Buffer.from(text, "latin1"));
+      piecesBytes += text.length;
+      text = "";
+      if (piecesBytes >= RENDERED_CHUNK) endChunk();
     }
   }
-  if (batch !== "") chunks.push({ bytes: Buffer.from(batch, "latin1"), ends });
+  if (text !== "") {
+    pieces.push(Buffer.from(text, "latin1"));
+    piecesBytes += text.length;
+  }
+  if (piecesBytes > 0) endChunk();
   rendered.set(view, { key, chunks });
   return chunks;
 }
