@@ -172,7 +172,13 @@ function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean
 }
 
 /** What sync() returns when nothing changed (shared: callers only read it). */
-const NO_CHANGES: FolderChanges = Object.freeze({ expunged: [], expungedSeqs: [], added: [], flagged: [] });
+const NONE: readonly never[] = Object.freeze([]);
+const NO_CHANGES: FolderChanges = Object.freeze({
+  expunged: NONE,
+  expungedSeqs: NONE,
+  added: NONE,
+  flagged: NONE,
+});
 
 function applyStore(current: readonly string[], req: StoreRequest): string[] {
   const lower = new Set(req.flags.map((f) => f.toLowerCase()));
