@@ -112,9 +112,33 @@ function keywordsFileKey(path: string): string {
   }
 }
 
+/** The keywords file's path by folder (joined once, not per command). */
+const keywordsPaths = new Map<string, string>();
+
+function keywordsPath(dir: string): string {
+  let path = keywordsPaths.get(dir);
+  if (path === undefined) {
+    path = join(dir, KEYWORDS_FILE);
+    if (keywordsPaths.size >= 1024) keywordsPaths.clear();
+    keywordsPaths.set(dir, path);
+  }
+  return path;
+}
+
+/**
+ * The folder's keywords as this process last read them, when a blocking stat proves the
+ * file unchanged since (the usual SELECT): shared, not to be changed. undefined: read them.
+ */
+export function knownKeywords(dir: string): readonly string[] | undefined {
+  const known = keywordsRead.get(dir);
+  if (known === undefined) return undefined;
+  const key = keywordsFileKey(keywordsPath(dir));
+  return key !== "" && known.key === key ? known.list : undefined;
+}
+
 /** The folder's keywords; a blocking stat proves most calls need not read the file again. */
 export async function readKeywords(dir: string): Promise<string[]> {
-  const path = join(dir, KEYWORDS_FILE);
+  const path = keywordsPath(dir);
   const key = keywordsFileKey(path);
   const known = keywordsRead.get(dir);
   if (key !== "" && known?.key === key) return [...known.list];

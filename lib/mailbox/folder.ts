@@ -26,7 +26,7 @@ import { rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { MailError } from "./errors.js";
-import { addKeywords, formatInfo, parseInfo, readKeywords, sortFlags } from "./flags.js";
+import { addKeywords, formatInfo, knownKeywords, parseInfo, readKeywords, sortFlags } from "./flags.js";
 import { currentPath, readSmallFile, SMALL_FILE_MAX } from "./maildir.js";
 import { type SyncOptions, withSyncedIndex } from "./sync.js";
 import type { Uidlist, UidRecord } from "./uidlist.js";
@@ -171,6 +171,15 @@ function sameUids(a: readonly MessageInfo[], b: readonly MessageInfo[]): boolean
   return true;
 }
 
+/** What sync() returns when nothing changed (shared: callers only read it). */
+const NONE: readonly never[] = Object.freeze([]);
+const NO_CHANGES: FolderChanges = Object.freeze({
+  expunged: NONE,
+  expungedSeqs: NONE,
+  added: NONE,
+  flagged: NONE,
+});
+
 function applyStore(current: readonly string[], req: StoreRequest): string[] {
   const lower = new Set(req.flags.map((f) => f.toLowerCase()));
   if (req.mode === "replace") return sortFlags(req.flags);
@@ -266,11 +275,10 @@ export class FolderSession {
       quiet !== undefined && nothingToClaim
         ? quiet
         : await withSyncedIndex(this.dir, this.opts, async (l) => this.claimRecent(l));
-    if (list === this.seen && (!announce || this.ghosts.size === 0))
-      return { expunged: [], expungedSeqs: [], added: [], flagged: [] };
+    if (list === this.seen && (!announce || this.ghosts.size === 0)) return NO_CHANGES;
     if (this.seen !== undefined && list.uidValidity !== this.seen.uidValidity)
       throw new MailError("temp", `UIDVALIDITY of ${this.dir} changed; the session must reselect`);
-    this.keywords = await readKeywords(this.dir);
+    this.keywords = knownKeywords(this.dir) ?? (await readKeywords(this.dir));
     return this.adopt(list, announce);
   }
 

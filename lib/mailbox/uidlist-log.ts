@@ -237,19 +237,45 @@ async function rewrite(dir: string, fs: StoreFs, next: Uidlist): Promise<void> {
 export function peekUnchanged(dir: string): Uidlist | undefined {
   const known = states.get(dir);
   if (known === undefined || !stampsTrusted(known.list, Date.now())) return undefined;
+  const paths = peekPaths(dir);
   try {
-    const base = statSync(join(dir, UIDLIST_NAME), { bigint: true });
+    const base = statSync(paths.base, { bigint: true });
     if (`${base.ino}:${base.size}:${base.mtimeNs}` !== known.baseKey) return undefined;
-    const log = statSync(join(dir, UIDLIST_LOG_NAME), { bigint: true, throwIfNoEntry: false });
+    const log = statSync(paths.log, { bigint: true, throwIfNoEntry: false });
     if ((log === undefined ? "" : String(log.ino)) !== known.logIno) return undefined;
     if ((log === undefined ? 0 : Number(log.size)) !== known.logOffset) return undefined;
-    const cur = statSync(join(dir, "cur"), { bigint: true }).mtimeNs;
-    const fresh = statSync(join(dir, "new"), { bigint: true }).mtimeNs;
+    const cur = statSync(paths.cur, { bigint: true }).mtimeNs;
+    const fresh = statSync(paths.fresh, { bigint: true }).mtimeNs;
     if (!dirsUnchanged(known.list, cur, fresh, Date.now())) return undefined;
   } catch {
     return undefined;
   }
   return known.list;
+}
+
+interface PeekPaths {
+  readonly base: string;
+  readonly log: string;
+  readonly cur: string;
+  readonly fresh: string;
+}
+
+/** The four paths peekUnchanged stats, by folder (joined once, not per command). */
+const peekPathsByDir = new Map<string, PeekPaths>();
+
+function peekPaths(dir: string): PeekPaths {
+  let paths = peekPathsByDir.get(dir);
+  if (paths === undefined) {
+    paths = {
+      base: join(dir, UIDLIST_NAME),
+      log: join(dir, UIDLIST_LOG_NAME),
+      cur: join(dir, "cur"),
+      fresh: join(dir, "new"),
+    };
+    if (peekPathsByDir.size >= 1024) peekPathsByDir.clear();
+    peekPathsByDir.set(dir, paths);
+  }
+  return paths;
 }
 
 /** Forget what this process knows of a folder (deleted or renamed). */

@@ -91,7 +91,10 @@ async function markSeen(
 /**
  * FETCH of index items only (FLAGS, UID, ...: what clients ask for every message of a big
  * folder): the lines are written as text in batches, without building response objects.
- * The bytes are the same as the general path's.
+ * The bytes are the same as the general path's. A FETCH of every message of the shared
+ * view (folder.viewKey) with nothing \Recent in this session is answered from wire bytes
+ * rendered once per view and item list (renderedIndex), so a client that asks for
+ * FETCH 1:* (FLAGS) of an unchanged folder again gets the same bytes without a re-render.
  */
 async function sendIndexOnly(
   ctx: ImapContext,
@@ -101,6 +104,12 @@ async function sendIndexOnly(
 ): Promise<void> {
   const folder = selected.folder;
   const items = plan.items.filter((i): i is Extract<PlannedItem, { kind: "index" }> => i.kind === "index");
+  const view = wholeView(folder, messages);
+  if (view !== undefined) {
+    for (const chunk of renderedIndex(view, folder.messages, items))
+      await ctx.sendWire(chunk.bytes, chunk.ends);
+    return;
+  }
   let batch = "";
   for (const listed of messages) {
     const seq = folder.seqOf(listed.uid);
@@ -117,6 +126,85 @@ async function sendIndexOnly(
     }
   }
   if (batch !== "") await ctx.sendText(batch);
+}
+
+type IndexPlanItem = Extract<PlannedItem, { kind: "index" }>;
+
+/** Index-only FETCH answers in wire form, sent chunk by chunk (`ends`: where each response ends). */
+interface WireChunk {
+  readonly bytes: Buffer;
+  readonly ends: readonly number[];
+}
+
+/** Rendered chunks of this size or more are written as they are, without a copy (mail-engine). */
+const RENDERED_CHUNK = 256 * 1024;
+/** Text is turned into bytes this much at a time: a longer string would go to V8's large-object space. */
+const RENDERED_PIECE = 32 * 1024;
+
+/**
+ * The index-only answer to a FETCH of every message, by shared view (one item list per
+ * view: the one asked last). Views are immutable (a flag change makes a new one), so the
+ * bytes stay right as long as the view lives, and go with it.
+ */
+const rendered = new WeakMap<object, { readonly key: string; readonly chunks: readonly WireChunk[] }>();
+
+/**
+ * The shared view when `messages` is every message it holds, in order, and none is \Recent
+ * in this session (\Recent is the session's own: such lines are rendered for it alone).
+ */
+function wholeView(folder: SelectedMailbox["folder"], messages: readonly MessageInfo[]): object | undefined {
+  const view = folder.viewKey;
+  const all = folder.messages;
+  if (view === undefined || folder.recentCount > 0 || messages.length !== all.length || all.length === 0)
+    return undefined;
+  if (messages === all) return view;
+  for (let i = 0; i < all.length; i++) if (messages[i] !== all[i]) return undefined;
+  return view;
+}
+
+function renderedIndex(
+  view: object,
+  all: readonly MessageInfo[],
+  items: readonly IndexPlanItem[],
+): readonly WireChunk[] {
+  const key = items.map((i) => i.name).join(" ");
+  const known = rendered.get(view);
+  if (known !== undefined && known.key === key) return known.chunks;
+  const chunks: WireChunk[] = [];
+  let pieces: Buffer[] = [];
+  let piecesBytes = 0;
+  let ends: number[] = [];
+  let text = "";
+  const endChunk = () => {
+    chunks.push({
+      bytes: pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, piecesBytes),
+      ends,
+    });
+    pieces = [];
+    piecesBytes = 0;
+    ends = [];
+  };
+  for (let n = 0; n < all.length; n++) {
+    const m = all[n] as MessageInfo;
+    let line = `* ${n + 1} FETCH (`;
+    for (let i = 0; i < items.length; i++)
+      line += (i === 0 ? "" : " ") + indexText(items[i] as IndexPlanItem, m, false);
+    text += `${line})\r\n`;
+    ends.push(piecesBytes + text.length); // atoms and numbers: one byte per character
+    if (text.length >= RENDERED_PIECE) {
+      pieces.push(Buffer.from(text, "latin1"));
+      piecesBytes += text.length;
+      text = "";
+      if (piecesBytes >= RENDERED_CHUNK) endChunk();
+    }
+  }
+  if (text !== "") {
+    pieces.push(Buffer.from(text, "latin1"));
+    piecesBytes += text.length;
+  }
+  if (piecesBytes > 0) endChunk();
+  rendered.set(view, { key, chunks });
+  return chunks;
 }
 
 interface Target {

@@ -13,7 +13,7 @@ import type { FolderSession, MessageInfo } from "../../mailbox/folder.js";
 import type { SeqNumber, SequenceSet } from "../parser/types.js";
 
 export type Resolved =
-  | { readonly ok: true; readonly messages: MessageInfo[] }
+  | { readonly ok: true; readonly messages: readonly MessageInfo[] }
   | { readonly ok: false; readonly text: string };
 
 function bound(n: SeqNumber, star: number): number {
@@ -33,11 +33,14 @@ function bySequence(folder: FolderSession, set: Exclude<SequenceSet, "$">): Reso
   }
   // ranges in ascending order, each number taken once: no set of every number named
   spans.sort((x, y) => x[0] - y[0]);
+  const all = folder.messages;
+  // 1:* (the usual FETCH of a whole folder): the snapshot itself, no copy
+  if (spans.some(([lo, hi]) => lo === 1 && hi === count)) return { ok: true, messages: all };
   const messages: MessageInfo[] = [];
   let next = 1;
   for (const [lo, hi] of spans) {
     for (let seq = Math.max(lo, next); seq <= hi; seq++) {
-      const m = folder.messages[seq - 1];
+      const m = all[seq - 1];
       if (m !== undefined) messages.push(m);
     }
     next = Math.max(next, hi + 1);
@@ -46,7 +49,7 @@ function bySequence(folder: FolderSession, set: Exclude<SequenceSet, "$">): Reso
 }
 
 /** UIDs: only those present; a range is clamped to the UIDs in use. */
-function byUid(folder: FolderSession, set: Exclude<SequenceSet, "$">): MessageInfo[] {
+function byUid(folder: FolderSession, set: Exclude<SequenceSet, "$">): readonly MessageInfo[] {
   const last = folder.messages[folder.messages.length - 1]?.uid ?? 0;
   const only = set.length === 1 ? set[0] : undefined;
   if (only !== undefined) {
@@ -65,7 +68,11 @@ function byUid(folder: FolderSession, set: Exclude<SequenceSet, "$">): MessageIn
 }
 
 /** The messages with UIDs lo..hi, ascending. */
-function pickRange(folder: FolderSession, lo: number, hi: number): MessageInfo[] {
+function pickRange(folder: FolderSession, lo: number, hi: number): readonly MessageInfo[] {
+  const all = folder.messages;
+  // UID FETCH 1:* (the usual resync): the snapshot itself, in UID order already, no copy
+  if (all.length > 0 && lo <= (all[0] as MessageInfo).uid && hi >= (all[all.length - 1] as MessageInfo).uid)
+    return all;
   const out: MessageInfo[] = [];
   if (hi - lo < 64) {
     for (let uid = lo; uid <= hi; uid++) {
@@ -73,7 +80,7 @@ function pickRange(folder: FolderSession, lo: number, hi: number): MessageInfo[]
       if (m !== undefined) out.push(m);
     }
   } else {
-    for (const m of folder.messages) if (m.uid >= lo && m.uid <= hi) out.push(m);
+    for (const m of all) if (m.uid >= lo && m.uid <= hi) out.push(m);
   }
   return out;
 }

@@ -364,6 +364,8 @@ export class ImapMailEngine implements ImapContext {
     changes: FolderChanges,
     opts: RefreshOptions,
   ): Promise<void> {
+    // the usual refresh (NOOP, after most commands): nothing changed, nothing asked for
+    if (changes.flagged.length === 0 && (opts.always === undefined || opts.always.size === 0)) return;
     const uids = new Set(changes.flagged.map((m) => m.uid));
     for (const uid of opts.always ?? []) uids.add(uid);
     for (const uid of opts.quiet ?? []) if (!opts.always?.has(uid)) uids.delete(uid);

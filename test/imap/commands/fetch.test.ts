@@ -83,6 +83,36 @@ describe("items answered from the index", () => {
     assert.equal((await other.run("FETCH 1 FLAGS")).wire, "* 1 FETCH (FLAGS (\\Flagged))\r\n");
   });
 
+  it("answers FETCH 1:* of index items with each message's own bytes, again after flags change", async () => {
+    const other = await TestSession.open(s.folder.dir);
+    const single = async (t: TestSession, items: string) => {
+      let wire = "";
+      for (let i = 1; i <= 3; i++) wire += (await t.run(`FETCH ${i} ${items}`)).wire;
+      return wire;
+    };
+    const expected = await single(other, "(UID FLAGS)");
+    assert.match(expected, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\)\)\r\n/);
+    for (const line of ["FETCH 1:* (UID FLAGS)", "UID FETCH 1:* FLAGS", "FETCH 1:* (UID FLAGS)"]) {
+      const run = await other.run(line);
+      assert.deepEqual(run.result, OK);
+      assert.equal(run.wire, expected, line);
+    }
+    // a third session on the same view gets the same bytes; the one holding \Recent its own
+    const third = await TestSession.open(s.folder.dir);
+    assert.equal((await third.run("FETCH 1:* (UID FLAGS)")).wire, expected);
+    assert.equal((await s.run("FETCH 1:* (UID FLAGS)")).wire, await single(s, "(UID FLAGS)"));
+    assert.match((await s.run("FETCH 1:* (UID FLAGS)")).wire, /\\Recent/);
+    await s.folder.store([1], { mode: "add", flags: ["\\Answered"] });
+    await other.folder.sync();
+    const changed = await other.run("FETCH 1:* (FLAGS UID)");
+    assert.match(changed.wire, /^\* 1 FETCH \(FLAGS \(\\Answered \\Flagged\) UID 1\)\r\n/);
+    assert.equal(changed.wire, await single(other, "(FLAGS UID)"));
+    assert.equal(
+      (await other.run("FETCH 1:* (FLAGS UID RFC822.SIZE)")).wire,
+      await single(other, "(FLAGS UID RFC822.SIZE)"),
+    );
+  });
+
   it("sends one response per message, in ascending order, through send()", async () => {
     const run = await s.run("FETCH 3,1:2 (UID BODY.PEEK[HEADER])");
     assert.deepEqual(
