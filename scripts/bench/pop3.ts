@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Mode, type Pop3Client, session, withDeadline } from "./pop3-client.js";
-import { ensurePackage, type Memory, median, memoryOf, peakSampler } from "./procs.js";
+import { ensurePackage, higher, type Memory, median, memoryOf, peakSampler } from "./procs.js";
 import { dovecot, type Pop3System, posternPop3 } from "./systems.js";
 
 interface Result {
@@ -19,8 +19,6 @@ interface Result {
   mbPerS: number;
   peak: Memory;
 }
-
-const higher = (a: Memory, b: Memory): Memory => (a.pssKiB >= b.pssKiB ? a : b);
 
 async function runOne(sys: Pop3System, clients: number, mode: Mode, deadlineS: number): Promise<Result> {
   const open = new Set<Pop3Client>();

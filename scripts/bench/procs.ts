@@ -77,6 +77,9 @@ export function peakSampler(root: () => number, intervalMs = 200): { stop(): Mem
   };
 }
 
+/** The larger of two memory figures, by PSS (a run may be shorter than one sample). */
+export const higher = (a: Memory, b: Memory): Memory => (a.pssKiB >= b.pssKiB ? a : b);
+
 /** The median of some figures (0 for none). */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
