@@ -5,12 +5,6 @@
  *   client: {op:"begin", ...}           cleanup: {ok:true, id} | {ok:false, ...}
  *   client: data frames…, then end      cleanup: {ok:true, id, messageId, size, nrcpt} | {ok:false, ...}
  *   (or, instead of end, {op:"abort"})  cleanup: {ok:true, id}
- * or, for smtpd, which creates the queue file at the first accepted RCPT (Postfix's
- * smtpd_delay_open_until_valid_rcpt) and knows the whole envelope only at DATA:
- *   client: {op:"open"}                 cleanup: {ok:true, id} | {ok:false, ...}
- *   client: {op:"envelope", ...}        (no reply: the content follows at once)
- *   client: data frames…, then end      cleanup: as after begin
- *   (or, instead of envelope or end, {op:"abort"})  cleanup: {ok:true, id}
  * or, for smtpd, which makes the queue ID itself at the first accepted RCPT (so it logs
  * "ID: client=..." there, as Postfix does, without a round trip) and sends everything at once:
  *   client: {op:"begin", id, ...}, data frames…, then end
@@ -31,13 +25,6 @@ export interface CleanupBegin {
   received?: ReceivedInfo;
   inputIsCrlf: boolean;
 }
-
-export interface CleanupOpen {
-  op: "open";
-}
-
-/** What begin carries, sent after open once the envelope is complete. */
-export type CleanupEnvelope = Omit<CleanupBegin, "op"> & { op: "envelope" };
 
 export interface CleanupAbort {
   op: "abort";

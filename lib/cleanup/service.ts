@@ -8,11 +8,11 @@
  */
 import type { Socket } from "node:net";
 import { join } from "node:path";
-import { type Frame, IpcConnection, trigger } from "../ipc/index.js";
+import { IpcConnection, trigger } from "../ipc/index.js";
 import { errorText, type Logger } from "../log/index.js";
 import { isQueueId } from "../queue/queue-id.js";
-import type { CleanupBegin, CleanupEnvelope, CleanupReply } from "./protocol.js";
-import { type CleanupRequest, CleanupSession, type OpenedQueueFile } from "./session.js";
+import type { CleanupBegin, CleanupReply } from "./protocol.js";
+import { type CleanupRequest, CleanupSession } from "./session.js";
 
 export interface CleanupSettings {
   queueDir: string;
@@ -67,19 +67,15 @@ export class QmgrWaker {
   }
 }
 
-function isBegin(m: unknown, op: "begin" | "envelope" = "begin"): m is CleanupBegin {
-  const b = m as CleanupBegin | CleanupEnvelope;
+function isBegin(m: unknown): m is CleanupBegin {
+  const b = m as CleanupBegin;
   return (
     typeof m === "object" &&
     m !== null &&
-    b.op === op &&
+    b.op === "begin" &&
     typeof b.envelope === "object" &&
     Array.isArray(b.envelope?.recipients)
   );
-}
-
-function isOp(m: unknown, op: string): boolean {
-  return typeof m === "object" && m !== null && (m as { op?: unknown }).op === op;
 }
 
 export async function serveCleanup(
@@ -99,7 +95,6 @@ export async function serveCleanup(
     }
     let keepGoing: boolean;
     if (isBegin(first)) keepGoing = await oneMessage(conn, first, s, log, waker);
-    else if (isOp(first, "open")) keepGoing = await openedMessage(conn, s, log, waker);
     else {
       log.warning("unexpected request from client; closing connection");
       return;
@@ -108,10 +103,9 @@ export async function serveCleanup(
   }
 }
 
-function requestOf(begin: CleanupBegin | CleanupEnvelope, s: CleanupSettings): CleanupRequest {
-  const id = begin.op === "begin" ? begin.id : undefined;
+function requestOf(begin: CleanupBegin, s: CleanupSettings): CleanupRequest {
   return {
-    ...(id !== undefined ? { id } : {}),
+    ...(begin.id !== undefined ? { id: begin.id } : {}),
     envelope: begin.envelope,
     myhostname: s.myhostname,
     myorigin: s.myorigin,
@@ -145,48 +139,6 @@ async function oneMessage(
   }
   // The client that made the ID waits for the end's answer only (one wake-up, not two).
   if (begin.id === undefined) conn.send({ ok: true, id: session.id } satisfies CleanupReply);
-  return content(conn, session, s, log, waker);
-}
-
-/** smtpd's early open: the queue file now, the envelope later (or an abort). */
-async function openedMessage(
-  conn: IpcConnection,
-  s: CleanupSettings,
-  log: Logger,
-  waker: QmgrWaker,
-): Promise<boolean> {
-  let file: OpenedQueueFile;
-  try {
-    file = await CleanupSession.open(s.queueDir);
-  } catch (err) {
-    log.warning(`cannot create queue file: ${errorText(err)}`);
-    conn.send(tempFail("4.3.0", "Error: queue file write error"));
-    return false;
-  }
-  conn.send({ ok: true, id: file.id } satisfies CleanupReply);
-  let next: Frame;
-  try {
-    next = await conn.next(s.timeoutMs);
-  } catch {
-    await file.abort();
-    return false; // the client went away (or idled past ipc_timeout) before DATA
-  }
-  const msg = next.kind === "msg" ? next.msg : undefined;
-  if (isOp(msg, "abort")) {
-    await file.abort();
-    if (conn.closed) return false;
-    conn.send({ ok: true, id: file.id } satisfies CleanupReply);
-    return true;
-  }
-  let session: CleanupSession;
-  try {
-    if (!isBegin(msg, "envelope")) throw new Error("unexpected request from client");
-    session = file.start(requestOf(msg, s));
-  } catch (err) {
-    await file.abort();
-    log.warning(`${file.id}: ${errorText(err)}; closing connection`);
-    return false;
-  }
   return content(conn, session, s, log, waker);
 }
 

@@ -73,17 +73,6 @@ function headerValue(raw: Buffer): string {
     .trim();
 }
 
-/** A queue file created ahead of its envelope (CleanupSession.open). */
-export interface OpenedQueueFile {
-  readonly id: string;
-  /** The envelope is complete: continue as CleanupSession.begin() would have. */
-  start(req: CleanupRequest): CleanupSession;
-  /** The transaction was dropped: no queue file remains. */
-  abort(): Promise<void>;
-}
-
-const PLACEHOLDER_ENVELOPE: QueueEnvelope = { sender: "", recipients: [], arrivalTime: 0, attrs: {} };
-
 function envelopeOf(req: CleanupRequest): QueueEnvelope {
   const recipients: QueueRecipient[] = req.envelope.recipients.map((rcpt) => ({
     ...rcpt,
@@ -133,27 +122,6 @@ export class CleanupSession {
       ...(req.id !== undefined ? { id: req.id } : {}),
     });
     return CleanupSession.#start(writer, req, envelope);
-  }
-
-  /**
-   * Create the queue file (and its queue ID) before the envelope is complete: smtpd opens
-   * it at the first accepted RCPT, as Postfix does (smtpd_delay_open_until_valid_rcpt), and
-   * sends the whole envelope at DATA. The file holds no envelope until start().
-   */
-  static async open(queueDir: string, queue: "incoming" = "incoming"): Promise<OpenedQueueFile> {
-    const writer = await QueueFileWriter.create(queueDir, { queue, envelope: PLACEHOLDER_ENVELOPE });
-    let started = false;
-    return {
-      id: writer.id,
-      start: (req) => {
-        if (started) throw new Error(`cleanup ${writer.id}: started twice`);
-        started = true;
-        const envelope = envelopeOf(req);
-        writer.setEnvelope(envelope);
-        return CleanupSession.#start(writer, req, envelope);
-      },
-      abort: () => writer.abort(),
-    };
   }
 
   static #start(writer: QueueFileWriter, req: CleanupRequest, envelope: QueueEnvelope): CleanupSession {

@@ -103,18 +103,6 @@ export class QueueFileWriter {
     return new QueueFileWriter({ id, dir, queue: opts.queue, tempPath, fd, header });
   }
 
-  /**
-   * Replace the envelope records given to create(), before any content is written: cleanup
-   * opens the file at smtpd's first accepted RCPT, and the envelope is complete only at DATA.
-   */
-  setEnvelope(envelope: QueueEnvelope): void {
-    if (this.#state !== "open" || this.#header === null || this.#buffered > 0)
-      throw new Error(`queue file ${this.id}: envelope after content`);
-    this.#header = encodeEnvelope(envelope);
-    this.#position = this.#header.length;
-    this.#contentOffset = this.#header.length;
-  }
-
   /** Bytes of content written so far. */
   get contentLength(): number {
     return this.#position - this.#contentOffset + this.#buffered;

@@ -401,43 +401,6 @@ test("RSET pipelined right behind RCPT: nothing is opened or left, and the sessi
   await nothingLeft();
 });
 
-test("cleanup: an opened file is removed when its client goes away before the envelope (smtpd crashed)", async () => {
-  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
-  const r = await conn.request<{ ok: boolean; id: string }>({ op: "open" });
-  assert.equal(r.ok, true);
-  assert.deepEqual(incoming(), [`.${r.id}.tmp`]);
-  conn.destroy();
-  await nothingLeft();
-});
-
-test("cleanup: open, abort, then begin on the same connection", async () => {
-  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
-  const opened = await conn.request<{ ok: boolean; id: string }>({ op: "open" });
-  const aborted = await conn.request<{ ok: boolean; id: string }>({ op: "abort" });
-  assert.deepEqual(aborted, { ok: true, id: opened.id });
-  assert.deepEqual(incoming(), []);
-  const begun = await conn.request<{ ok: boolean; id: string }>({
-    op: "begin",
-    envelope: { sender: "a@example.org", recipients: [{ address: "b@example.net" }], attrs: {} },
-    inputIsCrlf: false,
-  });
-  assert.equal(begun.ok, true);
-  conn.sendLastData(Buffer.from("Subject: x\n\nhi\n"));
-  const done = await conn.nextMessage<{ ok: boolean; id: string; nrcpt: number }>();
-  assert.equal(done.ok, true);
-  assert.equal(done.nrcpt, 1);
-  rmSync(queuePath(queueDir, "incoming", done.id));
-  conn.close();
-});
-
-test("cleanup: anything but an envelope or abort after open ends the connection and removes the file", async () => {
-  const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
-  await conn.request({ op: "open" });
-  conn.send({ op: "begin", envelope: { sender: "", recipients: [], attrs: {} }, inputIsCrlf: false });
-  await assert.rejects(conn.nextMessage(2000));
-  await nothingLeft();
-});
-
 test("cleanup: begin with the client's queue ID is answered once, at the end, under that ID", async () => {
   const conn = await connectIpc(join(queueDir, "public", "cleanup"), { timeoutMs: 5000 });
   const envelope = { sender: "a@example.org", recipients: [{ address: "b@example.net" }], attrs: {} };
