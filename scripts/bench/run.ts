@@ -250,6 +250,38 @@ export function ratioChart(rows: readonly Row[]): string {
   return parts.join("\n");
 }
 
+/** The three benchmarks: script, arguments (the issues' sizes, or --quick), rows, anchor. */
+function benchmarks(quick: boolean) {
+  return [
+    {
+      name: "smtp",
+      args: quick
+        ? ["--count", "200", "--sessions", "1,10", "--latency", "10"]
+        : ["--count", "1000", "--sessions", "1,10,50"],
+      rows: (j: unknown) => smtpRows(j as SmtpJson),
+      label: "SMTP",
+      anchorName: "Postfix",
+      anchorKey: "postfix",
+    },
+    {
+      name: "pop3",
+      args: quick ? ["--count", "300", "--repeat", "1"] : [],
+      rows: (j: unknown) => pop3Rows(j as Pop3Json),
+      label: "POP3",
+      anchorName: "Dovecot",
+      anchorKey: "dovecot",
+    },
+    {
+      name: "imap",
+      args: quick ? ["--big", "20000", "--repeat", "1", "--appends", "100"] : [],
+      rows: (j: unknown) => imapRows(j as ImapJson),
+      label: "IMAP",
+      anchorName: "Dovecot",
+      anchorKey: "dovecot",
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { quick: { type: "boolean", default: false }, only: { type: "string" } },
@@ -260,34 +292,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const idle: Idle[] = [];
   try {
-    if (only.has("smtp")) {
-      const j = runBench(
-        "smtp.js",
-        quick
-          ? ["--count", "200", "--sessions", "1,10", "--latency", "10"]
-          : ["--count", "1000", "--sessions", "1,10,50"],
-        join(dir, "smtp.json"),
-      ) as SmtpJson;
-      rows.push(...smtpRows(j));
-      idle.push(...idleOf("SMTP", "Postfix", "postfix", j.idle));
-    }
-    if (only.has("pop3")) {
-      const j = runBench(
-        "pop3.js",
-        quick ? ["--count", "300", "--repeat", "1"] : [],
-        join(dir, "pop3.json"),
-      ) as Pop3Json;
-      rows.push(...pop3Rows(j));
-      idle.push(...idleOf("POP3", "Dovecot", "dovecot", j.idle));
-    }
-    if (only.has("imap")) {
-      const j = runBench(
-        "imap.js",
-        quick ? ["--big", "20000", "--repeat", "1", "--appends", "100"] : [],
-        join(dir, "imap.json"),
-      ) as ImapJson;
-      rows.push(...imapRows(j));
-      idle.push(...idleOf("IMAP", "Dovecot", "dovecot", j.idle));
+    for (const b of benchmarks(quick)) {
+      if (!only.has(b.name)) continue;
+      const j = runBench(`${b.name}.js`, b.args, join(dir, `${b.name}.json`));
+      rows.push(...b.rows(j));
+      idle.push(...idleOf(b.label, b.anchorName, b.anchorKey, (j as { idle?: Record<string, Memory> }).idle));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
