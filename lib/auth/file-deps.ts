@@ -1,29 +1,16 @@
 /*
  * file-deps — what a userdb answer depends on, so that smtpd can reuse it without asking
  * auth again: each file the lookup read, with its stat signature (device, inode, size,
- * mtime and ctime in nanoseconds; "-" for a file that does not exist). auth takes the
- * signature before it reads; smtpd reuses an answer only while a fresh stat of every file
- * gives the same signature, so it is never staler than auth itself. stat needs no read
- * permission on the file (smtpd may not read the passwd-file), only search on its directory.
- * Blocking stat on purpose: microseconds, where a thread-pool round trip costs more.
+ * mtime and ctime; lib/io/file-signature). auth takes the signature before it reads; smtpd
+ * reuses an answer only while a fresh stat of every file gives the same signature, so it is
+ * never staler than auth itself (smtpd may not read the passwd-file; stat needs no such right).
  */
-import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
+import { fileSignature } from "../io/file-signature.js";
 
 export interface FileDep {
   path: string;
   sig: string;
-}
-
-/** The file's signature now, or undefined when it cannot be stat'ed (then nothing is cached). */
-export function fileSignature(path: string): string | undefined {
-  try {
-    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-    if (st === undefined) return "-";
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

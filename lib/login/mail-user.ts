@@ -11,8 +11,8 @@
  * already runs as that uid (a sandbox run by root).
  */
 
-import { statSync } from "node:fs";
 import type { Socket } from "node:net";
+import { fileSignature } from "../io/file-signature.js";
 import type { Logger } from "../log/index.js";
 import { lookupUser, readSystemAccounts } from "../master/accounts.js";
 import { type LoginHandoff, parseHandoff, readHandoffFrame, writeHandoffFrame } from "./handoff.js";
@@ -36,17 +36,12 @@ type Ids = { uid: number; gid: number };
  */
 let virtualIds: { name: string; stamp: string; ids: Ids | undefined } | undefined;
 
-function passwdStamp(): string {
-  const st = statSync("/etc/passwd", { throwIfNoEntry: false, bigint: true });
-  return st === undefined ? "" : `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-}
-
 function virtualUserIds(name: string): Ids | undefined {
-  const stamp = passwdStamp();
-  if (virtualIds?.name === name && virtualIds.stamp === stamp) return virtualIds.ids;
+  const stamp = fileSignature("/etc/passwd");
+  if (stamp !== undefined && virtualIds?.name === name && virtualIds.stamp === stamp) return virtualIds.ids;
   const user = lookupUser(readSystemAccounts(), name);
   const ids = user === undefined ? undefined : { uid: user.uid, gid: user.gid };
-  virtualIds = { name, stamp, ids };
+  virtualIds = stamp === undefined ? undefined : { name, stamp, ids };
   return ids;
 }
 
