@@ -7,13 +7,14 @@
 import { AuthClient } from "../lib/auth/client.js";
 import { CleanupClient } from "../lib/cleanup/client.js";
 import { P } from "../lib/config/params.js";
+import { smtpdClientLimit } from "../lib/master/client-limit.js";
 import { runServer } from "../lib/server/index.js";
 import { smtpEngineOptions } from "../lib/smtpd/engine-options.js";
 import { makePolicy } from "../lib/smtpd/policy-hooks.js";
 import { type SmtpdShared, serveSmtp } from "../lib/smtpd/session.js";
 import { loadServerContext, tlsLevel } from "../lib/smtpd/tls.js";
 
-await runServer("smtpd", ({ config, log }) => {
+await runServer("smtpd", ({ config, log, args }) => {
   const shared: SmtpdShared = {
     settings: {
       hostname: config.get(P.myhostname),
@@ -49,5 +50,9 @@ await runServer("smtpd", ({ config, log }) => {
   void shared.cleanup.prepare();
   void shared.policy.prepare();
   if (shared.auth) void shared.auth.prepare();
-  return { onConnection: (socket) => serveSmtp(socket, shared) };
+  // For the sessions it accepts itself on a lent listening socket; config has the -o overrides.
+  const service = { name: args.serviceName, command: "smtpd", overrides: {} };
+  const clientLimit =
+    args.serviceType === "inet" ? smtpdClientLimit(config, { ...service, type: "inet" }, log) : undefined;
+  return { onConnection: (socket) => serveSmtp(socket, shared), ...(clientLimit ? { clientLimit } : {}) };
 });

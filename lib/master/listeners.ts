@@ -6,6 +6,7 @@
  * queue_directory/private/ or public/. Accepted connections are paused (pauseOnConnect) so
  * not one byte is read by master before the worker takes the socket over. A fifo service's
  * connection is only a wake-up: master reads and discards it and wakes the worker.
+ * An inet socket may be lent to a worker that accepts on it itself (InetListener).
  * Binding is all or nothing: if one endpoint fails, every socket opened so far is closed.
  * Unix sockets get the mode lib/master/permissions gives them and, when master runs as
  * root, mail_owner and setgid_group as owner and group, so workers that are not root can
@@ -21,8 +22,107 @@ import { socketMode } from "./permissions.js";
 export interface Listener {
   /** Human-readable address, e.g. "127.0.0.1:2025" or "/spool/private/cleanup". */
   readonly address: string;
-  readonly server: Server;
   readonly path?: string;
+  /** Stop listening: master's descriptor (polled or lent) is closed. */
+  close(): void;
+}
+
+/** A libuv stream handle as child_process passes it ("net.Native"); only close() is used here. */
+export interface RawHandle {
+  close(): void;
+}
+
+/**
+ * A TCP listening socket master may lend to a worker, which then accepts on it itself
+ * (as Postfix's smtpd accepts on the socket master opened): no accept, hand-over and
+ * "closed" report through master per connection. Master keeps a descriptor of the socket
+ * all along, so the port stays bound and connections wait in the kernel's queue whoever
+ * holds it; but while lent, master's descriptor is not polled: a libuv listening handle
+ * cannot stop polling, so master closes its polled one and keeps the duplicate the worker
+ * sent back, unpolled, until it takes the socket back (reclaim). States: polling (server),
+ * lending (server, holder: sent, no duplicate yet), lent (spare, holder).
+ */
+export class InetListener implements Listener {
+  private server: Server | undefined;
+  private spare: RawHandle | undefined;
+  private holder: object | undefined;
+  private closed = false;
+
+  constructor(
+    readonly address: string,
+    server: Server,
+    private readonly onConnection: (socket: Socket, listener: string) => void,
+  ) {
+    this.server = server;
+  }
+
+  /** The handle to send to `holder`, or undefined when it is lent already or closed. */
+  lend(holder: object): RawHandle | undefined {
+    if (this.closed || this.holder !== undefined || this.server === undefined) return undefined;
+    const handle = serverHandle(this.server);
+    if (handle === undefined) return undefined;
+    this.holder = holder;
+    return handle;
+  }
+
+  /** The holder is listening and sent back a duplicate: stop polling, keep the duplicate. */
+  lent(holder: object, duplicate: RawHandle): void {
+    if (this.closed || this.holder !== holder || this.spare !== undefined || this.server === undefined) {
+      duplicate.close();
+      return;
+    }
+    this.spare = duplicate;
+    this.server.close(() => undefined);
+    this.server = undefined;
+  }
+
+  /** Master polls the socket again (the holder stopped accepting, retired, died or is being stopped). */
+  reclaim(holder: object): void {
+    if (this.holder !== holder) return;
+    this.holder = undefined;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare === undefined || this.closed) return;
+    const server = createServer({ pauseOnConnect: true }, (s) => this.onConnection(s, this.address));
+    server.on("error", () => undefined);
+    server.listen(spare);
+    this.server = server;
+  }
+
+  isLentTo(holder: object): boolean {
+    return this.holder === holder;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.server?.close(() => undefined);
+    this.server = undefined;
+    this.spare?.close();
+    this.spare = undefined;
+  }
+}
+
+/** A Unix-domain socket master owns; never lent. */
+class PathListener implements Listener {
+  constructor(
+    readonly address: string,
+    readonly path: string,
+    private readonly server: Server,
+  ) {}
+
+  close(): void {
+    this.server.close(() => undefined);
+    rmSync(this.path, { force: true });
+  }
+}
+
+/**
+ * net.Server keeps its libuv handle in _handle; child_process sends such a handle as
+ * "net.Native" and the receiver gets its own descriptor of the socket, unpolled.
+ */
+function serverHandle(server: Server): RawHandle | undefined {
+  const h = (server as unknown as { _handle?: RawHandle | null })._handle;
+  return h ?? undefined;
 }
 
 export class BindError extends Error {}
@@ -59,7 +159,7 @@ export async function openListeners(
           { host: ep.host, port: ep.port, ipv6Only: ep.family === 6 },
           `bind ${ep.host} port ${ep.port}`,
         );
-        opened.push({ address, server });
+        opened.push(new InetListener(address, server, onConnection));
       }
     } else if (svc.type === "unix" || svc.type === "fifo") {
       const path = unixSocketPath(svc, main);
@@ -69,7 +169,7 @@ export async function openListeners(
       await listen(server, { path }, `bind ${path}`);
       if (opts.socketOwner) chownSync(path, opts.socketOwner.uid, opts.socketOwner.gid);
       chmodSync(path, socketMode(svc));
-      opened.push({ address: path, server, path });
+      opened.push(new PathListener(path, path, server));
     }
   } catch (err) {
     await closeListeners(opened);
@@ -107,8 +207,5 @@ function listen(
  * which finish them on their own schedule: master does not wait for it.
  */
 export async function closeListeners(list: readonly Listener[]): Promise<void> {
-  for (const l of list) {
-    l.server.close(() => undefined);
-    if (l.path) rmSync(l.path, { force: true });
-  }
+  for (const l of list) l.close();
 }

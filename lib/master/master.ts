@@ -28,6 +28,7 @@ import { errorText, initLog, type Logger } from "../log/index.js";
 import { parseHandoff } from "../login/handoff.js";
 import { logHost, logTag } from "../server/index.js";
 import { compileNetworks, inNetworks } from "../smtp/policy/networks.js";
+import { serviceInt, smtpdClientLimit } from "./client-limit.js";
 import { confinementArgv, confinementWarning } from "./confine.js";
 import {
   forkIdentity,
@@ -41,6 +42,7 @@ import {
 } from "./identity.js";
 import {
   closeListeners,
+  InetListener,
   type Listener,
   openListeners,
   serviceAddresses,
@@ -48,8 +50,8 @@ import {
 } from "./listeners.js";
 import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
-import { type ClientLimit, clientIp, type PassRequest, Pool } from "./pool.js";
-import type { MasterToWorker } from "./protocol.js";
+import { type PassRequest, Pool } from "./pool.js";
+import { type ClientLimit, clientIp, type MasterToWorker } from "./protocol.js";
 
 interface ServiceState {
   svc: MasterService;
@@ -78,64 +80,28 @@ export function daemonProgram(main: MainCf, command: string): string {
  * the POP3 and IMAP login services (a service's -o override wins over main.cf).
  */
 function clientLimitFor(main: MainCf, svc: MasterService, log: Logger): ClientLimit | undefined {
-  const host = main.get(P.myhostname);
-  const limit = (p: ParamDef<"int">) => serviceInt(main, svc, p);
   if (svc.type !== "inet") return undefined;
-  if (svc.command === "smtpd") {
-    const exempt = exemptNetworks(main, svc, log);
-    return {
-      max: limit(P.smtpd_client_connection_count_limit),
-      ...(exempt ? { exempt } : {}),
-      refusal: (ip) => `421 4.7.0 ${host} Error: too many connections from ${ip}\r\n`,
-    };
-  }
-  if (svc.command === "pop3-login") {
-    return {
-      max: limit(P.login_client_connection_count_limit),
-      refusal: (ip) => `-ERR [SYS/TEMP] Too many connections from ${ip}\r\n`,
-    };
-  }
-  if (svc.command === "imap-login") {
-    return {
-      max: limit(P.login_client_connection_count_limit),
-      refusal: (ip) => `* BYE [UNAVAILABLE] Too many connections from ${ip}\r\n`,
-    };
-  }
+  if (svc.command === "smtpd") return smtpdClientLimit(main, svc, log);
+  const max = serviceInt(main, svc, P.login_client_connection_count_limit);
+  if (svc.command === "pop3-login")
+    return { max, refusal: (ip) => `-ERR [SYS/TEMP] Too many connections from ${ip}\r\n` };
+  if (svc.command === "imap-login")
+    return { max, refusal: (ip) => `* BYE [UNAVAILABLE] Too many connections from ${ip}\r\n` };
   return undefined;
-}
-
-/** An integer parameter as the service's workers see it: its -o override wins over main.cf. */
-function serviceInt(main: MainCf, svc: MasterService, p: ParamDef<"int">): number {
-  const override = svc.overrides[p.name];
-  return override !== undefined ? Number.parseInt(override, 10) || 0 : main.get(p);
-}
-
-/**
- * smtpd_client_event_limit_exceptions (Postfix: $mynetworks): clients the connection count
- * limit does not apply to. A list master cannot use is logged and exempts nobody.
- */
-function exemptNetworks(
-  main: MainCf,
-  svc: MasterService,
-  log: Logger,
-): ((ip: string) => boolean) | undefined {
-  const name = P.smtpd_client_event_limit_exceptions.name;
-  const cf =
-    svc.overrides[name] === undefined ? main : loadMainCf(main.configDir, { overrides: svc.overrides });
-  const entries = cf.get(P.smtpd_client_event_limit_exceptions);
-  if (entries.length === 0) return undefined;
-  try {
-    compileNetworks(entries);
-  } catch (err) {
-    log.warning(`${svc.name}: ${name}: ${errorText(err)}; no client is exempt`);
-    return undefined;
-  }
-  return (ip) => inNetworks(ip, entries);
 }
 
 function clientLimitOption(main: MainCf, svc: MasterService, log: Logger): { clientLimit?: ClientLimit } {
   const limit = clientLimitFor(main, svc, log);
   return limit ? { clientLimit: limit } : {};
+}
+
+/**
+ * The listening sockets master may lend to a lone worker of the service: those of inet
+ * services, except the login services, whose per-IP counts span the mail sessions they pass on.
+ */
+function lendableListeners(svc: MasterService, listeners: () => readonly Listener[]): () => InetListener[] {
+  const lend = svc.type === "inet" && svc.command !== "pop3-login" && svc.command !== "imap-login";
+  return () => (lend ? listeners().filter((l): l is InetListener => l instanceof InetListener) : []);
 }
 
 function runAsOption(
@@ -233,7 +199,7 @@ export class Master {
       if (st) {
         this.retirePool(st);
         st.svc = svc;
-        st.pool = this.makePool(main, svc);
+        st.pool = this.makePool(main, svc, () => st.listeners);
         this.armTimer(st);
         st.pool.startIfKeepAlive();
         continue;
@@ -343,7 +309,7 @@ export class Master {
     }
     const st: ServiceState = {
       svc,
-      pool: this.makePool(main, svc),
+      pool: this.makePool(main, svc, () => st.listeners),
       listeners: [],
       addresses: serviceAddresses(svc, main),
       timer: undefined,
@@ -405,7 +371,7 @@ export class Master {
     st.pool.dispatch(sock, addr);
   }
 
-  private makePool(main: MainCf, svc: MasterService): Pool {
+  private makePool(main: MainCf, svc: MasterService, listeners: () => readonly Listener[]): Pool {
     return new Pool({
       service: svc,
       program: daemonProgram(main, svc.command),
@@ -419,6 +385,7 @@ export class Master {
       onPass: (from, m, socket, reply) => this.onPass(svc, from, m, socket, reply),
       onTrigger: (name, data) => this.onTrigger(svc, name, data),
       ...clientLimitOption(main, svc, this.log),
+      lendable: lendableListeners(svc, listeners),
       ...runAsOption(svc, this.privs),
       execArgv: confinementArgv(main, svc),
     });

@@ -18,13 +18,25 @@
  * session), and shortly before that, when no other worker could take its clients, its
  * successor is started, because a Node process takes a few hundred milliseconds to start
  * and clients would otherwise wait through that every max_use sessions.
+ * A service with lendable listeners (inet, no login hand-off) whose only worker has room gets
+ * its listening sockets lent: the worker accepts on them itself, and master hears from it
+ * again only when it is full, near max_use, retiring or gone (lib/master/protocol.ts).
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork, type SendHandle } from "node:child_process";
 import type { Socket } from "node:net";
 import type { MasterService } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import type { LoginHandoff } from "../login/handoff.js";
-import { formatWorkerArgs, isWorkerToMaster, type MasterToWorker, type WorkerToMaster } from "./protocol.js";
+import type { InetListener, RawHandle } from "./listeners.js";
+import {
+  acceptOwnUntil,
+  type ClientLimit,
+  clientIp,
+  formatWorkerArgs,
+  isWorkerToMaster,
+  type MasterToWorker,
+  type WorkerToMaster,
+} from "./protocol.js";
 
 /** A login worker's "pass" message, as the pool received it. */
 export type PassRequest = Extract<WorkerToMaster, { t: "pass" }>;
@@ -36,13 +48,6 @@ export interface PassedSession {
   onSent(pid: number): void;
   /** The socket was dropped before any mail worker took it. */
   onFailed(reason: string): void;
-}
-
-/** Per-IP concurrency of a service: the limit, what a refused client is told, who is exempt. */
-export interface ClientLimit {
-  max: number;
-  refusal: (ip: string) => string;
-  exempt?: (ip: string) => boolean;
 }
 
 export interface PoolOptions {
@@ -65,6 +70,8 @@ export interface PoolOptions {
   execArgv?: string[];
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
   clientLimit?: ClientLimit;
+  /** The service's listening sockets a lone worker may accept on itself; absent: never lent. */
+  lendable?: () => readonly InetListener[];
   /**
    * A worker asked to pass a socket on; `reply` answers that worker. Absent: refused.
    * `from` is this pool, for the per-IP count the session keeps (retainClient).
@@ -90,6 +97,8 @@ interface WorkerState {
   clients: Map<string, number>;
   /** Sessions master gave it; at maxUse it gets no more. */
   served: number;
+  /** Holds (or is being sent) the service's listening sockets. */
+  borrowing: boolean;
 }
 
 const PENDING_LIMIT = 1000;
@@ -211,6 +220,7 @@ export class Pool {
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     for (const p of this.pending) p.socket.destroy();
     this.pending = [];
+    for (const w of this.workers) this.reclaim(w);
     const exits = [...this.workers].map((w) => this.stopWorker(w, timeoutMs));
     return Promise.all(exits).then(() => undefined);
   }
@@ -218,7 +228,10 @@ export class Pool {
   /** Kill every worker at once (postern abort). */
   kill(): void {
     this.closed = true;
-    for (const w of this.workers) w.child.kill("SIGKILL");
+    for (const w of this.workers) {
+      this.reclaim(w);
+      w.child.kill("SIGKILL");
+    }
   }
 
   private stopWorker(w: WorkerState, timeoutMs: number): Promise<void> {
@@ -357,6 +370,7 @@ export class Pool {
       held: [],
       clients: new Map(),
       served: 0,
+      borrowing: false,
     };
     this.workers.add(w);
     child.on("message", (m: unknown, handle: unknown) => this.onWorkerMessage(w, m, handle));
@@ -371,16 +385,25 @@ export class Pool {
 
   private onWorkerMessage(w: WorkerState, m: unknown, handle: unknown): void {
     const socket = isSocket(handle) ? handle : undefined;
-    if (!isWorkerToMaster(m)) return void socket?.destroy();
+    const raw = socket === undefined && isRawHandle(handle) ? handle : undefined;
+    if (!isWorkerToMaster(m)) {
+      raw?.close();
+      return void socket?.destroy();
+    }
     if (m.t === "pass") this.onPassRequest(w, m, socket);
+    else if (m.t === "listening") this.onListening(w, m.listener, raw);
     else if (socket) socket.destroy();
+    else if (raw) raw.close();
     else if (m.t === "load") w.load = m.n;
     else if (m.t === "closed") {
       if (m.ip !== undefined) this.sessionEnded(w, m.ip, 1);
       w.load = m.n;
-    } else if (m.t === "trigger") this.opts.onTrigger?.(m.service, m.data);
+      if (w.load <= this.opts.connectionLimit / 2) this.maybeLend();
+    } else if (m.t === "unlisten") this.onUnlisten(w, m);
+    else if (m.t === "trigger") this.opts.onTrigger?.(m.service, m.data);
     else if (m.t === "retire") {
       w.retiring = true;
+      this.reclaim(w);
       this.send(w, { t: "retire-ok" });
     } else if (m.t === "ready") {
       this.earlyDeaths = 0;
@@ -394,7 +417,69 @@ export class Pool {
           this.handOver(w, h.socket, h.listener);
         } else this.send(w, h.msg);
       }
+      this.maybeLend();
     }
+  }
+
+  /**
+   * Lend the listening sockets to the pool's only worker when it is ready and has room for
+   * more sessions than master would give it: a second worker means master spreads the load.
+   */
+  private maybeLend(): void {
+    const lendable = this.opts.lendable?.();
+    if (!lendable || lendable.length === 0 || this.closed || this.workers.size !== 1) return;
+    if (this.pending.length > 0) return;
+    const [w] = this.workers;
+    if (!w || !w.ready || w.retiring || w.stopping || w.borrowing || !w.child.connected) return;
+    if (w.load >= this.opts.connectionLimit || w.served >= acceptOwnUntil(this.opts.maxUse)) return;
+    for (const l of lendable) {
+      const handle = l.lend(w);
+      if (handle === undefined) continue;
+      w.borrowing = true;
+      try {
+        // child_process sends a raw libuv handle as "net.Native"; its types know only sockets and servers
+        const sendable = handle as unknown as SendHandle;
+        const m: MasterToWorker = {
+          t: "listen",
+          listener: l.address,
+          maxActive: this.opts.connectionLimit,
+          maxServed: acceptOwnUntil(this.opts.maxUse),
+        };
+        w.child.send(m, sendable, (err) => {
+          if (err) l.reclaim(w);
+        });
+      } catch {
+        l.reclaim(w);
+      }
+    }
+  }
+
+  private onListening(w: WorkerState, address: string, duplicate: RawHandle | undefined): void {
+    const l = this.opts.lendable?.().find((x) => x.address === address);
+    if (duplicate === undefined) return;
+    if (l === undefined || !this.workers.has(w)) duplicate.close();
+    else l.lent(w, duplicate);
+  }
+
+  /** The worker stopped accepting: master counts its open sessions and polls again. */
+  private onUnlisten(w: WorkerState, m: Extract<WorkerToMaster, { t: "unlisten" }>): void {
+    this.reclaim(w);
+    w.load = m.n;
+    w.served = Math.max(w.served, m.served);
+    if (this.opts.clientLimit && Array.isArray(m.clients)) {
+      for (const [ip, n] of m.clients) {
+        if (typeof ip !== "string" || !Number.isInteger(n) || n <= 0) continue;
+        w.clients.set(ip, (w.clients.get(ip) ?? 0) + n);
+        this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + n);
+      }
+    }
+    this.startSuccessorAhead(w);
+  }
+
+  private reclaim(w: WorkerState): void {
+    if (!w.borrowing) return;
+    w.borrowing = false;
+    for (const l of this.opts.lendable?.() ?? []) l.reclaim(w);
   }
 
   /**
@@ -405,7 +490,7 @@ export class Pool {
   private startSuccessorAhead(w: WorkerState): void {
     const maxUse = this.opts.maxUse;
     const nearlyUsed = maxUse - Math.max(1, Math.floor(maxUse / 20));
-    if (maxUse < 10 || w.served !== nearlyUsed || this.closed || !this.canGrow()) return;
+    if (maxUse < 10 || w.served < nearlyUsed || this.closed || !this.canGrow()) return;
     for (const o of this.workers) if (o !== w && !o.retiring && !o.stopping && o.served < nearlyUsed) return;
     this.spawn();
   }
@@ -438,6 +523,7 @@ export class Pool {
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
+    this.reclaim(w);
     for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     // Connections held for a worker that died before it was ready go to another one.
     for (const h of w.held)
@@ -460,6 +546,7 @@ export class Pool {
     if (this.pending.length > 0 && Date.now() >= this.throttledUntil) this.drainPending();
     // A long-running worker that retired normally comes back on its next wake-up.
     else if (this.opts.keepAlive && !expected && Date.now() >= this.throttledUntil) this.spawn();
+    this.maybeLend();
   }
 
   /**
@@ -539,14 +626,12 @@ export class Pool {
   }
 }
 
-/** The client's address as per-IP counts key it (IPv4-mapped IPv6 as plain IPv4). */
-export function clientIp(socket: Socket): string {
-  const raw = socket.remoteAddress ?? "";
-  return raw.startsWith("::ffff:") && raw.includes(".") ? raw.slice(7) : raw;
-}
-
 function isSocket(h: unknown): h is Socket {
   return typeof h === "object" && h !== null && typeof (h as Socket).destroy === "function";
+}
+
+function isRawHandle(h: unknown): h is RawHandle {
+  return typeof h === "object" && h !== null && typeof (h as RawHandle).close === "function";
 }
 
 /**

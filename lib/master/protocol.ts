@@ -17,12 +17,26 @@
  * hand-off, and answers the login worker "passed" (with the mail worker's pid, for its log
  * line) or "pass-failed" (with the socket back when master still holds it, so the login
  * process can answer the client in its protocol).
+ *
+ * Lent listeners: while a service has one worker with room, master lends it the inet
+ * listening socket ("listen" with the socket's handle); the worker accepts on it itself and
+ * answers "listening" with its own descriptor, which master keeps unpolled so the port stays
+ * bound. Sessions it accepts so are its own to count (per-IP limit included) and cost master
+ * nothing. When it is full, near max_use, retiring or stopping, it closes its listening
+ * handle and sends "unlisten" with its load, its use count and the per-IP counts of those
+ * sessions; master polls the socket again and counts them from then on (each ends with
+ * "closed", as a session master handed over does).
  */
 
 export type LoginServiceName = "pop3" | "imap";
 
 export type MasterToWorker =
   | { t: "conn"; listener: string; ip?: string; handoff?: unknown }
+  /**
+   * Accept on this listening socket yourself (the handle comes with the message) while you
+   * hold fewer than maxActive sessions and have served fewer than maxServed.
+   */
+  | { t: "listen"; listener: string; maxActive: number; maxServed: number }
   | { t: "wakeup"; data: string }
   | { t: "stop" }
   | { t: "retire-ok" }
@@ -38,7 +52,33 @@ export type WorkerToMaster =
   | { t: "trigger"; service: string; data: string }
   | { t: "retire"; reason: "idle" | "use" }
   | { t: "ready" }
+  /** Listening on the lent socket; the handle sent along is master's unpolled duplicate. */
+  | { t: "listening"; listener: string }
+  /** Stopped accepting on lent sockets (or declined them); master counts these sessions now. */
+  | { t: "unlisten"; n: number; served: number; clients: [string, number][] }
   | { t: "pass"; id: number; service: LoginServiceName; handoff: unknown };
+
+/**
+ * How many sessions a worker may take from lent sockets: below max_use by the margin at which
+ * master starts its successor (lib/master/pool.ts), so the last ones go through master, which
+ * then knows to start it; all of them for a max_use under 10.
+ */
+export function acceptOwnUntil(maxUse: number): number {
+  return maxUse < 10 ? maxUse : maxUse - Math.max(1, Math.floor(maxUse / 20));
+}
+
+/** Per-IP concurrency of a service: the limit, what a refused client is told, who is exempt. */
+export interface ClientLimit {
+  max: number;
+  refusal: (ip: string) => string;
+  exempt?: (ip: string) => boolean;
+}
+
+/** The client's address as per-IP counts key it (IPv4-mapped IPv6 as plain IPv4). */
+export function clientIp(socket: { readonly remoteAddress?: string | undefined }): string {
+  const raw = socket.remoteAddress ?? "";
+  return raw.startsWith("::ffff:") && raw.includes(".") ? raw.slice(7) : raw;
+}
 
 export function isMasterToWorker(m: unknown): m is MasterToWorker {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";

@@ -7,17 +7,24 @@
  * the IPC channel: connection handles ("conn"), wake-ups, stop and log-reopen requests.
  * It reports its load to master, retires after max_idle seconds without work or after
  * max_use sessions, and finishes its sessions before exiting on stop or when master goes away.
- * Workers never open listening sockets: master owns them. A login worker can pass a client
+ * Workers never open listening sockets: master owns them, but may lend an inet one to a lone
+ * worker, which then accepts on it itself until it is full, near max_use, retiring or
+ * stopping, applying the service's per-IP limit to those sessions (lib/master/protocol.ts).
+ * A login worker can pass a client
  * socket back to master for a mail worker (ServiceContext.passer, lib/master/protocol.ts);
  * the session then counts as ended here as soon as master has answered.
  */
-import type { Socket } from "node:net";
+import type { SendHandle } from "node:child_process";
+import { createServer, type Server, type Socket } from "node:net";
 import { loadMainCf, type MainCf } from "../config/index.js";
 import { P } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
 import {
+  type ClientLimit,
+  clientIp,
   isMasterToWorker,
   type LoginServiceName,
+  type MasterToWorker,
   parseWorkerArgs,
   type WorkerArgs,
   type WorkerToMaster,
@@ -65,6 +72,8 @@ export interface ServiceHooks {
   busy?(): boolean;
   /** Last words before the process exits (synchronous): save state the next process needs. */
   onExit?(): void;
+  /** The per-IP limit on sessions accepted on a lent listening socket (smtpd). */
+  clientLimit?: ClientLimit;
 }
 
 export function logTag(config: MainCf, program: string): string {
@@ -75,8 +84,22 @@ export function logHost(config: MainCf): string {
   return config.get(P.myhostname).split(".")[0] ?? "localhost";
 }
 
+/** An open session; `counted`: master counts it (it handed it over, or was told of it). */
+interface Session {
+  readonly ip: string | undefined;
+  counted: boolean;
+}
+
 class Worker {
   private active = 0;
+  /** Listening sockets master lent this worker, by listener address. */
+  private own = new Map<string, Server>();
+  /** Sessions accepted on them that master does not know of yet. */
+  private uncounted = new Set<Session>();
+  /** Open sessions per client IP, for the per-IP limit on sessions accepted here. */
+  private perIp = new Map<string, number>();
+  /** The bounds master set with the lent sockets: sessions held at once, sessions served. */
+  private ownBounds = { maxActive: 0, maxServed: 0 };
   private served = 0;
   private retiring = false;
   private stopping = false;
@@ -150,7 +173,10 @@ class Worker {
     if (!isMasterToWorker(m)) return;
     switch (m.t) {
       case "conn":
-        if (handle) this.serve(handle as Socket, m.listener, m.ip, m.handoff);
+        if (handle) this.serve(handle as Socket, m.listener, { ip: m.ip, counted: true }, m.handoff);
+        break;
+      case "listen":
+        this.onListen(m, handle);
         break;
       case "passed":
         this.settlePass(m.id, { ok: true, pid: m.pid });
@@ -179,14 +205,17 @@ class Worker {
     }
   }
 
-  private serve(socket: Socket, listener: string, ip: string | undefined, handoff: unknown): void {
+  private serve(socket: Socket, listener: string, session: Session, handoff: unknown): void {
     const hook = this.hooks.onConnection;
     if (!hook) {
       socket.destroy();
       return;
     }
+    const ip = session.ip;
     this.active++;
     this.served++;
+    if (ip !== undefined) this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    if (!session.counted) this.uncounted.add(session);
     this.clearIdle();
     socket.on("error", () => undefined);
     hook(socket, listener, handoff)
@@ -194,12 +223,92 @@ class Worker {
       .finally(() => {
         if (!socket.destroyed) socket.destroy();
         this.active--;
-        this.send(ip !== undefined ? { t: "closed", ip, n: this.active } : { t: "closed", n: this.active });
-        if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring)
+        if (ip !== undefined) {
+          const left = (this.perIp.get(ip) ?? 1) - 1;
+          if (left > 0) this.perIp.set(ip, left);
+          else this.perIp.delete(ip);
+        }
+        // A session master never heard of ends without a word to it: that is the saving.
+        if (!session.counted) this.uncounted.delete(session);
+        else
+          this.send(ip !== undefined ? { t: "closed", ip, n: this.active } : { t: "closed", n: this.active });
+        if (this.served >= this.ctx.config.get(P.max_use) && !this.retiring) {
+          this.unlisten();
           this.send({ t: "retire", reason: "use" });
+        }
         this.armIdle();
         this.maybeExit();
       });
+  }
+
+  /** Room for another session accepted here, without master's count of it. */
+  private hasRoom(): boolean {
+    return (
+      !this.retiring &&
+      !this.stopping &&
+      this.active < this.ownBounds.maxActive &&
+      this.served < this.ownBounds.maxServed
+    );
+  }
+
+  /** Master lends a listening socket: accept on it, and send master back its descriptor. */
+  private onListen(m: Extract<MasterToWorker, { t: "listen" }>, handle: unknown): void {
+    if (!isRawHandle(handle)) return;
+    const listener = m.listener;
+    this.ownBounds = { maxActive: Number(m.maxActive) || 0, maxServed: Number(m.maxServed) || 0 };
+    if (!this.hasRoom() || this.own.has(listener) || !process.connected) {
+      handle.close();
+      this.unlisten(true);
+      return;
+    }
+    const server = createServer((socket) => this.onOwnConnection(socket, listener));
+    server.on("error", (err) => {
+      this.ctx.log.warning(`${listener}: accept: ${errorText(err)}`);
+      this.unlisten();
+    });
+    try {
+      server.listen(handle);
+      this.own.set(listener, server);
+      process.send?.({ t: "listening", listener } satisfies WorkerToMaster, handle as unknown as SendHandle);
+    } catch (err) {
+      this.ctx.log.warning(`${listener}: cannot accept on the lent socket: ${errorText(err)}`);
+      server.close();
+      this.unlisten(true);
+    }
+  }
+
+  private onOwnConnection(socket: Socket, listener: string): void {
+    const ip = clientIp(socket);
+    const limit = this.hooks.clientLimit;
+    const n = (this.perIp.get(ip) ?? 0) + 1;
+    if (limit && limit.max > 0 && n > limit.max && !limit.exempt?.(ip)) {
+      this.ctx.log.warning(
+        `Connection concurrency limit exceeded: ${n} from ${ip} for service ${this.ctx.args.serviceName}`,
+      );
+      socket.on("error", () => undefined);
+      socket.end(limit.refusal(ip));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.serve(socket, listener, { ip, counted: false }, undefined);
+    if (!this.hasRoom()) this.unlisten();
+  }
+
+  /**
+   * Stop accepting on lent sockets and tell master, which polls them again and counts the
+   * sessions accepted here from now on. `declined`: tell master even if none was taken.
+   */
+  private unlisten(declined = false): void {
+    if (this.own.size === 0 && !declined) return;
+    for (const server of this.own.values()) server.close();
+    this.own.clear();
+    const clients = new Map<string, number>();
+    for (const s of this.uncounted) {
+      s.counted = true;
+      if (s.ip !== undefined) clients.set(s.ip, (clients.get(s.ip) ?? 0) + 1);
+    }
+    this.uncounted.clear();
+    this.send({ t: "unlisten", n: this.active, served: this.served, clients: [...clients] });
   }
 
   private armIdle(): void {
@@ -207,7 +316,9 @@ class Worker {
     if (this.active > 0 || this.stopping || this.hooks.busy?.()) return;
     const ms = this.ctx.config.get(P.max_idle) * 1000;
     this.idleTimer = setTimeout(() => {
-      if (this.active === 0 && !this.hooks.busy?.()) this.send({ t: "retire", reason: "idle" });
+      if (this.active > 0 || this.hooks.busy?.()) return;
+      this.unlisten();
+      this.send({ t: "retire", reason: "idle" });
     }, ms);
     this.idleTimer.unref();
   }
@@ -221,6 +332,7 @@ class Worker {
     if (this.stopping) return;
     this.stopping = true;
     this.retiring = true;
+    this.unlisten();
     this.clearIdle();
     const done = this.hooks.onStop?.() ?? Promise.resolve();
     done
@@ -273,6 +385,10 @@ export async function runServer(
     else process.stderr.write(`postern/${program}: ${text}\n`);
     process.exit(1);
   }
+}
+
+function isRawHandle(h: unknown): h is { close(): void } {
+  return typeof h === "object" && h !== null && typeof (h as { close?: unknown }).close === "function";
 }
 
 function wakeThroughMaster(service: string, data: string): boolean {
