@@ -9,6 +9,7 @@
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { IpcConnection, trigger } from "../ipc/index.js";
+import { TriggerStream } from "../ipc/trigger-stream.js";
 import { errorText, type Logger } from "../log/index.js";
 import { isQueueId } from "../queue/queue-id.js";
 import type { CleanupBegin, CleanupReply } from "./protocol.js";
@@ -26,17 +27,23 @@ export interface CleanupSettings {
 
 /**
  * At most one qmgr trigger in flight; further requests meanwhile collapse into one more.
- * Under master, the trigger goes over the IPC channel (viaMaster), the wake-ups of one
- * event-loop turn as one message; the public/qmgr socket is the fallback.
+ * The wake-ups of one event-loop turn become one trigger. Under master it goes on a lasting
+ * connection to public/qmgr (lib/ipc/trigger-stream.ts), which qmgr itself reads while master
+ * shares the socket with it; when that connection is lost, over the IPC channel (viaMaster);
+ * a one-shot connection to public/qmgr is the last resort.
  */
 export class QmgrWaker {
   private inFlight = false;
   private again = false;
   private scheduled = false;
+  private readonly stream: TriggerStream | undefined;
+
   constructor(
     private readonly path: string,
     private readonly viaMaster?: (data: string) => boolean,
-  ) {}
+  ) {
+    this.stream = viaMaster ? new TriggerStream(path, () => this.viaMasterOrSocket()) : undefined;
+  }
 
   wake(): void {
     if (this.viaMaster) {
@@ -44,11 +51,16 @@ export class QmgrWaker {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
-        if (!this.viaMaster?.("I")) this.wakeBySocket();
+        if (this.stream) this.stream.send("I");
+        else this.viaMasterOrSocket();
       });
       return;
     }
     this.wakeBySocket();
+  }
+
+  private viaMasterOrSocket(): void {
+    if (!this.viaMaster?.("I")) this.wakeBySocket();
   }
 
   private wakeBySocket(): void {

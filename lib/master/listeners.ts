@@ -42,7 +42,7 @@ export interface RawHandle {
  * sent back, unpolled, until it takes the socket back (reclaim). States: polling (server),
  * lending (server, holder: sent, no duplicate yet), lent (spare, holder).
  */
-export class InetListener implements Listener {
+export class InetListener implements Lendable {
   private server: Server | undefined;
   private spare: RawHandle | undefined;
   private holder: object | undefined;
@@ -102,17 +102,52 @@ export class InetListener implements Listener {
   }
 }
 
-/** A Unix-domain socket master owns; never lent. */
+/** A listening socket master can share with or lend to a worker (lib/master/pool.ts). */
+export interface Lendable extends Listener {
+  lend(holder: object): RawHandle | undefined;
+  lent(holder: object, duplicate: RawHandle): void;
+  reclaim(holder: object): void;
+}
+
+/** A Unix-domain socket master owns. */
 class PathListener implements Listener {
   constructor(
     readonly address: string,
     readonly path: string,
-    private readonly server: Server,
+    protected readonly server: Server,
   ) {}
 
   close(): void {
     this.server.close(() => undefined);
     rmSync(this.path, { force: true });
+  }
+}
+
+/**
+ * A fifo service's socket (public/qmgr), shared with the service's lone worker, which reads
+ * the triggers of the connections it accepts itself (a cleanup keeps one open): as Postfix's
+ * qmgr reads its FIFO. Master keeps polling too: its handle is the one that bound the path,
+ * and libuv unlinks the path when that handle closes. What master accepts it reads and wakes
+ * the worker with, as before; it ends such a connection after its first letters, so a
+ * lasting one (lib/ipc/trigger-stream.ts) is made anew, and may reach the worker then.
+ */
+class TriggerListener extends PathListener implements Lendable {
+  private holder: object | undefined;
+
+  lend(holder: object): RawHandle | undefined {
+    if (this.holder !== undefined) return undefined;
+    const handle = serverHandle(this.server);
+    if (handle !== undefined) this.holder = holder;
+    return handle;
+  }
+
+  /** Master does not stop polling; the worker's descriptor is not needed. */
+  lent(_holder: object, duplicate: RawHandle): void {
+    duplicate.close();
+  }
+
+  reclaim(holder: object): void {
+    if (this.holder === holder) this.holder = undefined;
   }
 }
 
@@ -169,7 +204,9 @@ export async function openListeners(
       await listen(server, { path }, `bind ${path}`);
       if (opts.socketOwner) chownSync(path, opts.socketOwner.uid, opts.socketOwner.gid);
       chmodSync(path, socketMode(svc));
-      opened.push(new PathListener(path, path, server));
+      opened.push(
+        svc.type === "fifo" ? new TriggerListener(path, path, server) : new PathListener(path, path, server),
+      );
     }
   } catch (err) {
     await closeListeners(opened);

@@ -42,7 +42,7 @@ import {
 } from "./identity.js";
 import {
   closeListeners,
-  InetListener,
+  type Lendable,
   type Listener,
   openListeners,
   serviceAddresses,
@@ -97,11 +97,13 @@ function clientLimitOption(main: MainCf, svc: MasterService, log: Logger): { cli
 
 /**
  * The listening sockets master may lend to a lone worker of the service: those of inet
- * services, except the login services, whose per-IP counts span the mail sessions they pass on.
+ * services, except the login services, whose per-IP counts span the mail sessions they pass
+ * on; and a fifo service's socket, which master shares with its worker (lib/master/listeners).
  */
-function lendableListeners(svc: MasterService, listeners: () => readonly Listener[]): () => InetListener[] {
-  const lend = svc.type === "inet" && svc.command !== "pop3-login" && svc.command !== "imap-login";
-  return () => (lend ? listeners().filter((l): l is InetListener => l instanceof InetListener) : []);
+function lendableListeners(svc: MasterService, listeners: () => readonly Listener[]): () => Lendable[] {
+  const inet = svc.type === "inet" && svc.command !== "pop3-login" && svc.command !== "imap-login";
+  if (!inet && svc.type !== "fifo") return () => [];
+  return () => listeners().filter((l): l is Lendable => "lend" in l);
 }
 
 function runAsOption(
@@ -354,15 +356,20 @@ export class Master {
 
   private onConnection(st: ServiceState, sock: Socket, addr: string): void {
     if (st.svc.type === "fifo") {
-      // A trigger: a few request letters, then close. Read them and wake the service.
-      let data = "";
+      // A trigger: request letters. Each arrival wakes the service; the first also ends the
+      // connection, so a lasting one (lib/ipc/trigger-stream.ts) reconnects, and may reach the
+      // worker that shares this socket. The letters sent before its writer saw the end are
+      // still read here.
+      let woke = false;
       sock.on("error", () => undefined);
       sock.on("data", (d: Buffer) => {
-        data = (data + d.toString("latin1")).slice(0, 64);
+        woke = true;
+        st.pool.wakeup(d.toString("latin1").slice(0, 64));
+        sock.end();
       });
       sock.on("end", () => {
         sock.destroy();
-        st.pool.wakeup(data);
+        if (!woke) st.pool.wakeup("");
       });
       sock.resume();
       setTimeout(() => sock.destroy(), 5000).unref();

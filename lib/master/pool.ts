@@ -27,7 +27,7 @@ import type { Socket } from "node:net";
 import type { MasterService } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import type { LoginHandoff } from "../login/handoff.js";
-import type { InetListener, RawHandle } from "./listeners.js";
+import type { Lendable, RawHandle } from "./listeners.js";
 import {
   acceptOwnUntil,
   type ClientLimit,
@@ -71,7 +71,7 @@ export interface PoolOptions {
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
   clientLimit?: ClientLimit;
   /** The service's listening sockets a lone worker may accept on itself; absent: never lent. */
-  lendable?: () => readonly InetListener[];
+  lendable?: () => readonly Lendable[];
   /**
    * A worker asked to pass a socket on; `reply` answers that worker. Absent: refused.
    * `from` is this pool, for the per-IP count the session keeps (retainClient).

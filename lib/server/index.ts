@@ -84,6 +84,9 @@ export function logHost(config: MainCf): string {
   return config.get(P.myhostname).split(".")[0] ?? "localhost";
 }
 
+/** How many trigger connections a fifo worker keeps open for further letters. */
+const MAX_LASTING_TRIGGERS = 256;
+
 /** An open session; `counted`: master counts it (it handed it over, or was told of it). */
 interface Session {
   readonly ip: string | undefined;
@@ -98,6 +101,8 @@ class Worker {
   private uncounted = new Set<Session>();
   /** Open sessions per client IP, for the per-IP limit on sessions accepted here. */
   private perIp = new Map<string, number>();
+  /** Open connections to a shared fifo socket kept for more triggers (readTriggers). */
+  private triggerConnections = 0;
   /** The bounds master set with the lent sockets: sessions held at once, sessions served. */
   private ownBounds = { maxActive: 0, maxServed: 0 };
   private served = 0;
@@ -278,6 +283,10 @@ class Worker {
   }
 
   private onOwnConnection(socket: Socket, listener: string): void {
+    if (this.ctx.args.serviceType === "fifo") {
+      this.readTriggers(socket);
+      return;
+    }
     const ip = clientIp(socket);
     const limit = this.hooks.clientLimit;
     const n = (this.perIp.get(ip) ?? 0) + 1;
@@ -292,6 +301,28 @@ class Worker {
     }
     this.serve(socket, listener, { ip, counted: false }, undefined);
     if (!this.hasRoom()) this.unlisten();
+  }
+
+  /**
+   * A connection to a fifo service's shared socket carries request letters, as many times as
+   * its writer wakes the service (a cleanup keeps one open): each arrival is a wake-up.
+   */
+  private readTriggers(socket: Socket): void {
+    // Lasting connections are for postern's own processes; beyond a bound (any local user may
+    // connect to public/), a connection is treated as master treats one: ended after its letters.
+    const lasting = this.triggerConnections < MAX_LASTING_TRIGGERS;
+    if (lasting) this.triggerConnections++;
+    socket.on("error", () => undefined);
+    socket.on("data", (d: Buffer) => {
+      this.hooks.onWakeup?.(d.toString("latin1").slice(0, 64));
+      this.armIdle();
+      if (!lasting) socket.end();
+    });
+    socket.on("end", () => socket.end());
+    socket.on("close", () => {
+      if (lasting) this.triggerConnections--;
+    });
+    if (!lasting) setTimeout(() => socket.destroy(), 5000).unref();
   }
 
   /**
