@@ -22,23 +22,51 @@ interface SharedEntries {
   offset: number;
 }
 
+/** Values are kept in slabs of this size (one bigger than that gets a slab of its own). */
+const SLAB = 1 << 20;
+/** A value's place: slab × SLAB + offset, a small integer (up to 1,023 slabs: 1 GiB). */
+const MAX_SLABS = 1023;
+
 /**
- * Values by key, then by UID: numbers as keys, so an entry costs no "<uid> <key>" string
- * (100,000 of them for a FETCH ENVELOPE of a big folder) and a lookup hashes nothing.
+ * The values by key, then by UID. The values (JSON text, some 150 bytes for an envelope)
+ * are kept as UTF-8 in slabs off the V8 heap, each behind its 4-byte length, and found by a
+ * small integer: 100,000 envelopes cost the heap two numbers in a map each, not a string
+ * apiece for the garbage collector to walk and make room for. The UIDs are numbers, so an
+ * entry costs no "<uid> <key>" string either and a lookup hashes nothing.
  */
-type Entries = Map<string, Map<number, string>>;
+class Entries {
+  private readonly byKey = new Map<string, Map<number, number>>();
+  private readonly slabs: Buffer[] = [];
+  private used = SLAB;
 
-function entryOf(entries: Entries, uid: number, key: string): string | undefined {
-  return entries.get(key)?.get(uid);
-}
-
-function setEntry(entries: Entries, uid: number, key: string, value: string): void {
-  let byUid = entries.get(key);
-  if (byUid === undefined) {
-    byUid = new Map();
-    entries.set(key, byUid);
+  get(uid: number, key: string): string | undefined {
+    const at = this.byKey.get(key)?.get(uid);
+    if (at === undefined) return undefined;
+    const slab = this.slabs[Math.floor(at / SLAB)] as Buffer;
+    const offset = at % SLAB;
+    return slab.toString("utf8", offset + 4, offset + 4 + slab.readUInt32LE(offset));
   }
-  byUid.set(uid, value);
+
+  set(uid: number, key: string, value: string): void {
+    const length = Buffer.byteLength(value, "utf8");
+    if (this.slabs.length >= MAX_SLABS) return; // 1 GiB of cache: the rest is recomputed
+    if (this.used + 4 + length > SLAB) {
+      this.slabs.push(Buffer.allocUnsafeSlow(Math.max(SLAB, 4 + length)));
+      this.used = 0;
+    }
+    const index = this.slabs.length - 1;
+    const slab = this.slabs[index] as Buffer;
+    slab.writeUInt32LE(length, this.used);
+    slab.write(value, this.used + 4, length, "utf8");
+    let byUid = this.byKey.get(key);
+    if (byUid === undefined) {
+      byUid = new Map();
+      this.byKey.set(key, byUid);
+    }
+    byUid.set(uid, index * SLAB + this.used);
+    // a value bigger than a slab fills its own
+    this.used = length + 4 > SLAB ? SLAB : this.used + 4 + length;
+  }
 }
 
 /** By folder: every session of the process shares one map and reads each line once. */
@@ -50,7 +78,7 @@ function parseLines(text: string, uidValidity: number, into: Entries): void {
     if (m === null || Number(m[1]) !== uidValidity) continue;
     try {
       const value: unknown = JSON.parse(m[4] ?? "");
-      if (typeof value === "string") setEntry(into, Number(m[2]), m[3] ?? "", value);
+      if (typeof value === "string") into.set(Number(m[2]), m[3] ?? "", value);
     } catch {
       // a torn line from a crash: skip it
     }
@@ -59,25 +87,56 @@ function parseLines(text: string, uidValidity: number, into: Entries): void {
 
 /** A tail this small is read with blocking calls (the usual catch-up after a few FETCHes). */
 const SMALL_TAIL = 64 * 1024;
+/** A bigger tail (a process's first look at a big folder's cache) is read this much at a time. */
+const TAIL_CHUNK = 1 << 20;
 
-/** The lines appended since `from` (complete ones only), or undefined when there are none. */
-async function readTail(path: string, from: number, size: number): Promise<Buffer | undefined> {
+/**
+ * Hands the complete lines appended since `from` to `take`, a chunk at a time, so reading a
+ * 20 MB cache costs a 1 MiB buffer and its text, not the whole file twice; returns the
+ * bytes consumed (up to the end of the last complete line).
+ */
+async function readTail(
+  path: string,
+  from: number,
+  size: number,
+  take: (text: string) => void,
+): Promise<number> {
   if (size - from <= SMALL_TAIL) {
     const fd = openSync(path, "r");
     try {
       const buf = Buffer.allocUnsafe(size - from);
       const end = buf.subarray(0, readSync(fd, buf, 0, buf.length, from)).lastIndexOf(0x0a) + 1;
-      return end === 0 ? undefined : buf.subarray(0, end);
+      if (end > 0) take(buf.toString("utf8", 0, end));
+      return end;
     } finally {
       closeSync(fd);
     }
   }
   const fh = await open(path, "r");
   try {
-    const buf = Buffer.allocUnsafe(size - from);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, from);
-    const end = buf.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
-    return end === 0 ? undefined : buf.subarray(0, end);
+    let buf = Buffer.allocUnsafe(Math.min(TAIL_CHUNK, size - from));
+    let held = 0; // bytes of an unfinished line carried to the front of buf
+    let at = from; // file offset of buf[held]
+    let consumed = 0;
+    while (at < size) {
+      if (held === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2); // a line longer than the chunk
+        buf.copy(bigger, 0, 0, held);
+        buf = bigger;
+      }
+      const { bytesRead } = await fh.read(buf, held, Math.min(buf.length - held, size - at), at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      const have = held + bytesRead;
+      const end = buf.subarray(0, have).lastIndexOf(0x0a) + 1;
+      if (end > 0) {
+        take(buf.toString("utf8", 0, end));
+        consumed += end;
+      }
+      held = have - end;
+      buf.copy(buf, 0, end, have);
+    }
+    return consumed;
   } finally {
     await fh.close();
   }
@@ -111,16 +170,15 @@ export class FolderCache {
     const replaced =
       known !== undefined && known.ino !== 0 && (known.ino !== ino || known.offset > (st?.size ?? 0));
     if (known === undefined || known.uidValidity !== this.uidValidity || replaced) {
-      known = { uidValidity: this.uidValidity, entries: new Map(), ino, offset: 0 };
+      known = { uidValidity: this.uidValidity, entries: new Entries(), ino, offset: 0 };
       shared.set(this.dir, known);
     }
     known.ino = ino;
     if (st !== undefined && st.size > known.offset) {
-      const tail = await readTail(path, known.offset, st.size);
-      if (tail !== undefined) {
-        parseLines(tail.toString("utf8"), this.uidValidity, known.entries);
-        known.offset += tail.length;
-      }
+      const entries = known.entries;
+      known.offset += await readTail(path, known.offset, st.size, (text) =>
+        parseLines(text, this.uidValidity, entries),
+      );
     }
     this.entries = known.entries;
     return known.entries;
@@ -131,11 +189,11 @@ export class FolderCache {
    * (after its first get or set), else undefined, as for a value not cached.
    */
   peek(uid: number, key: string): string | undefined {
-    return this.entries === undefined ? undefined : entryOf(this.entries, uid, key);
+    return this.entries?.get(uid, key);
   }
 
   async get(uid: number, key: string): Promise<string | undefined> {
-    return entryOf(await this.load(), uid, key);
+    return (await this.load()).get(uid, key);
   }
 
   /**
@@ -158,8 +216,8 @@ export class FolderCache {
   }
 
   private record(entries: Entries, uid: number, key: string, value: string): Promise<void> {
-    if (entryOf(entries, uid, key) === value) return Promise.resolve();
-    setEntry(entries, uid, key, value);
+    if (entries.get(uid, key) === value) return Promise.resolve();
+    entries.set(uid, key, value);
     const line = `${this.uidValidity} ${uid} ${key} ${JSON.stringify(value)}\n`;
     this.pending.push(line);
     this.pendingChars += line.length;
