@@ -30,7 +30,14 @@ import { dirsUnchanged, stampsDirty, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
 import { nodeStoreFs, type StoreFs, statQuick } from "./store-fs.js";
-import { internInfo, newUidValidity, UIDLIST_NAME, type Uidlist, type UidRecord } from "./uidlist.js";
+import {
+  internInfo,
+  newUidValidity,
+  ownString,
+  UIDLIST_NAME,
+  type Uidlist,
+  type UidRecord,
+} from "./uidlist.js";
 import { forgetIndexState, loadIndexState, saveIndex } from "./uidlist-log.js";
 
 export interface SyncOptions {
@@ -98,7 +105,7 @@ async function newRecord(
   file: string,
   modseq: number,
 ): Promise<UidRecord | undefined> {
-  const base = maildirBase(file);
+  const base = ownString(maildirBase(file));
   const path = join(ctx.dir, "cur", file);
   const st = await ctx.fs.stat(path).catch(() => undefined);
   if (st === undefined) return undefined; // gone between readdir and stat: never existed for us

@@ -80,13 +80,25 @@ export function internInfo(info: string): string {
   return info;
 }
 
+/**
+ * A string of its own for a base name cut from a longer one (a line of the index file, a
+ * directory entry): V8 would keep a cut as a view of the whole, so 100,000 records would
+ * hold the index text or every listed name. Latin-1 only (every name, in practice); other
+ * names stay as they are.
+ */
+export function ownString(s: string): string {
+  return s.length < 13 || NOT_LATIN1.test(s) ? s : Buffer.from(s, "latin1").toString("latin1");
+}
+
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+
 export function parseRecordLine(line: string): UidRecord | undefined {
   const m = RECORD.exec(line);
   if (m === null) return undefined;
   const uid = Number(m[1]);
   const name = m[3] ?? "";
   const colon = name.indexOf(":");
-  const base = colon < 0 ? name : name.slice(0, colon);
+  const base = ownString(colon < 0 ? name : name.slice(0, colon));
   if (uid < 1 || base === "" || base.includes("/")) return undefined;
   const values: { -readonly [K in (typeof NUMERIC)[string]]?: number } = {};
   for (const token of (m[2] ?? "").split(" ")) {
@@ -176,9 +188,23 @@ export function formatHeader(list: Omit<Uidlist, "records">): string {
 }
 
 export function formatUidlist(list: Uidlist): string {
-  const lines = [formatHeader(list)];
-  for (const r of list.records) lines.push(formatRecord(r));
-  return `${lines.join("\n")}\n`;
+  return [...formatUidlistChunks(list)].join("");
+}
+
+/**
+ * formatUidlist's text in pieces of some 256 KiB, for writing a 100,000-message index
+ * without holding it whole (a string, its bytes, and a string per line).
+ */
+export function* formatUidlistChunks(list: Uidlist): Generator<string> {
+  let text = `${formatHeader(list)}\n`;
+  for (const r of list.records) {
+    text += `${formatRecord(r)}\n`;
+    if (text.length >= 256 * 1024) {
+      yield text;
+      text = "";
+    }
+  }
+  yield text;
 }
 
 /** A fresh UIDVALIDITY: the current time in seconds, as Dovecot chooses it. */
