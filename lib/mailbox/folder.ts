@@ -170,16 +170,17 @@ function viewOf(dir: string, list: Uidlist, keywords: readonly string[]): Folder
   const latest = latestViews.get(dir)?.deref();
   const reuse = latest !== undefined && latest.keywordsKey === keywordsKey ? latest.messages : [];
   const records = list.records;
-  const messages: IndexedMessage[] = new Array(records.length);
+  const messages: IndexedMessage[] = [];
   let j = 0;
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as UidRecord;
     while (j < reuse.length && (reuse[j] as IndexedMessage).uid < r.uid) j++;
     const old = reuse[j];
-    messages[i] =
+    messages.push(
       old !== undefined && old.record === r
         ? old
-        : new IndexedMessage(r.uid, r, flagsOf(r.info ?? "", keywords, keywordsKey));
+        : new IndexedMessage(r.uid, r, flagsOf(r.info ?? "", keywords, keywordsKey)),
+    );
   }
   let bySeq: Map<number, number> | undefined;
   let ascending: boolean | undefined;

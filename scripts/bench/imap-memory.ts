@@ -67,6 +67,18 @@ function imapPid(): number | undefined {
   return descendants(sys.masterPid()).find((p) => /daemons\/imap\.js/.test(procName(p)));
 }
 
+/** User + system CPU time of a process so far, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 async function step(name: string, fn: () => Promise<void>): Promise<void> {
   let peakRss = 0;
   let peakPss = 0;
@@ -77,16 +89,18 @@ async function step(name: string, fn: () => Promise<void>): Promise<void> {
     peakPss = Math.max(peakPss, kib(p, "Pss"));
   };
   const timer = setInterval(sample, 50);
+  const cpu0 = cpuMs(imapPid());
   const t0 = performance.now();
   await fn();
   const ms = performance.now() - t0;
+  const cpu = cpuMs(imapPid()) - cpu0;
   clearInterval(timer);
   sample();
   const p = imapPid();
   const rss = p === undefined ? 0 : kib(p, "Rss");
   const pss = p === undefined ? 0 : kib(p, "Pss");
   console.log(
-    `${name.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms  imap RSS ${(rss / 1024).toFixed(1)} PSS ${(pss / 1024).toFixed(1)} (peak RSS ${(peakRss / 1024).toFixed(1)} PSS ${(peakPss / 1024).toFixed(1)})`,
+    `${name.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms, imap CPU ${String(cpu).padStart(5)} ms, RSS ${(rss / 1024).toFixed(1)} PSS ${(pss / 1024).toFixed(1)} (peak RSS ${(peakRss / 1024).toFixed(1)} PSS ${(peakPss / 1024).toFixed(1)})`,
   );
 }
 
@@ -118,24 +132,38 @@ try {
     await c.logout();
   }
   const c = await session("bench2");
-  await step("SELECT big x5", async () => {
-    for (let i = 0; i < 5; i++) ok(await c.command("SELECT INBOX"));
+  await step("SELECT big x200", async () => {
+    for (let i = 0; i < 200; i++) ok(await c.command("SELECT INBOX"));
   });
-  await step("FETCH 1:* (FLAGS UID) big", async () => ok(await c.command("FETCH 1:* (FLAGS UID)")));
+  await step("FETCH 1:* (FLAGS UID) big x5", async () => {
+    for (let i = 0; i < 5; i++) ok(await c.command("FETCH 1:* (FLAGS UID)"));
+  });
   await c.logout();
   const d = await session("bench1");
-  await step("EXAMINE+FETCH FLAGS 10k", async () => {
-    ok(await d.command("EXAMINE INBOX"));
-    ok(await d.command("FETCH 1:* (FLAGS UID)"));
+  await step("EXAMINE+FETCH FLAGS 10k x20", async () => {
+    for (let i = 0; i < 20; i++) {
+      ok(await d.command("EXAMINE INBOX"));
+      ok(await d.command("FETCH 1:* (FLAGS UID)"));
+    }
   });
   await d.logout();
   const e = await session("bench3");
-  await step("FETCH BODY.PEEK[] 1000", async () => {
+  await step("FETCH BODY.PEEK[] 1000 x5", async () => {
     ok(await e.command("EXAMINE INBOX"));
-    ok(await e.command("FETCH 1:* BODY.PEEK[]"));
+    for (let i = 0; i < 5; i++) ok(await e.command("FETCH 1:* BODY.PEEK[]"));
   });
-  await step("SEARCH BODY x5", async () => {
-    for (let i = 0; i < 5; i++) ok(await e.command('SEARCH BODY "zanzibar"'));
+  await step("SEARCH BODY x20", async () => {
+    for (let i = 0; i < 20; i++) ok(await e.command('SEARCH BODY "zanzibar"'));
+  });
+  await step("mixed-like x100", async () => {
+    for (let i = 0; i < 100; i++) {
+      ok(await e.command("SELECT INBOX"));
+      const from = 1 + ((i * 31) % 950);
+      ok(await e.command(`FETCH ${from}:${from + 49} (FLAGS UID ENVELOPE)`));
+      ok(await e.command(`FETCH ${from} BODY.PEEK[]`));
+      ok(await e.command(`STORE ${from} +FLAGS.SILENT (\\Seen)`));
+      ok(await e.command("NOOP"));
+    }
   });
   await e.logout();
   await step("idle 2s", () => new Promise((r) => setTimeout(r, 2000)));
