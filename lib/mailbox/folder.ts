@@ -29,7 +29,7 @@ import { MailError } from "./errors.js";
 import { addKeywords, formatInfo, knownKeywords, parseInfo, readKeywords, sortFlags } from "./flags.js";
 import { currentPath, readSmallFile, SMALL_FILE_MAX } from "./maildir.js";
 import { type SyncOptions, withSyncedIndex } from "./sync.js";
-import type { Uidlist, UidRecord } from "./uidlist.js";
+import { internInfo, type Uidlist, type UidRecord } from "./uidlist.js";
 import { peekUnchanged } from "./uidlist-log.js";
 
 export interface MessageInfo {
@@ -71,40 +71,82 @@ export interface FolderOptions extends SyncOptions {
   readonly readOnly?: boolean;
 }
 
-function toInfo(r: UidRecord, keywords: readonly string[]): MessageInfo {
-  const info = r.info ?? "";
+/**
+ * A message as sessions see it: one small object per message holding its UID, its index
+ * record and its flags (one frozen array shared by every message with the same info part
+ * and keywords); the other fields are read from the record when asked, so a 100,000-message
+ * folder costs no file-name string, Date or flags array per message.
+ */
+class IndexedMessage implements MessageInfo {
+  constructor(
+    readonly uid: number,
+    readonly record: UidRecord,
+    readonly flags: readonly string[],
+  ) {}
+
+  get base(): string {
+    return this.record.base;
+  }
+
+  get file(): string {
+    const info = this.record.info;
+    return info === undefined || info === "" ? this.record.base : `${this.record.base}:${info}`;
+  }
+
+  get modseq(): number {
+    return this.record.modseq ?? 1;
+  }
+
+  get size(): number {
+    return this.record.size ?? this.record.crlfSize ?? 0;
+  }
+
+  get crlfSize(): number {
+    return this.record.crlfSize ?? this.record.size ?? 0;
+  }
+
+  get internalDate(): Date {
+    return new Date((this.record.internalDate ?? 0) * 1000);
+  }
+}
+
+/** `info` with other flags, as a plain MessageInfo (FETCH showing the \Seen it just set). */
+export function withFlags(info: MessageInfo, flags: readonly string[]): MessageInfo {
   return {
-    uid: r.uid,
-    base: r.base,
-    file: info === "" ? r.base : `${r.base}:${info}`,
-    flags: parseInfo(info, keywords).flags,
-    modseq: r.modseq ?? 1,
-    size: r.size ?? r.crlfSize ?? 0,
-    crlfSize: r.crlfSize ?? r.size ?? 0,
-    internalDate: new Date((r.internalDate ?? 0) * 1000),
+    uid: info.uid,
+    base: info.base,
+    file: info.file,
+    flags,
+    modseq: info.modseq,
+    size: info.size,
+    crlfSize: info.crlfSize,
+    internalDate: info.internalDate,
   };
 }
 
-/**
- * The MessageInfo of each index record, shared by every session in the process: records
- * are immutable and most survive an index change as the same objects, so a session catching
- * up after one STORE builds one MessageInfo, not one per message. Keyed by the keyword
- * list too, since a letter's flag comes from it.
- */
-const infoCache = new WeakMap<UidRecord, { readonly keywords: string; readonly info: MessageInfo }>();
+/** The flags of each info part, by keyword list: messages share one frozen array per flag set. */
+const flagSets = new Map<string, Map<string, readonly string[]>>();
 
-function cachedInfo(r: UidRecord, keywords: readonly string[], keywordsKey: string): MessageInfo {
-  const known = infoCache.get(r);
-  if (known !== undefined && known.keywords === keywordsKey) return known.info;
-  const info = toInfo(r, keywords);
-  infoCache.set(r, { keywords: keywordsKey, info });
-  return info;
+function flagsOf(info: string, keywords: readonly string[], keywordsKey: string): readonly string[] {
+  let byInfo = flagSets.get(keywordsKey);
+  if (byInfo === undefined) {
+    if (flagSets.size >= 256) flagSets.clear();
+    byInfo = new Map();
+    flagSets.set(keywordsKey, byInfo);
+  }
+  let flags = byInfo.get(info);
+  if (flags === undefined) {
+    if (byInfo.size >= 4096) byInfo.clear();
+    flags = Object.freeze(parseInfo(info, keywords).flags);
+    byInfo.set(info, flags);
+  }
+  return flags;
 }
 
 /** An index as sessions see it: shared by every session of the process that adopts it. */
 interface FolderView {
   readonly keywordsKey: string;
-  readonly messages: readonly MessageInfo[];
+  readonly messages: readonly IndexedMessage[];
   /** Sequence numbers by UID, built when a session first needs them. */
   seqByUid(): Map<number, number>;
   /** Whether the UIDs ascend (computed once per view, not once per SELECT). */
@@ -114,12 +156,32 @@ interface FolderView {
 }
 
 const views = new WeakMap<Uidlist, FolderView>();
+/**
+ * The folder's latest view, while something holds it: a new index state is mostly the same
+ * records (immutable, shared), whose messages the new view takes over instead of making
+ * new ones, so a session catching up after one STORE builds one message object, not 100,000.
+ */
+const latestViews = new Map<string, WeakRef<FolderView>>();
 
-function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
+function viewOf(dir: string, list: Uidlist, keywords: readonly string[]): FolderView {
   const keywordsKey = keywords.join("\n");
   const known = views.get(list);
   if (known !== undefined && known.keywordsKey === keywordsKey) return known;
-  const messages = list.records.map((r) => cachedInfo(r, keywords, keywordsKey));
+  const latest = latestViews.get(dir)?.deref();
+  const reuse = latest !== undefined && latest.keywordsKey === keywordsKey ? latest.messages : [];
+  const records = list.records;
+  const messages: IndexedMessage[] = [];
+  let j = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as UidRecord;
+    while (j < reuse.length && (reuse[j] as IndexedMessage).uid < r.uid) j++;
+    const old = reuse[j];
+    messages.push(
+      old !== undefined && old.record === r
+        ? old
+        : new IndexedMessage(r.uid, r, flagsOf(r.info ?? "", keywords, keywordsKey)),
+    );
+  }
   let bySeq: Map<number, number> | undefined;
   let ascending: boolean | undefined;
   let firstUnseen: number | undefined;
@@ -140,6 +202,8 @@ function viewOf(list: Uidlist, keywords: readonly string[]): FolderView {
     },
   };
   views.set(list, view);
+  if (latestViews.size >= 1024) latestViews.clear();
+  latestViews.set(dir, new WeakRef(view));
   return view;
 }
 
@@ -297,7 +361,7 @@ export class FolderSession {
 
   private adopt(list: Uidlist, announce: boolean): FolderChanges {
     const before = this.messages;
-    const view = viewOf(list, this.keywords);
+    const view = viewOf(this.dir, list, this.keywords);
     const current = view.messages;
     this.view = view;
     if (this.seen === undefined) {
@@ -404,7 +468,7 @@ export class FolderSession {
       if (err instanceof MailError && err.kind === "notFound") return undefined;
       throw err;
     }
-    return { ...r, info, modseq };
+    return { ...r, info: internInfo(info), modseq };
   }
 
   /**

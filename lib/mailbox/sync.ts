@@ -30,7 +30,14 @@ import { dirsUnchanged, stampsDirty, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode, MailError } from "./errors.js";
 import { withFileLock } from "./locks.js";
 import { nodeStoreFs, type StoreFs, statQuick } from "./store-fs.js";
-import { newUidValidity, UIDLIST_NAME, type Uidlist, type UidRecord } from "./uidlist.js";
+import {
+  internInfo,
+  newUidValidity,
+  ownString,
+  UIDLIST_NAME,
+  type Uidlist,
+  type UidRecord,
+} from "./uidlist.js";
 import { forgetIndexState, loadIndexState, saveIndex } from "./uidlist-log.js";
 
 export interface SyncOptions {
@@ -98,14 +105,14 @@ async function newRecord(
   file: string,
   modseq: number,
 ): Promise<UidRecord | undefined> {
-  const base = maildirBase(file);
+  const base = ownString(maildirBase(file));
   const path = join(ctx.dir, "cur", file);
   const st = await ctx.fs.stat(path).catch(() => undefined);
   if (st === undefined) return undefined; // gone between readdir and stat: never existed for us
   const size = Number(st.size);
   const crlfSize = sizeInName(base, "W") ?? (await crlfSizeOfFile(path).catch(() => size));
   const internalDate = Number(st.mtimeNs / 1_000_000_000n);
-  return { uid, base, crlfSize, size, internalDate, modseq, info: maildirInfo(file) };
+  return { uid, base, crlfSize, size, internalDate, modseq, info: internInfo(maildirInfo(file)) };
 }
 
 /** Merge the listing of cur/ into the index: see the header, step 3. */
@@ -121,7 +128,7 @@ async function merge(ctx: Ctx, old: Uidlist, files: Map<string, string>): Promis
     }
     files.delete(r.base);
     const info = maildirInfo(file);
-    records.push(r.info === info ? r : { ...r, info, modseq: ++highest });
+    records.push(r.info === info ? r : { ...r, info: internInfo(info), modseq: ++highest });
   }
   if (dropped > 0) highest++;
   let nextUid = old.nextUid;

@@ -20,7 +20,7 @@
  * rescan, never to trusting a bad line (lines are parsed by uidlist.ts's strict rules).
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
-import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { dirsUnchanged, stampsTrusted } from "./dir-stamps.js";
 import { errnoCode } from "./errors.js";
@@ -28,7 +28,7 @@ import { type StoreFs, statQuick } from "./store-fs.js";
 import {
   formatHeader,
   formatRecord,
-  formatUidlist,
+  formatUidlistChunks,
   parseHeaderLine,
   parseRecordLine,
   parseUidlist,
@@ -212,7 +212,12 @@ async function rewrite(dir: string, fs: StoreFs, next: Uidlist): Promise<void> {
   const generation = (next.generation ?? 0) + 1;
   const list: Uidlist = { ...next, generation };
   const tmp = join(dir, `${UIDLIST_NAME}.tmp`);
-  await writeFile(tmp, formatUidlist(list), { mode: 0o600 });
+  const out = await open(tmp, "w", 0o600);
+  try {
+    for (const chunk of formatUidlistChunks(list)) await out.writeFile(chunk);
+  } finally {
+    await out.close();
+  }
   await rename(tmp, join(dir, UIDLIST_NAME));
   const logTmp = join(dir, `${UIDLIST_LOG_NAME}.tmp`);
   await writeFile(logTmp, `G${generation}\n`, { mode: 0o600 });

@@ -66,20 +66,67 @@ function extensions(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * The one copy of an info part ("2,", "2,S", ...): a folder's 100,000 records have a handful
+ * of distinct ones, and each record holding its own copy costs a string apiece.
+ */
+const infos = new Map<string, string>();
+
+export function internInfo(info: string): string {
+  const known = infos.get(info);
+  if (known !== undefined) return known;
+  if (infos.size >= 4096) infos.clear();
+  infos.set(info, info);
+  return info;
+}
+
+/**
+ * A string of its own for a base name cut from a longer one (a line of the index file, a
+ * directory entry): V8 would keep a cut as a view of the whole, so 100,000 records would
+ * hold the index text or every listed name. Latin-1 only (every name, in practice); other
+ * names stay as they are.
+ */
+export function ownString(s: string): string {
+  return s.length < 13 || NOT_LATIN1.test(s) ? s : Buffer.from(s, "latin1").toString("latin1");
+}
+
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+
 export function parseRecordLine(line: string): UidRecord | undefined {
   const m = RECORD.exec(line);
   if (m === null) return undefined;
   const uid = Number(m[1]);
   const name = m[3] ?? "";
   const colon = name.indexOf(":");
-  const base = colon < 0 ? name : name.slice(0, colon);
+  const base = ownString(colon < 0 ? name : name.slice(0, colon));
   if (uid < 1 || base === "" || base.includes("/")) return undefined;
-  const rec: { -readonly [K in keyof UidRecord]: UidRecord[K] } = { uid, base };
-  if (colon >= 0) rec.info = name.slice(colon + 1);
-  for (const [letter, value] of extensions(m[2] ?? "")) {
-    const key = NUMERIC[letter];
-    if (key !== undefined && /^\d{1,15}$/.test(value)) rec[key] = Number(value);
+  const values: { -readonly [K in (typeof NUMERIC)[string]]?: number } = {};
+  for (const token of (m[2] ?? "").split(" ")) {
+    const key = NUMERIC[token.slice(0, 1)];
+    const value = token.slice(1);
+    if (key === undefined) continue;
+    // the last token of a letter counts, as the whole line's last word
+    if (/^\d{1,15}$/.test(value)) values[key] = Number(value);
+    else delete values[key];
   }
+  const info = colon >= 0 ? internInfo(name.slice(colon + 1)) : undefined;
+  const { crlfSize, size, internalDate, modseq } = values;
+  // the usual record, made whole at once: one object with its fields in place (the shape
+  // sync.ts gives new records), not one grown field by field into out-of-object storage
+  if (
+    info !== undefined &&
+    crlfSize !== undefined &&
+    size !== undefined &&
+    internalDate !== undefined &&
+    modseq !== undefined
+  )
+    return { uid, base, crlfSize, size, internalDate, modseq, info };
+  const rec: { -readonly [K in keyof UidRecord]: UidRecord[K] } = { uid, base };
+  if (info !== undefined) rec.info = info;
+  if (crlfSize !== undefined) rec.crlfSize = crlfSize;
+  if (size !== undefined) rec.size = size;
+  if (internalDate !== undefined) rec.internalDate = internalDate;
+  if (modseq !== undefined) rec.modseq = modseq;
   return rec;
 }
 
@@ -141,9 +188,23 @@ export function formatHeader(list: Omit<Uidlist, "records">): string {
 }
 
 export function formatUidlist(list: Uidlist): string {
-  const lines = [formatHeader(list)];
-  for (const r of list.records) lines.push(formatRecord(r));
-  return `${lines.join("\n")}\n`;
+  return [...formatUidlistChunks(list)].join("");
+}
+
+/**
+ * formatUidlist's text in pieces of some 256 KiB, for writing a 100,000-message index
+ * without holding it whole (a string, its bytes, and a string per line).
+ */
+export function* formatUidlistChunks(list: Uidlist): Generator<string> {
+  let text = `${formatHeader(list)}\n`;
+  for (const r of list.records) {
+    text += `${formatRecord(r)}\n`;
+    if (text.length >= 256 * 1024) {
+      yield text;
+      text = "";
+    }
+  }
+  yield text;
 }
 
 /** A fresh UIDVALIDITY: the current time in seconds, as Dovecot chooses it. */

@@ -312,6 +312,29 @@ describe("FolderCache and watch", () => {
     assert.equal(await third.get(2, "envelope"), undefined);
   });
 
+  it("reads a big cache file a chunk at a time and keeps values of any size, UTF-8 included", async () => {
+    const { FolderCache } = await import("../../lib/mailbox/cache.js");
+    const root = tempMaildir();
+    const huge = "\u00e9x".repeat(700_000); // a line longer than a read chunk and a slab
+    const lines: string[] = [];
+    for (let uid = 1; uid <= 30_000; uid++)
+      lines.push(`3 ${uid} envelope ${JSON.stringify(`v${uid} \u2603`)}\n`);
+    lines.splice(15_000, 0, `3 99999 body ${JSON.stringify(huge)}\n`);
+    writeFileSync(join(root, "postern-cache"), `${lines.join("")}3 40000 envelope "torn`);
+    const cache = new FolderCache(root, 3);
+    assert.equal(await cache.get(1, "envelope"), "v1 \u2603");
+    assert.equal(await cache.get(30_000, "envelope"), "v30000 \u2603");
+    assert.equal(cache.peek(99999, "body"), huge);
+    assert.equal(cache.peek(40000, "envelope"), undefined);
+    appendFileSync(join(root, "postern-cache"), '"\n');
+    assert.equal(await new FolderCache(root, 3).get(40000, "envelope"), "torn");
+    await cache.set(5, "body", huge);
+    await cache.set(6, "body", "after");
+    assert.equal(cache.peek(5, "body"), huge);
+    assert.equal(cache.peek(6, "body"), "after");
+    assert.equal(await new FolderCache(root, 3).get(5, "body"), huge);
+  });
+
   it("writes the values set, and reports a failed write to onError", async () => {
     const { FolderCache } = await import("../../lib/mailbox/cache.js");
     const root = tempMaildir();

@@ -16,7 +16,7 @@
  * selected mailbox's own files are read; storage errors become NO, never a stack trace.
  */
 import { sortFlags } from "../../mailbox/flags.js";
-import type { MessageInfo } from "../../mailbox/folder.js";
+import { type MessageInfo, withFlags } from "../../mailbox/folder.js";
 import { bad, type CommandHandler, type ImapContext, no, ok, type SelectedMailbox } from "./context.js";
 import { MessageAnswer } from "./fetch-items.js";
 import { type FetchPlan, type PlannedItem, planFetch } from "./fetch-plan.js";
@@ -216,8 +216,7 @@ interface Target {
 /** The message as the response shows it: the snapshot's, with the \Seen this FETCH set. */
 function currentInfo(selected: SelectedMailbox, target: Target): MessageInfo {
   const info = selected.folder.byUid(target.message.uid) ?? target.message;
-  if (target.seenNow && !info.flags.includes(SEEN))
-    return { ...info, flags: sortFlags([...info.flags, SEEN]) };
+  if (target.seenNow && !info.flags.includes(SEEN)) return withFlags(info, sortFlags([...info.flags, SEEN]));
   return info;
 }
 
