@@ -52,6 +52,7 @@ export class InetListener implements Lendable {
     readonly address: string,
     server: Server,
     private readonly onConnection: (socket: Socket, listener: string) => void,
+    private readonly warn: (text: string) => void = () => undefined,
   ) {
     this.server = server;
   }
@@ -84,7 +85,10 @@ export class InetListener implements Lendable {
     this.spare = undefined;
     if (spare === undefined || this.closed) return;
     const server = createServer({ pauseOnConnect: true }, (s) => this.onConnection(s, this.address));
-    server.on("error", () => undefined);
+    // Nobody would accept on the port if this failed: say so (a restart opens it anew).
+    server.on("error", (err) =>
+      this.warn(`${this.address}: cannot accept again after a worker had the socket: ${err.message}`),
+    );
     server.listen(spare);
     this.server = server;
   }
@@ -181,7 +185,7 @@ export async function openListeners(
   svc: MasterService,
   main: MainCf,
   onConnection: (socket: Socket, listener: string) => void,
-  opts: { socketOwner?: { uid: number; gid: number } } = {},
+  opts: { socketOwner?: { uid: number; gid: number }; warn?: (text: string) => void } = {},
 ): Promise<Listener[]> {
   const opened: Listener[] = [];
   try {
@@ -194,7 +198,7 @@ export async function openListeners(
           { host: ep.host, port: ep.port, ipv6Only: ep.family === 6 },
           `bind ${ep.host} port ${ep.port}`,
         );
-        opened.push(new InetListener(address, server, onConnection));
+        opened.push(new InetListener(address, server, onConnection, opts.warn));
       }
     } else if (svc.type === "unix" || svc.type === "fifo") {
       const path = unixSocketPath(svc, main);

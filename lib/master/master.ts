@@ -317,12 +317,10 @@ export class Master {
       timer: undefined,
     };
     const owner = this.privs ? { uid: this.privs.mailOwner.uid, gid: this.privs.group.gid } : undefined;
-    st.listeners = await openListeners(
-      svc,
-      main,
-      (sock, addr) => this.onConnection(st, sock, addr),
-      owner ? { socketOwner: owner } : {},
-    );
+    st.listeners = await openListeners(svc, main, (sock, addr) => this.onConnection(st, sock, addr), {
+      ...(owner ? { socketOwner: owner } : {}),
+      warn: (text) => this.log.warning(text),
+    });
     return st;
   }
 
