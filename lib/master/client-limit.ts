@@ -9,7 +9,7 @@ import { loadMainCf, type MainCf, type MasterService } from "../config/index.js"
 import { P, type ParamDef } from "../config/params.js";
 import { errorText, type Logger } from "../log/index.js";
 import { compileNetworks, inNetworks } from "../smtp/policy/networks.js";
-import type { ClientLimit } from "./protocol.js";
+import type { ClientLimit } from "./client-counts.js";
 
 /** What the limit depends on: a master.cf entry, or a worker's own -n/-t/-o and program. */
 export type ServiceRef = Pick<MasterService, "name" | "type" | "command" | "overrides">;

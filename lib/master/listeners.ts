@@ -18,17 +18,13 @@ import { join } from "node:path";
 import { inetEndpoints, type MainCf, type MasterService } from "../config/index.js";
 import { P } from "../config/params.js";
 import { socketMode } from "./permissions.js";
+import type { RawHandle } from "./protocol.js";
 
 export interface Listener {
   /** Human-readable address, e.g. "127.0.0.1:2025" or "/spool/private/cleanup". */
   readonly address: string;
   readonly path?: string;
   /** Stop listening: master's descriptor (polled or lent) is closed. */
-  close(): void;
-}
-
-/** A libuv stream handle as child_process passes it ("net.Native"); only close() is used here. */
-export interface RawHandle {
   close(): void;
 }
 

@@ -23,11 +23,11 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadMainCf, loadMasterCf, type MainCf, type MasterService } from "../config/index.js";
-import { P, type ParamDef } from "../config/params.js";
+import { P } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
 import { parseHandoff } from "../login/handoff.js";
 import { logHost, logTag } from "../server/index.js";
-import { compileNetworks, inNetworks } from "../smtp/policy/networks.js";
+import { type ClientLimit, clientIp } from "./client-counts.js";
 import { serviceInt, smtpdClientLimit } from "./client-limit.js";
 import { confinementArgv, confinementWarning } from "./confine.js";
 import {
@@ -51,7 +51,7 @@ import {
 import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
 import { type PassRequest, Pool } from "./pool.js";
-import { type ClientLimit, clientIp, type MasterToWorker } from "./protocol.js";
+import type { MasterToWorker } from "./protocol.js";
 
 interface ServiceState {
   svc: MasterService;

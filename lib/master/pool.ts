@@ -21,22 +21,32 @@
  * A service with lendable listeners (inet, no login hand-off) whose only worker has room gets
  * its listening sockets lent: the worker accepts on them itself, and master hears from it
  * again only when it is full, near max_use, retiring or gone (lib/master/protocol.ts).
+ * Beside it: worker-process.ts (one worker: fork, send, stop), lending.ts (the lent sockets),
+ * client-counts.ts (sessions per client IP).
  */
-import { type ChildProcess, fork, type SendHandle } from "node:child_process";
 import type { Socket } from "node:net";
-import type { MasterService } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import type { LoginHandoff } from "../login/handoff.js";
-import type { Lendable, RawHandle } from "./listeners.js";
+import { ClientCounts, type ClientLimit, clientIp, refuseOverLimit } from "./client-counts.js";
+import { offerListeners, reclaimFrom, takeDuplicate } from "./lending.js";
+import type { Lendable } from "./listeners.js";
 import {
   acceptOwnUntil,
-  type ClientLimit,
-  clientIp,
-  formatWorkerArgs,
+  isRawHandle,
   isWorkerToMaster,
   type MasterToWorker,
   type WorkerToMaster,
 } from "./protocol.js";
+import {
+  type ForkOptions,
+  forkWorker,
+  isSocket,
+  sendTo,
+  signalNumber,
+  stopWorker,
+  type WorkerState,
+  withBufferedInput,
+} from "./worker-process.js";
 
 /** A login worker's "pass" message, as the pool received it. */
 export type PassRequest = Extract<WorkerToMaster, { t: "pass" }>;
@@ -50,13 +60,9 @@ export interface PassedSession {
   onFailed(reason: string): void;
 }
 
-export interface PoolOptions {
+export interface PoolOptions extends ForkOptions {
   /** A worker asked to wake the trigger service of that name. Absent: ignored. */
   onTrigger?: (service: string, data: string) => void;
-  service: MasterService;
-  program: string;
-  configDir: string;
-  verbose: boolean;
   connectionLimit: number;
   /** max_use of this service: sessions per worker. */
   maxUse: number;
@@ -64,10 +70,6 @@ export interface PoolOptions {
   /** Long-running services (those with a wakeup timer) are started at once and restarted when they die. */
   keepAlive: boolean;
   log: Logger;
-  /** The uid/gid to start workers with (lib/master/identity); absent: master's own. */
-  runAs?: { uid: number; gid: number };
-  /** Node flags for every worker (lib/master/confine: a chroot = y service's confinement). */
-  execArgv?: string[];
   /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
   clientLimit?: ClientLimit;
   /** The service's listening sockets a lone worker may accept on itself; absent: never lent. */
@@ -84,23 +86,6 @@ export interface PoolOptions {
   ) => void;
 }
 
-interface WorkerState {
-  child: ChildProcess;
-  load: number;
-  retiring: boolean;
-  started: number;
-  stopping: boolean;
-  /** Until the worker says "ready" its message listener may not exist yet: hold what we send. */
-  ready: boolean;
-  held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
-  /** Open sessions per client IP, so a worker's death releases its share of the counts. */
-  clients: Map<string, number>;
-  /** Sessions master gave it; at maxUse it gets no more. */
-  served: number;
-  /** Holds (or is being sent) the service's listening sockets. */
-  borrowing: boolean;
-}
-
 const PENDING_LIMIT = 1000;
 const EARLY_DEATH_MS = 2000;
 
@@ -112,12 +97,10 @@ export class Pool {
   private earlyDeaths = 0;
   private closed = false;
   private wakeupPending = "";
-  private perIp = new Map<string, number>();
+  private counts = new ClientCounts();
   private ipOf = new WeakMap<Socket, string>();
   private sent = new WeakSet<Socket>();
   private passed = new WeakMap<Socket, PassedSession>();
-  /** Per IP, what to call as passed sessions from that IP end (the login pool's count). */
-  private releasers = new Map<string, (() => void)[]>();
 
   constructor(readonly opts: PoolOptions) {}
 
@@ -158,11 +141,9 @@ export class Pool {
     socket.allowHalfOpen = true;
     this.passed.set(socket, session);
     if (client !== undefined) {
-      this.perIp.set(client.ip, (this.perIp.get(client.ip) ?? 0) + 1);
+      // the login pool's count, released as the passed session ends
+      this.counts.add(client.ip, 1, client.release);
       this.ipOf.set(socket, client.ip);
-      const list = this.releasers.get(client.ip) ?? [];
-      list.push(client.release);
-      this.releasers.set(client.ip, list);
     }
     socket.once("close", () => {
       if (this.sent.has(socket)) return;
@@ -180,12 +161,12 @@ export class Pool {
   /** Count one more session of this IP (a session passed on from this login service). */
   retainClient(ip: string): boolean {
     if (!this.opts.clientLimit) return false;
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.counts.add(ip);
     return true;
   }
 
   releaseClient(ip: string): void {
-    this.decrement(ip, 1);
+    this.counts.remove(ip);
   }
 
   private place(socket: Socket, listener: string): void {
@@ -202,7 +183,7 @@ export class Pool {
   wakeup(data = ""): void {
     if (this.closed) return;
     const w = this.pick(true);
-    if (w) this.send(w, { t: "wakeup", data });
+    if (w) sendTo(w, { t: "wakeup", data });
     else this.wakeupPending += data || " ";
   }
 
@@ -211,7 +192,7 @@ export class Pool {
   }
 
   broadcast(m: MasterToWorker): void {
-    for (const w of this.workers) this.send(w, m);
+    for (const w of this.workers) sendTo(w, m);
   }
 
   /** Ask every worker to finish its sessions and exit; resolves when all are gone. */
@@ -220,8 +201,8 @@ export class Pool {
     if (this.throttleTimer) clearTimeout(this.throttleTimer);
     for (const p of this.pending) p.socket.destroy();
     this.pending = [];
-    for (const w of this.workers) this.reclaim(w);
-    const exits = [...this.workers].map((w) => this.stopWorker(w, timeoutMs));
+    for (const w of this.workers) reclaimFrom(w, this.opts);
+    const exits = [...this.workers].map((w) => stopWorker(w, timeoutMs));
     return Promise.all(exits).then(() => undefined);
   }
 
@@ -229,22 +210,9 @@ export class Pool {
   kill(): void {
     this.closed = true;
     for (const w of this.workers) {
-      this.reclaim(w);
+      reclaimFrom(w, this.opts);
       w.child.kill("SIGKILL");
     }
-  }
-
-  private stopWorker(w: WorkerState, timeoutMs: number): Promise<void> {
-    w.stopping = true;
-    this.send(w, { t: "stop" });
-    return new Promise((resolve) => {
-      if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => w.child.kill("SIGKILL"), timeoutMs);
-      w.child.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 
   private pick(forWakeup = false): WorkerState | undefined {
@@ -324,60 +292,22 @@ export class Pool {
     }
   }
 
-  private send(w: WorkerState, m: MasterToWorker): void {
-    if (!w.ready) {
-      w.held.push({ msg: m });
-      return;
-    }
-    try {
-      if (w.child.connected) w.child.send(m);
-    } catch {
-      /* the exit handler deals with a dead worker */
-    }
-  }
-
   private spawn(): WorkerState | undefined {
-    const { service, program, configDir, verbose } = this.opts;
-    const args = formatWorkerArgs({
-      configDir,
-      serviceName: service.name,
-      serviceType: service.type,
-      overrides: { ...service.overrides },
-      args: [...service.args],
-      verbose,
-    });
-    let child: ChildProcess;
+    let w: WorkerState;
     try {
-      // With uid/gid, libuv drops supplementary groups, then gid, then uid in the child
-      // before node starts: the worker never runs a line of its code as root.
-      child = fork(program, args, {
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-        execArgv: [...(this.opts.execArgv ?? []), ...profilingArgv()],
-        ...(this.opts.runAs ?? {}),
-      });
+      w = forkWorker(this.opts);
     } catch (err) {
-      this.opts.log.warning(`${program}: cannot start: ${String(err)}`);
+      this.opts.log.warning(`${this.opts.program}: cannot start: ${String(err)}`);
       this.throttle();
       return undefined;
     }
-    const w: WorkerState = {
-      child,
-      load: 0,
-      retiring: false,
-      started: Date.now(),
-      stopping: false,
-      ready: false,
-      held: [],
-      clients: new Map(),
-      served: 0,
-      borrowing: false,
-    };
+    const child = w.child;
     this.workers.add(w);
     child.on("message", (m: unknown, handle: unknown) => this.onWorkerMessage(w, m, handle));
     child.on("exit", (code, signal) => this.onExit(w, code, signal));
     child.on("error", () => undefined);
     if (this.wakeupPending) {
-      this.send(w, { t: "wakeup", data: this.wakeupPending.trim() });
+      sendTo(w, { t: "wakeup", data: this.wakeupPending.trim() });
       this.wakeupPending = "";
     }
     return w;
@@ -391,7 +321,7 @@ export class Pool {
       return void socket?.destroy();
     }
     if (m.t === "pass") this.onPassRequest(w, m, socket);
-    else if (m.t === "listening") this.onListening(w, m.listener, raw);
+    else if (m.t === "listening") takeDuplicate(w, this.opts, m.listener, raw, this.workers.has(w));
     else if (socket) socket.destroy();
     else if (raw) raw.close();
     else if (m.t === "load") w.load = m.n;
@@ -403,8 +333,8 @@ export class Pool {
     else if (m.t === "trigger") this.opts.onTrigger?.(m.service, m.data);
     else if (m.t === "retire") {
       w.retiring = true;
-      this.reclaim(w);
-      this.send(w, { t: "retire-ok" });
+      reclaimFrom(w, this.opts);
+      sendTo(w, { t: "retire-ok" });
     } else if (m.t === "ready") {
       this.earlyDeaths = 0;
       w.ready = true;
@@ -415,71 +345,29 @@ export class Pool {
           w.load--;
           w.served--;
           this.handOver(w, h.socket, h.listener);
-        } else this.send(w, h.msg);
+        } else sendTo(w, h.msg);
       }
       this.maybeLend();
     }
   }
 
-  /**
-   * Lend the listening sockets to the pool's only worker when it is ready and has room for
-   * more sessions than master would give it: a second worker means master spreads the load.
-   */
   private maybeLend(): void {
-    const lendable = this.opts.lendable?.();
-    if (!lendable || lendable.length === 0 || this.closed || this.workers.size !== 1) return;
-    if (this.pending.length > 0) return;
-    const [w] = this.workers;
-    if (!w || !w.ready || w.retiring || w.stopping || w.borrowing || !w.child.connected) return;
-    if (w.load >= this.opts.connectionLimit || w.served >= acceptOwnUntil(this.opts.maxUse)) return;
-    for (const l of lendable) {
-      const handle = l.lend(w);
-      if (handle === undefined) continue;
-      w.borrowing = true;
-      try {
-        // child_process sends a raw libuv handle as "net.Native"; its types know only sockets and servers
-        const sendable = handle as unknown as SendHandle;
-        const m: MasterToWorker = {
-          t: "listen",
-          listener: l.address,
-          maxActive: this.opts.connectionLimit,
-          maxServed: acceptOwnUntil(this.opts.maxUse),
-        };
-        w.child.send(m, sendable, (err) => {
-          if (err) l.reclaim(w);
-        });
-      } catch {
-        l.reclaim(w);
-      }
-    }
-  }
-
-  private onListening(w: WorkerState, address: string, duplicate: RawHandle | undefined): void {
-    const l = this.opts.lendable?.().find((x) => x.address === address);
-    if (duplicate === undefined) return;
-    if (l === undefined || !this.workers.has(w)) duplicate.close();
-    else l.lent(w, duplicate);
+    if (!this.closed && this.pending.length === 0) offerListeners(this.workers, this.opts);
   }
 
   /** The worker stopped accepting: master counts its open sessions and polls again. */
   private onUnlisten(w: WorkerState, m: Extract<WorkerToMaster, { t: "unlisten" }>): void {
-    this.reclaim(w);
+    reclaimFrom(w, this.opts);
     w.load = m.n;
     w.served = Math.max(w.served, m.served);
     if (this.opts.clientLimit && Array.isArray(m.clients)) {
       for (const [ip, n] of m.clients) {
         if (typeof ip !== "string" || !Number.isInteger(n) || n <= 0) continue;
         w.clients.set(ip, (w.clients.get(ip) ?? 0) + n);
-        this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + n);
+        this.counts.add(ip, n);
       }
     }
     this.startSuccessorAhead(w);
-  }
-
-  private reclaim(w: WorkerState): void {
-    if (!w.borrowing) return;
-    w.borrowing = false;
-    for (const l of this.opts.lendable?.() ?? []) l.reclaim(w);
   }
 
   /**
@@ -489,7 +377,7 @@ export class Pool {
    */
   private startSuccessorAhead(w: WorkerState): void {
     const maxUse = this.opts.maxUse;
-    const nearlyUsed = maxUse - Math.max(1, Math.floor(maxUse / 20));
+    const nearlyUsed = acceptOwnUntil(maxUse);
     if (maxUse < 10 || w.served < nearlyUsed || this.closed || !this.canGrow()) return;
     for (const o of this.workers) if (o !== w && !o.retiring && !o.stopping && o.served < nearlyUsed) return;
     this.spawn();
@@ -523,7 +411,7 @@ export class Pool {
 
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
-    this.reclaim(w);
+    reclaimFrom(w, this.opts);
     for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     // Connections held for a worker that died before it was ready go to another one.
     for (const h of w.held)
@@ -558,17 +446,10 @@ export class Pool {
     const limit = this.opts.clientLimit;
     if (!limit) return true;
     const ip = clientIp(socket);
-    const n = (this.perIp.get(ip) ?? 0) + 1;
-    if (limit.max > 0 && n > limit.max && !limit.exempt?.(ip)) {
-      this.opts.log.warning(
-        `Connection concurrency limit exceeded: ${n} from ${ip} for service ${this.opts.service.name}`,
-      );
-      socket.on("error", () => undefined);
-      socket.end(limit.refusal(ip));
-      setTimeout(() => socket.destroy(), 1000).unref();
+    const warn = (text: string) => this.opts.log.warning(text);
+    if (refuseOverLimit(socket, limit, ip, this.counts.of(ip) + 1, this.opts.service.name, warn))
       return false;
-    }
-    this.perIp.set(ip, n);
+    this.counts.add(ip);
     this.ipOf.set(socket, ip);
     socket.once("close", () => {
       // Closed before any worker took it (e.g. dropped while throttled): release its count.
@@ -581,7 +462,7 @@ export class Pool {
     const ip = this.ipOf.get(socket);
     if (ip === undefined) return;
     this.ipOf.delete(socket);
-    this.decrement(ip, 1);
+    this.counts.remove(ip);
   }
 
   private sessionEnded(w: WorkerState, ip: string, n: number): void {
@@ -590,17 +471,7 @@ export class Pool {
     if (take <= 0) return;
     if (have - take > 0) w.clients.set(ip, have - take);
     else w.clients.delete(ip);
-    this.decrement(ip, take);
-  }
-
-  private decrement(ip: string, n: number): void {
-    const left = (this.perIp.get(ip) ?? 0) - n;
-    if (left > 0) this.perIp.set(ip, left);
-    else this.perIp.delete(ip);
-    const owed = this.releasers.get(ip);
-    if (owed === undefined) return;
-    for (let i = 0; i < n && owed.length > 0; i++) owed.shift()?.();
-    if (owed.length === 0) this.releasers.delete(ip);
+    this.counts.remove(ip, take);
   }
 
   private throttle(): void {
@@ -624,53 +495,4 @@ export class Pool {
       this.dispatch(p.socket, p.listener);
     }
   }
-}
-
-function isSocket(h: unknown): h is Socket {
-  return typeof h === "object" && h !== null && typeof (h as Socket).destroy === "function";
-}
-
-function isRawHandle(h: unknown): h is RawHandle {
-  return typeof h === "object" && h !== null && typeof (h as RawHandle).close === "function";
-}
-
-/**
- * The session with whatever master's copy of the socket read since it arrived appended to
- * the pipelined input: the socket leaves right after, so these bytes would be lost.
- */
-function withBufferedInput(h: LoginHandoff, socket: Socket): LoginHandoff {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < 64; i++) {
-    const chunk: unknown = socket.read();
-    if (!Buffer.isBuffer(chunk)) break;
-    parts.push(chunk);
-  }
-  if (parts.length === 0) return h;
-  h.pipelined = Buffer.concat([Buffer.from(h.pipelined, "base64"), ...parts]).toString("base64");
-  return h;
-}
-
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGABRT: 6,
-  SIGKILL: 9,
-  SIGSEGV: 11,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-};
-
-function signalNumber(sig: NodeJS.Signals): string {
-  return String(SIGNALS[sig] ?? sig);
-}
-
-/**
- * Node refuses --cpu-prof in NODE_OPTIONS, so POSTERN_PROFILE_DIR=DIR makes every worker
- * write a V8 CPU profile into DIR when it exits (scripts/bench/README.md). Unset: nothing.
- */
-function profilingArgv(): string[] {
-  const dir = process.env["POSTERN_PROFILE_DIR"];
-  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }

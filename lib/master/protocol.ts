@@ -67,17 +67,13 @@ export function acceptOwnUntil(maxUse: number): number {
   return maxUse < 10 ? maxUse : maxUse - Math.max(1, Math.floor(maxUse / 20));
 }
 
-/** Per-IP concurrency of a service: the limit, what a refused client is told, who is exempt. */
-export interface ClientLimit {
-  max: number;
-  refusal: (ip: string) => string;
-  exempt?: (ip: string) => boolean;
+/** A libuv stream handle as child_process passes it ("net.Native"); only close() is used here. */
+export interface RawHandle {
+  close(): void;
 }
 
-/** The client's address as per-IP counts key it (IPv4-mapped IPv6 as plain IPv4). */
-export function clientIp(socket: { readonly remoteAddress?: string | undefined }): string {
-  const raw = socket.remoteAddress ?? "";
-  return raw.startsWith("::ffff:") && raw.includes(".") ? raw.slice(7) : raw;
+export function isRawHandle(h: unknown): h is RawHandle {
+  return typeof h === "object" && h !== null && typeof (h as RawHandle).close === "function";
 }
 
 export function isMasterToWorker(m: unknown): m is MasterToWorker {

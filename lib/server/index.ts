@@ -19,10 +19,10 @@ import { createServer, type Server, type Socket } from "node:net";
 import { loadMainCf, type MainCf } from "../config/index.js";
 import { P } from "../config/params.js";
 import { errorText, initLog, type Logger } from "../log/index.js";
+import { type ClientLimit, clientIp, refuseOverLimit } from "../master/client-counts.js";
 import {
-  type ClientLimit,
-  clientIp,
   isMasterToWorker,
+  isRawHandle,
   type LoginServiceName,
   type MasterToWorker,
   parseWorkerArgs,
@@ -288,17 +288,9 @@ class Worker {
       return;
     }
     const ip = clientIp(socket);
-    const limit = this.hooks.clientLimit;
     const n = (this.perIp.get(ip) ?? 0) + 1;
-    if (limit && limit.max > 0 && n > limit.max && !limit.exempt?.(ip)) {
-      this.ctx.log.warning(
-        `Connection concurrency limit exceeded: ${n} from ${ip} for service ${this.ctx.args.serviceName}`,
-      );
-      socket.on("error", () => undefined);
-      socket.end(limit.refusal(ip));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
+    const warn = (text: string) => this.ctx.log.warning(text);
+    if (refuseOverLimit(socket, this.hooks.clientLimit, ip, n, this.ctx.args.serviceName, warn)) return;
     this.serve(socket, listener, { ip, counted: false }, undefined);
     if (!this.hasRoom()) this.unlisten();
   }
@@ -416,10 +408,6 @@ export async function runServer(
     else process.stderr.write(`postern/${program}: ${text}\n`);
     process.exit(1);
   }
-}
-
-function isRawHandle(h: unknown): h is { close(): void } {
-  return typeof h === "object" && h !== null && typeof (h as { close?: unknown }).close === "function";
 }
 
 function wakeThroughMaster(service: string, data: string): boolean {

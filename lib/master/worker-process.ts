@@ -1,0 +1,141 @@
+/*
+ * worker-process — one worker process of a pool (lib/master/pool.ts): what master knows of
+ * it, forking it with its service's arguments, identity and Node flags, sending it messages
+ * (held until it says "ready"), stopping it, and the small helpers the pool needs about its
+ * messages: handle kinds, a passed session's buffered input, signal numbers for log lines.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import type { Socket } from "node:net";
+import type { MasterService } from "../config/index.js";
+import type { LoginHandoff } from "../login/handoff.js";
+import { formatWorkerArgs, type MasterToWorker } from "./protocol.js";
+
+export interface WorkerState {
+  child: ChildProcess;
+  load: number;
+  retiring: boolean;
+  started: number;
+  stopping: boolean;
+  /** Until the worker says "ready" its message listener may not exist yet: hold what we send. */
+  ready: boolean;
+  held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
+  /** Open sessions per client IP, so a worker's death releases its share of the counts. */
+  clients: Map<string, number>;
+  /** Sessions master gave it; at maxUse it gets no more. */
+  served: number;
+  /** Holds (or is being sent) the service's listening sockets. */
+  borrowing: boolean;
+}
+
+export interface ForkOptions {
+  service: MasterService;
+  program: string;
+  configDir: string;
+  verbose: boolean;
+  /** The uid/gid to start workers with (lib/master/identity); absent: master's own. */
+  runAs?: { uid: number; gid: number };
+  /** Node flags for every worker (lib/master/confine: a chroot = y service's confinement). */
+  execArgv?: string[];
+}
+
+/** Start a worker of the service; throws when the process cannot be started. */
+export function forkWorker(o: ForkOptions): WorkerState {
+  const args = formatWorkerArgs({
+    configDir: o.configDir,
+    serviceName: o.service.name,
+    serviceType: o.service.type,
+    overrides: { ...o.service.overrides },
+    args: [...o.service.args],
+    verbose: o.verbose,
+  });
+  // With uid/gid, libuv drops supplementary groups, then gid, then uid in the child
+  // before node starts: the worker never runs a line of its code as root.
+  const child = fork(o.program, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [...(o.execArgv ?? []), ...profilingArgv()],
+    ...(o.runAs ?? {}),
+  });
+  return {
+    child,
+    load: 0,
+    retiring: false,
+    started: Date.now(),
+    stopping: false,
+    ready: false,
+    held: [],
+    clients: new Map(),
+    served: 0,
+    borrowing: false,
+  };
+}
+
+export function sendTo(w: WorkerState, m: MasterToWorker): void {
+  if (!w.ready) {
+    w.held.push({ msg: m });
+    return;
+  }
+  try {
+    if (w.child.connected) w.child.send(m);
+  } catch {
+    /* the exit handler deals with a dead worker */
+  }
+}
+
+/** Ask the worker to finish its sessions and exit; killed after timeoutMs. */
+export function stopWorker(w: WorkerState, timeoutMs: number): Promise<void> {
+  w.stopping = true;
+  sendTo(w, { t: "stop" });
+  return new Promise((resolve) => {
+    if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => w.child.kill("SIGKILL"), timeoutMs);
+    w.child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export function isSocket(h: unknown): h is Socket {
+  return typeof h === "object" && h !== null && typeof (h as Socket).destroy === "function";
+}
+
+/**
+ * The session with whatever master's copy of the socket read since it arrived appended to
+ * the pipelined input: the socket leaves right after, so these bytes would be lost.
+ */
+export function withBufferedInput(h: LoginHandoff, socket: Socket): LoginHandoff {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 64; i++) {
+    const chunk: unknown = socket.read();
+    if (!Buffer.isBuffer(chunk)) break;
+    parts.push(chunk);
+  }
+  if (parts.length === 0) return h;
+  h.pipelined = Buffer.concat([Buffer.from(h.pipelined, "base64"), ...parts]).toString("base64");
+  return h;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+export function signalNumber(sig: NodeJS.Signals): string {
+  return String(SIGNALS[sig] ?? sig);
+}
+
+/**
+ * Node refuses --cpu-prof in NODE_OPTIONS, so POSTERN_PROFILE_DIR=DIR makes every worker
+ * write a V8 CPU profile into DIR when it exits (scripts/bench/README.md). Unset: nothing.
+ */
+function profilingArgv(): string[] {
+  const dir = process.env["POSTERN_PROFILE_DIR"];
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
