@@ -174,7 +174,7 @@ export class Sandbox {
 
   /**
    * What a failed wait needs to be understood: the files in each queue (name, size, mode),
-   * `postern queue`, the sandbox's live processes and the maillog's last 80 lines.
+   * `postern queue -p`, the sandbox's live processes and the maillog's last 80 lines.
    */
   async diagnose(): Promise<string> {
     const out: string[] = [];
@@ -192,8 +192,8 @@ export class Sandbox {
         }
       }
     }
-    const q = await this.cli(["queue"]);
-    out.push(`postern queue (exit ${q.code}):`, q.stdout.slice(0, 4000), q.stderr.slice(0, 1000));
+    const q = await this.cli(["queue", "-p"]);
+    out.push(`postern queue -p (exit ${q.code}):`, q.stdout.slice(0, 4000), q.stderr.slice(0, 1000));
     out.push("processes:");
     for (const pid of processesOf(this.dir)) {
       try {
