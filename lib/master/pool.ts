@@ -41,9 +41,11 @@ import {
   type ForkOptions,
   forkWorker,
   isSocket,
+  sendConnection,
   sendTo,
   signalNumber,
   stopWorker,
+  takeUnsent,
   type WorkerState,
   withBufferedInput,
 } from "./worker-process.js";
@@ -269,14 +271,14 @@ export class Pool {
         retry();
         return;
       }
-      // Counted as the worker's before sending: master's copy of the socket closes as soon as
-      // the handle has gone, which may be before the send callback runs.
+      // Counted as the worker's before sending: the close of master's copy once the descriptor
+      // is written (sendConnection) must not release the client's count as an unsent one's would.
       const adjust = (d: number) => {
         if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 0) + d);
       };
       this.sent.add(socket);
       adjust(1);
-      w.child.send(msg, socket, { keepOpen: false }, (err) => {
+      sendConnection(w, msg, socket, listener, (err) => {
         if (!err) {
           session?.onSent(w.child.pid ?? 0);
           return;
@@ -413,10 +415,15 @@ export class Pool {
     this.workers.delete(w);
     reclaimFrom(w, this.opts);
     for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
-    // Connections held for a worker that died before it was ready go to another one.
+    // Connections held for a worker that died before it was ready go to another one, and so
+    // do those Node still had queued for it (takeUnsent): they never left master.
     for (const h of w.held)
       if (h.socket && h.listener !== undefined) this.pending.push({ socket: h.socket, listener: h.listener });
     w.held = [];
+    for (const p of takeUnsent(w)) {
+      this.sent.delete(p.socket);
+      this.pending.push(p);
+    }
     const expected = w.stopping || (w.retiring && code === 0);
     if (!expected) {
       const pid = w.child.pid ?? 0;

@@ -1,8 +1,13 @@
 /*
  * worker-process — one worker process of a pool (lib/master/pool.ts): what master knows of
  * it, forking it with its service's arguments, identity and Node flags, sending it messages
- * (held until it says "ready"), stopping it, and the small helpers the pool needs about its
- * messages: handle kinds, a passed session's buffered input, signal numbers for log lines.
+ * (held until it says "ready"), handing it connections, stopping it, and the small helpers
+ * the pool needs about its messages: handle kinds, a passed session's buffered input, signal
+ * numbers for log lines.
+ * A connection leaves master as soon as its descriptor is written to the worker's channel:
+ * master closes its copy then, so a worker killed before it read the channel takes the
+ * connection with it and the client sees it end (qmgr then defers the delivery, as Postfix's
+ * qmgr does when local dies), instead of waiting on a descriptor nobody reads.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
@@ -19,6 +24,8 @@ export interface WorkerState {
   /** Until the worker says "ready" its message listener may not exist yet: hold what we send. */
   ready: boolean;
   held: { msg: MasterToWorker; socket?: Socket; listener?: string }[];
+  /** Connections sent to it whose send has not completed yet, with their listener (sendConnection). */
+  sending: Map<Socket, string>;
   /** Open sessions per client IP, so a worker's death releases its share of the counts. */
   clients: Map<string, number>;
   /** Sessions master gave it; at maxUse it gets no more. */
@@ -63,6 +70,7 @@ export function forkWorker(o: ForkOptions): WorkerState {
     stopping: false,
     ready: false,
     held: [],
+    sending: new Map(),
     clients: new Map(),
     served: 0,
     borrowing: false,
@@ -79,6 +87,46 @@ export function sendTo(w: WorkerState, m: MasterToWorker): void {
   } catch {
     /* the exit handler deals with a dead worker */
   }
+}
+
+/**
+ * Send a connection to a ready worker. keepOpen, and master closes its copy itself once the
+ * descriptor is written: the kernel holds it in the message from then on. Node's own close
+ * (keepOpen false) waits for the worker's acknowledgement, which a worker killed before it
+ * reads its channel never sends, and Node then keeps the descriptor open for good
+ * (nodejs/node#19433): the client, e.g. qmgr waiting up to ipc_timeout for local's reply,
+ * would never see the connection end. `done` runs when the send completed (the socket is
+ * the worker's) or failed (still master's), but not for one takeUnsent() took back.
+ */
+export function sendConnection(
+  w: WorkerState,
+  m: MasterToWorker,
+  socket: Socket,
+  listener: string,
+  done: (err: Error | null) => void,
+): void {
+  w.sending.set(socket, listener);
+  try {
+    w.child.send(m, socket, { keepOpen: true }, (err) => {
+      if (!w.sending.delete(socket)) return;
+      if (!err) socket.destroy();
+      done(err);
+    });
+  } catch (err) {
+    w.sending.delete(socket);
+    throw err;
+  }
+}
+
+/**
+ * The connections sent to a dead worker that never left master: Node queues a handle behind
+ * one the worker has not acknowledged yet, and drops that queue without a callback when the
+ * worker dies first. They may go to another worker.
+ */
+export function takeUnsent(w: WorkerState): { socket: Socket; listener: string }[] {
+  const unsent = [...w.sending].map(([socket, listener]) => ({ socket, listener }));
+  w.sending.clear();
+  return unsent;
 }
 
 /** Ask the worker to finish its sessions and exit; killed after timeoutMs. */

@@ -75,12 +75,19 @@ describe("crash safety while mail flows", () => {
     assert.ok(kills.length >= 3, `killed: ${kills.join(" ")}`);
     assert.ok(accepted.length > total / 2, `accepted ${accepted.length} of ${total}`);
     const maildir = join(sb.dir, "mail", USER, "Maildir");
-    await sb.waitFor(
-      () =>
-        queueCount(sb.dir, "incoming") + queueCount(sb.dir, "active") + queueCount(sb.dir, "deferred") === 0,
-      "the queue to drain",
-      60_000,
-    );
+    await sb
+      .waitFor(
+        () =>
+          queueCount(sb.dir, "incoming") + queueCount(sb.dir, "active") + queueCount(sb.dir, "deferred") ===
+          0,
+        "the queue to drain",
+        60_000,
+      )
+      .catch(async (err: unknown) => {
+        throw new Error(
+          `${(err as Error).message.split("\n")[0]}\nkilled: ${kills.join(" ")}\n${await sb.diagnose()}`,
+        );
+      });
     const counts = seqCounts(maildirMessages(maildir));
     const lost = accepted.filter((i) => counts.get(`crash-${i}`) !== 1);
     assert.deepEqual(

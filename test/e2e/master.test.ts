@@ -25,7 +25,6 @@ function fetchBanner(port: number): Promise<string> {
   });
 }
 
-/** Workers whose command line has every one of the words (program, service name). */
 /** An SMTP connection that has had its greeting, left open. */
 function openSmtp(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -35,10 +34,15 @@ function openSmtp(port: number): Promise<Socket> {
   });
 }
 
+/** Workers whose command line has every one of the words (program, service name). */
 function workerPids(dir: string, ...words: string[]): number[] {
   return processesOf(dir).filter((pid) => {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return words.every((w) => cmdline.includes(w));
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return words.every((w) => cmdline.includes(w));
+    } catch {
+      return false; // exited since processesOf listed it
+    }
   });
 }
 

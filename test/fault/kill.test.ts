@@ -166,3 +166,63 @@ describe("fault: qmgr dies while the remote server says 250", () => {
     assert.match(sb.maillog(), /postern\/smtp\[\d+\]: \w+: to=<far@remote\.example>.*status=sent/);
   });
 });
+
+describe("fault: a delivery agent dies before it takes the connection master handed it", () => {
+  let sb: Sandbox;
+
+  before(async () => {
+    sb = await Sandbox.create({ user: USER });
+    const r = await sb.cli([
+      "conf",
+      "-e",
+      "minimal_backoff_time = 1s",
+      "maximal_backoff_time = 2s",
+      "queue_run_delay = 1s",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    await sb.start();
+  });
+  after(async () => {
+    await sb.destroy();
+  });
+
+  it("qmgr sees the connection close, defers, and the next local delivers", async () => {
+    const maildir = join(sb.dir, "mail", USER, "Maildir");
+    const activations = () => sb.maillog().match(/nrcpt=1 \(queue active\)/g)?.length ?? 0;
+    const first = await smtpLoad(sb.smtpPort, { total: 1, conns: 1, rcpt: `${USER}@localhost`, tag: "h1" });
+    assert.equal(first.accepted.length, 1);
+    await sb.waitLog(/relay=local, .*status=sent/);
+    // A new qmgr, so the next delivery needs a new connection to private/local (the old
+    // qmgr's idle one goes with it): master hands that one to the running local worker.
+    killAll(daemonPids(sb.dir, "qmgr"));
+    await sb.waitFor(() => daemonPids(sb.dir, "qmgr").length > 0 || undefined, "a new qmgr");
+    const locals = daemonPids(sb.dir, "local");
+    assert.ok(locals.length > 0, "a local worker is running");
+    // Stopped, the worker does not read master's IPC channel: of the two connections master
+    // sends it (two messages, local_destination_concurrency_limit 2), the first is written
+    // but never received nor acknowledged when the worker dies, and Node queues the second
+    // behind that acknowledgement.
+    for (const pid of locals) process.kill(pid, "SIGSTOP");
+    try {
+      const more = await smtpLoad(sb.smtpPort, {
+        total: 2,
+        conns: 2,
+        rcpt: `${USER}@localhost`,
+        tag: "h2",
+      });
+      assert.equal(more.accepted.length, 2);
+      await sb.waitFor(() => activations() >= 3 || undefined, "qmgr to activate both messages");
+      await sleep(500); // qmgr connects, master hands the connections to the stopped worker
+    } finally {
+      killAll(locals);
+    }
+    await sb.waitLog(/local\.js pid \d+ killed by signal 9/);
+    // ipc_timeout (3600 s) is what qmgr would wait for a reply if master still held its copy.
+    await sb.waitFor(() => drained(sb.dir) || undefined, "the queue to drain", 20_000);
+    const counts = seqCounts(maildirMessages(maildir));
+    assert.equal(counts.get("h1-0"), 1);
+    assert.equal(counts.get("h2-0"), 1);
+    assert.equal(counts.get("h2-1"), 1);
+    assert.match(sb.maillog(), /status=deferred \(unknown mail transport error/);
+  });
+});

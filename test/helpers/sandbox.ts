@@ -96,7 +96,13 @@ export async function freePortBase(): Promise<number> {
   throw new Error("no free port base");
 }
 
+/** POSTERN_KEEP_SANDBOX=1: a sandbox whose test timed out in a wait is kept for inspection. */
+const KEEP_ON_FAILURE = process.env.POSTERN_KEEP_SANDBOX === "1";
+
 export class Sandbox {
+  /** A wait of this sandbox's test timed out (destroy() keeps it with POSTERN_KEEP_SANDBOX=1). */
+  private failed = false;
+
   private constructor(
     readonly dir: string,
     readonly base: number,
@@ -145,8 +151,10 @@ export class Sandbox {
     for (;;) {
       const m = this.maillog().match(re);
       if (m) return m;
-      if (Date.now() > deadline)
+      if (Date.now() > deadline) {
+        this.failed = true;
         throw new Error(`timeout waiting for ${re} in maillog:\n${this.maillog().slice(-3000)}`);
+      }
       await sleep(50);
     }
   }
@@ -156,14 +164,56 @@ export class Sandbox {
     for (;;) {
       const v = probe();
       if (v !== undefined && v !== false) return v;
-      if (Date.now() > deadline)
+      if (Date.now() > deadline) {
+        this.failed = true;
         throw new Error(`timeout waiting for ${what}\n${this.maillog().slice(-3000)}`);
+      }
       await sleep(50);
     }
   }
 
+  /**
+   * What a failed wait needs to be understood: the files in each queue (name, size, mode),
+   * `postern queue -p`, the sandbox's live processes and the maillog's last 80 lines.
+   */
+  async diagnose(): Promise<string> {
+    const out: string[] = [];
+    for (const q of ["incoming", "active", "deferred", "hold", "corrupt"]) {
+      const dir = join(this.dir, "spool", q);
+      const files = existsSync(dir) ? readdirSync(dir) : [];
+      out.push(`${q}/: ${files.length} file(s)`);
+      for (const f of files.slice(0, 40)) {
+        try {
+          const st = statSync(join(dir, f));
+          const age = ((Date.now() - st.mtimeMs) / 1000).toFixed(1);
+          out.push(`  ${f} size=${st.size} mode=${(st.mode & 0o7777).toString(8)} mtime_age=${age}s`);
+        } catch {
+          out.push(`  ${f} (gone)`);
+        }
+      }
+    }
+    const q = await this.cli(["queue", "-p"]);
+    out.push(`postern queue -p (exit ${q.code}):`, q.stdout.slice(0, 4000), q.stderr.slice(0, 1000));
+    out.push("processes:");
+    for (const pid of processesOf(this.dir)) {
+      try {
+        out.push(`  ${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim()}`);
+      } catch {
+        /* gone */
+      }
+    }
+    out.push("maillog (last 80 lines):", ...this.maillog().split("\n").slice(-81));
+    if (KEEP_ON_FAILURE) out.push(`sandbox kept in ${this.dir}`);
+    return out.join("\n");
+  }
+
   async destroy(): Promise<void> {
     await this.cli(["abort"]).catch(() => undefined);
+    if (this.failed && KEEP_ON_FAILURE) {
+      process.stderr.write(`sandbox kept for inspection: ${this.dir}\n`);
+      releasePortBase(this.base);
+      return;
+    }
     rmSync(this.dir, { recursive: true, force: true });
     releasePortBase(this.base);
   }
