@@ -50,7 +50,8 @@ import {
 } from "./listeners.js";
 import { ensureQueueTree, formatProblem, maillogExpectation, repair } from "./permissions.js";
 import { acquireMasterLock, type MasterLock } from "./pidfile.js";
-import { type PassRequest, Pool } from "./pool.js";
+import { Pool } from "./pool.js";
+import type { PassRequest } from "./pool-options.js";
 import type { MasterToWorker } from "./protocol.js";
 
 interface ServiceState {

@@ -22,14 +22,12 @@
  * its listening sockets lent: the worker accepts on them itself, and master hears from it
  * again only when it is full, near max_use, retiring or gone (lib/master/protocol.ts).
  * Beside it: worker-process.ts (one worker: fork, send, stop), lending.ts (the lent sockets),
- * client-counts.ts (sessions per client IP).
+ * client-counts.ts (sessions per client IP), pool-options.ts (its options and types).
  */
 import type { Socket } from "node:net";
-import type { Logger } from "../log/index.js";
-import type { LoginHandoff } from "../login/handoff.js";
-import { ClientCounts, type ClientLimit, clientIp, refuseOverLimit } from "./client-counts.js";
+import { ClientCounts, clientIp, refuseOverLimit } from "./client-counts.js";
 import { offerListeners, reclaimFrom, takeDuplicate } from "./lending.js";
-import type { Lendable } from "./listeners.js";
+import type { PassedSession, PassRequest, PoolOptions } from "./pool-options.js";
 import {
   acceptOwnUntil,
   isRawHandle,
@@ -38,7 +36,6 @@ import {
   type WorkerToMaster,
 } from "./protocol.js";
 import {
-  type ForkOptions,
   forkWorker,
   isSocket,
   sendConnection,
@@ -49,44 +46,6 @@ import {
   type WorkerState,
   withBufferedInput,
 } from "./worker-process.js";
-
-/** A login worker's "pass" message, as the pool received it. */
-export type PassRequest = Extract<WorkerToMaster, { t: "pass" }>;
-
-/** A passed client session waiting for (or given to) a mail worker. */
-export interface PassedSession {
-  handoff: LoginHandoff;
-  /** The socket went to the mail worker with this pid. */
-  onSent(pid: number): void;
-  /** The socket was dropped before any mail worker took it. */
-  onFailed(reason: string): void;
-}
-
-export interface PoolOptions extends ForkOptions {
-  /** A worker asked to wake the trigger service of that name. Absent: ignored. */
-  onTrigger?: (service: string, data: string) => void;
-  connectionLimit: number;
-  /** max_use of this service: sessions per worker. */
-  maxUse: number;
-  throttleMs: number;
-  /** Long-running services (those with a wakeup timer) are started at once and restarted when they die. */
-  keepAlive: boolean;
-  log: Logger;
-  /** Concurrent connections one client IP may have to this service, and what it is told beyond that. */
-  clientLimit?: ClientLimit;
-  /** The service's listening sockets a lone worker may accept on itself; absent: never lent. */
-  lendable?: () => readonly Lendable[];
-  /**
-   * A worker asked to pass a socket on; `reply` answers that worker. Absent: refused.
-   * `from` is this pool, for the per-IP count the session keeps (retainClient).
-   */
-  onPass?: (
-    from: Pool,
-    m: PassRequest,
-    socket: Socket | undefined,
-    reply: (m: MasterToWorker, socket?: Socket) => void,
-  ) => void;
-}
 
 const PENDING_LIMIT = 1000;
 const EARLY_DEATH_MS = 2000;
@@ -414,16 +373,19 @@ export class Pool {
   private onExit(w: WorkerState, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w);
     reclaimFrom(w, this.opts);
-    for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     // Connections held for a worker that died before it was ready go to another one, and so
-    // do those Node still had queued for it (takeUnsent): they never left master.
+    // do those Node still had queued for it (takeUnsent): they never left master, and keep
+    // their client's count (taken once, when master accepted them).
     for (const h of w.held)
       if (h.socket && h.listener !== undefined) this.pending.push({ socket: h.socket, listener: h.listener });
     w.held = [];
     for (const p of takeUnsent(w)) {
       this.sent.delete(p.socket);
+      const ip = this.ipOf.get(p.socket);
+      if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 1) - 1);
       this.pending.push(p);
     }
+    for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
     const expected = w.stopping || (w.retiring && code === 0);
     if (!expected) {
       const pid = w.child.pid ?? 0;
@@ -494,12 +456,14 @@ export class Pool {
     this.throttleTimer.unref();
   }
 
+  /** Place the waiting connections; they were admitted (counted) when master accepted them. */
   private drainPending(): void {
     const queued = this.pending;
     this.pending = [];
     for (const p of queued) {
       if (p.socket.destroyed) continue;
-      this.dispatch(p.socket, p.listener);
+      if (this.closed) p.socket.destroy();
+      else this.place(p.socket, p.listener);
     }
   }
 }

@@ -37,6 +37,7 @@ describe("master protections", () => {
     appendFileSync(
       join(sb.dir, "master.cf"),
       `127.0.0.1:${sb.base + 97} inet n - n - - smtpd\n  -o smtpd_recipient_restrictions=no_such_restriction\n` +
+        `127.0.0.1:${sb.base + 95} inet n - n - - smtpd\n  -o smtpd_recipient_restrictions=no_such_restriction\n` +
         `127.0.0.1:${sb.base + 96} inet n - n - - smtpd\n  -o smtpd_client_event_limit_exceptions=127.0.0.0/8\n`,
     );
     await sb.start();
@@ -93,5 +94,26 @@ describe("master protections", () => {
     const ok = await open(sb.smtpPort);
     assert.match(ok.greeting, /^220 /, "other services are unaffected");
     ok.socket.destroy();
+  });
+
+  it("counts a connection once while it waits for a worker of a throttled service", async () => {
+    // Two connections (the limit is 2) to a service whose workers die at start: they wait
+    // while it is throttled and are placed again after each death, and must not be admitted
+    // (counted) anew each time. A service of their own, so no other test's client counts.
+    const port = sb.base + 95;
+    const received: string[] = ["", ""];
+    const sockets = received.map((_, i) => {
+      const s = connect(port, "127.0.0.1");
+      s.on("error", () => undefined);
+      s.on("data", (d) => (received[i] += d.toString("latin1")));
+      return s;
+    });
+    await sleep(5000); // two deaths, throttled for service_throttle_time (2s), placed again
+    for (const s of sockets) s.destroy();
+    assert.deepEqual(received, ["", ""], "no refusal for a client within its limit");
+    assert.doesNotMatch(
+      sb.maillog(),
+      new RegExp(`limit exceeded: \\d+ from 127\\.0\\.0\\.1 for service 127\\.0\\.0\\.1:${port}`),
+    );
   });
 });
