@@ -37,7 +37,7 @@ await runServer("qmgr", async ({ config, log }, poke) => {
   await scheduler.start();
   return {
     onWakeup: (data) => scheduler.wakeup(data),
-    busy: () => scheduler.busy,
+    busy: () => scheduler.holdsWork,
     onStop: async () => {
       clearInterval(timer);
       await scheduler.stop();

@@ -97,6 +97,8 @@ export class Scheduler {
   private lastDeferredScan = 0;
   /** The last incoming/ scan stopped at the active limit: files may be waiting there. */
   private incomingBacklog = false;
+  /** deferred/ holds mail this process will retry (seen by the last scan, or deferred since). */
+  private deferredWaiting = false;
   private stopped = false;
 
   constructor(
@@ -108,6 +110,14 @@ export class Scheduler {
 
   get busy(): boolean {
     return this.active.size > 0 || this.scanning;
+  }
+
+  /**
+   * Busy, or mail waits in deferred/ for its next attempt: qmgr then stays (Postfix's qmgr
+   * ignores max_idle), so that retries come every queue_run_delay, not at master's wake-up.
+   */
+  get holdsWork(): boolean {
+    return this.busy || this.deferredWaiting;
   }
 
   /** Crash recovery, then a full scan. */
@@ -159,17 +169,23 @@ export class Scheduler {
 
   private async scan(queue: QueueName, flush: boolean): Promise<void> {
     if (queue === "incoming") this.incomingBacklog = false;
+    let waiting = false;
     try {
       for (const id of listQueue(this.s.queueDir, queue)) {
         if (this.stopped) break;
         if (this.active.size >= this.s.activeLimit) {
           if (queue === "incoming") this.incomingBacklog = true;
+          waiting = true;
           break;
         }
         if (this.active.has(id)) continue;
-        if (queue === "deferred" && !flush && !this.due(id)) continue;
+        if (queue === "deferred" && !flush && !this.due(id)) {
+          waiting = true;
+          continue;
+        }
         await this.activate(queue, id);
       }
+      if (queue === "deferred") this.deferredWaiting = waiting;
     } catch (err) {
       this.log.warning(`scan ${queue}: ${errorText(err)}`);
     }
@@ -392,6 +408,7 @@ export class Scheduler {
         await appendDeferral(info.path, msg.deferrals, next);
         await moveQueueFile(this.s.queueDir, info.id, "active", "deferred", { durable: false });
         utimesSync(queuePath(this.s.queueDir, "deferred", info.id), next / 1000, next / 1000);
+        this.deferredWaiting = true;
       }
     } catch (err) {
       this.log.warning(`${info.id}: cannot finish queue file: ${errorText(err)}`);
