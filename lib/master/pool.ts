@@ -354,7 +354,9 @@ export class Pool {
     const reply = (r: MasterToWorker, back?: Socket) => {
       try {
         if (!w.child.connected) return void back?.destroy();
-        if (back) w.child.send(r, back, { keepOpen: false }, (err) => err && back.destroy());
+        // Master's copy closes once the descriptor is written (as in sendConnection): a login
+        // worker that dies before reading its channel then takes the client's connection along.
+        if (back) w.child.send(r, back, { keepOpen: true }, () => back.destroy());
         else w.child.send(r);
       } catch {
         back?.destroy();
