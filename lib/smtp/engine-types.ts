@@ -122,6 +122,8 @@ export interface SmtpEngineOptions {
   lineLengthLimit: number;
   hardErrorLimit: number;
   softErrorLimit: number;
+  /** smtpd_junk_command_limit: HELO/EHLO/RSET/NOOP/VRFY/HELP beyond it count as errors. */
+  junkCommandLimit: number;
   forbidBareNewline: "normalize" | "reject" | "no";
   disableVrfy: boolean;
   heloRequired: boolean;

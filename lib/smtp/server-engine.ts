@@ -56,6 +56,8 @@ type Mode =
   | { readonly kind: "closed" };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Postfix's junk commands (smtpd_junk_command_limit); we have no ETRN, and HELP may loop too. */
+const JUNK_COMMANDS: ReadonlySet<string> = new Set(["HELO", "EHLO", "RSET", "NOOP", "VRFY", "HELP"]);
 
 function decodeLine(bytes: Buffer): string | null {
   try {
@@ -72,7 +74,7 @@ function messageOf(e: unknown): string {
 export class SmtpServerEngine implements EngineContext {
   readonly info: SmtpSessionInfo;
   readonly opts: SmtpEngineOptions;
-  readonly session: SessionState = { helo: null, tx: null, errors: 0 };
+  readonly session: SessionState = { helo: null, tx: null, errors: 0, junk: 0 };
   private readonly replies = new ReplyQueue(FLUSH_ABOVE);
   private readonly input = new InputBuffer();
   private mode: Mode = { kind: "command" };
@@ -263,6 +265,10 @@ export class SmtpServerEngine implements EngineContext {
     const command = parsed.command;
     this.beginCommand(command.verb === "UNKNOWN" ? "unknown" : command.verb.toLowerCase());
     this.where = command.verb;
+    // As Postfix: a client may repeat these only so often before each counts as an error, so
+    // that the error limits end a session kept open with them.
+    if (JUNK_COMMANDS.has(command.verb) && this.session.junk++ > this.opts.junkCommandLimit)
+      this.session.errors++;
     await runCommand(this, command);
   }
 
@@ -295,6 +301,9 @@ export class SmtpServerEngine implements EngineContext {
   }
 
   queued(queueId: string | undefined): void {
+    // As Postfix: an accepted message forgives the client's errors and junk commands so far.
+    this.session.errors = 0;
+    this.session.junk = 0;
     this.emit(queueId === undefined ? { type: "queued" } : { type: "queued", queueId });
   }
 

@@ -41,6 +41,8 @@ export interface SessionState {
   helo: { name: string; protocol: "SMTP" | "ESMTP" } | null;
   tx: Transaction | null;
   errors: number;
+  /** Commands that can be repeated without end (Postfix's junk commands) since the last accepted message. */
+  junk: number;
 }
 
 export interface DataMode {

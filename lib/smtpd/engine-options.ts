@@ -16,6 +16,7 @@ export function smtpEngineOptions(config: MainCf): SmtpEngineOptions {
     lineLengthLimit: config.get(P.line_length_limit),
     hardErrorLimit: config.get(P.smtpd_hard_error_limit),
     softErrorLimit: config.get(P.smtpd_soft_error_limit),
+    junkCommandLimit: config.get(P.smtpd_junk_command_limit),
     forbidBareNewline: forbid === "reject" || forbid === "no" ? forbid : "normalize",
     disableVrfy: config.get(P.disable_vrfy_command),
     heloRequired: config.get(P.smtpd_helo_required),

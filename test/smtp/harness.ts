@@ -49,6 +49,7 @@ export function options(overrides: Partial<SmtpEngineOptions> = {}): SmtpEngineO
     lineLengthLimit: 2048,
     hardErrorLimit: 20,
     softErrorLimit: 10,
+    junkCommandLimit: 100,
     forbidBareNewline: "normalize",
     disableVrfy: false,
     heloRequired: false,

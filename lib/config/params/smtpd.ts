@@ -32,7 +32,14 @@ export const SMTPD_PARAMS = {
     kind: "int",
     default: "20",
     min: 1,
-    doc: "Errors a client may make before smtpd disconnects it.",
+    doc: "Errors a client may make without an accepted message before smtpd disconnects it.",
+  }),
+  smtpd_junk_command_limit: def({
+    name: "smtpd_junk_command_limit",
+    kind: "int",
+    default: "100",
+    min: 1,
+    doc: "HELO, EHLO, RSET, NOOP, VRFY and HELP commands a client may send before each one counts as an error (reset when a message is accepted).",
   }),
   smtpd_soft_error_limit: def({
     name: "smtpd_soft_error_limit",
