@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { FAST_RETRIES, processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpLoad } from "../helpers/smtp.js";
 
 const USER = "carol";
@@ -31,16 +31,7 @@ describe("crash safety while mail flows", () => {
   let sb: Sandbox;
 
   before(async () => {
-    sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli([
-      "conf",
-      "-e",
-      "minimal_backoff_time = 1s",
-      "maximal_backoff_time = 2s",
-      "queue_run_delay = 1s",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    await sb.start();
+    sb = await Sandbox.started({ user: USER }, FAST_RETRIES);
   });
   after(async () => {
     await sb.destroy();

@@ -4,10 +4,8 @@
  * not only at master's next wake-up; once the queue is empty it retires like any worker.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { daemonPids, Sandbox, sleep } from "../helpers/sandbox.js";
+import { blockMaildir, daemonPids, repairMaildir, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpDialog } from "../helpers/smtp.js";
 
 const USER = "idle";
@@ -16,28 +14,19 @@ describe("qmgr and max_idle", () => {
   let sb: Sandbox;
 
   before(async () => {
-    sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli([
-      "conf",
-      "-e",
+    sb = await Sandbox.started({ user: USER }, [
       "max_idle = 2s",
       "queue_run_delay = 3s",
       "minimal_backoff_time = 6s",
       "maximal_backoff_time = 6s",
     ]);
-    assert.equal(r.code, 0, r.stderr);
-    await sb.start();
   });
   after(async () => {
     await sb.destroy();
   });
 
   it("stays while deferred mail waits, retries it, and retires once the queue is empty", async () => {
-    const maildir = join(sb.dir, "mail", USER, "Maildir");
-    // A file where the Maildir should be: the delivery is deferred.
-    rmSync(maildir, { recursive: true, force: true });
-    mkdirSync(join(sb.dir, "mail", USER), { recursive: true });
-    writeFileSync(maildir, "not a directory\n");
+    const maildir = blockMaildir(sb, USER); // the delivery is deferred
     const r = await smtpDialog(sb.smtpPort, [
       "EHLO c.example\r\n",
       "MAIL FROM:<x@example.org>\r\n",
@@ -54,8 +43,7 @@ describe("qmgr and max_idle", () => {
     // scans of deferred/ every queue_run_delay.
     await sleep(4000);
     assert.deepEqual(daemonPids(sb.dir, "qmgr"), qmgr, "qmgr still runs with mail in deferred/");
-    rmSync(maildir);
-    renameSync(mkdtempSync(join(sb.dir, "mail", USER, "tmp-")), maildir);
+    repairMaildir(sb, USER);
     // The retry comes from this qmgr (master's own wake-up of qmgr is minutes away). Then,
     // with nothing queued, max_idle (2 s) ends before the next scan (3 s) would wake it.
     await sb.waitFor(

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { daemonPids, processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { daemonPids, FAST_RETRIES, processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpLoad } from "../helpers/smtp.js";
 import { type FakeServer, startFakeServer } from "../smtp-client/fake-server.js";
 
@@ -42,18 +42,12 @@ function killAll(pids: number[]): number {
 
 /** A started sandbox whose remote mail goes to the loopback sink (relayhost), retried quickly. */
 async function startRelaying(sink: FakeServer, extra: string[] = []): Promise<Sandbox> {
-  const sb = await Sandbox.create({ user: USER });
-  const r = await sb.cli([
-    "conf",
-    "-e",
+  return Sandbox.started({ user: USER }, [
     `relayhost = [127.0.0.1]:${sink.port}`,
     "smtp_tls_security_level = none",
     "queue_run_delay = 1s",
     ...extra,
   ]);
-  assert.equal(r.code, 0, r.stderr);
-  await sb.start();
-  return sb;
 }
 
 describe("fault: kill -9 of each process kind under load", () => {
@@ -171,16 +165,7 @@ describe("fault: a delivery agent dies before it takes the connection master han
   let sb: Sandbox;
 
   before(async () => {
-    sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli([
-      "conf",
-      "-e",
-      "minimal_backoff_time = 1s",
-      "maximal_backoff_time = 2s",
-      "queue_run_delay = 1s",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    await sb.start();
+    sb = await Sandbox.started({ user: USER }, FAST_RETRIES);
   });
   after(async () => {
     await sb.destroy();

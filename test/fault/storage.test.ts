@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Sandbox } from "../helpers/sandbox.js";
+import { blockMaildir, FAST_RETRIES, repairMaildir, Sandbox } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpDialog } from "../helpers/smtp.js";
 
 const USER = "alice";
@@ -98,32 +98,18 @@ describe("fault: an unwritable mailbox", () => {
   let sb: Sandbox;
 
   before(async () => {
-    sb = await Sandbox.create({ user: USER });
-    const r = await sb.cli([
-      "conf",
-      "-e",
-      "queue_run_delay = 1s",
-      "minimal_backoff_time = 1s",
-      "maximal_backoff_time = 2s",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    await sb.start();
+    sb = await Sandbox.started({ user: USER }, FAST_RETRIES);
   });
   after(async () => {
     await sb.destroy();
   });
 
   it("defers delivery with a 4.x.x status and delivers once the mailbox is repaired", async () => {
-    const maildir = join(sb.dir, "mail", USER, "Maildir");
-    // A file where the Maildir should be: even root cannot write into it.
-    rmSync(maildir, { recursive: true, force: true });
-    mkdirSync(join(sb.dir, "mail", USER), { recursive: true });
-    writeFileSync(maildir, "not a directory\n");
+    const maildir = blockMaildir(sb, USER);
     const r = await send(sb, "unwritable");
     assert.match(r[5] ?? "", /^250 2\.0\.0 /);
     await sb.waitLog(/to=<alice@localhost>, relay=local, .*dsn=4\.\d\.\d, status=deferred/);
-    rmSync(maildir);
-    renameSync(mkdtempSync(join(sb.dir, "mail", USER, "tmp-")), maildir);
+    repairMaildir(sb, USER);
     await sb.waitFor(
       () => seqCounts(maildirMessages(maildir)).get("unwritable") === 1,
       "delivery after repair",

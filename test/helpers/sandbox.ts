@@ -12,8 +12,10 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -99,6 +101,29 @@ export async function freePortBase(): Promise<number> {
 /** POSTERN_KEEP_SANDBOX=1: a sandbox whose test timed out in a wait is kept for inspection. */
 const KEEP_ON_FAILURE = process.env.POSTERN_KEEP_SANDBOX === "1";
 
+/** Deferred mail retried within a second or two (fault and crash tests). */
+export const FAST_RETRIES = [
+  "minimal_backoff_time = 1s",
+  "maximal_backoff_time = 2s",
+  "queue_run_delay = 1s",
+];
+
+/** Put a file where user's Maildir should be: even root cannot deliver into it (4.x.x). */
+export function blockMaildir(sb: Sandbox, user: string): string {
+  const maildir = join(sb.dir, "mail", user, "Maildir");
+  rmSync(maildir, { recursive: true, force: true });
+  mkdirSync(join(sb.dir, "mail", user), { recursive: true });
+  writeFileSync(maildir, "not a directory\n");
+  return maildir;
+}
+
+/** Undo blockMaildir: an empty directory takes the file's place. */
+export function repairMaildir(sb: Sandbox, user: string): void {
+  const maildir = join(sb.dir, "mail", user, "Maildir");
+  rmSync(maildir);
+  renameSync(mkdtempSync(join(sb.dir, "mail", user, "tmp-")), maildir);
+}
+
 export class Sandbox {
   /** A wait of this sandbox's test timed out (destroy() keeps it with POSTERN_KEEP_SANDBOX=1). */
   private failed = false;
@@ -121,6 +146,17 @@ export class Sandbox {
     ]);
     if (r.code !== 0) throw new Error(`init failed: ${r.stderr}`);
     return new Sandbox(dir, base);
+  }
+
+  /** A sandbox with main.cf `settings` (postern conf -e) applied, started. */
+  static async started(opts: { user?: string }, settings: string[]): Promise<Sandbox> {
+    const sb = await Sandbox.create(opts);
+    if (settings.length > 0) {
+      const r = await sb.cli(["conf", "-e", ...settings]);
+      if (r.code !== 0) throw new Error(`conf -e failed: ${r.stderr}`);
+    }
+    await sb.start();
+    return sb;
   }
 
   get smtpPort(): number {
