@@ -40,6 +40,7 @@ import {
   isSocket,
   sendConnection,
   sendTo,
+  shareClient,
   signalNumber,
   stopWorker,
   takeUnsent,
@@ -232,23 +233,20 @@ export class Pool {
       }
       // Counted as the worker's before sending: the close of master's copy once the descriptor
       // is written (sendConnection) must not release the client's count as an unsent one's would.
-      const adjust = (d: number) => {
-        if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 0) + d);
-      };
       this.sent.add(socket);
-      adjust(1);
+      shareClient(w, ip, 1);
       sendConnection(w, msg, socket, listener, (err) => {
         if (!err) {
           session?.onSent(w.child.pid ?? 0);
           return;
         }
         this.sent.delete(socket);
-        adjust(-1);
+        shareClient(w, ip, -1);
         retry();
       });
     } catch {
       this.sent.delete(socket);
-      if (ip !== undefined) w.clients.set(ip, Math.max(0, (w.clients.get(ip) ?? 1) - 1));
+      shareClient(w, ip, -1);
       retry();
     }
   }
@@ -324,7 +322,7 @@ export class Pool {
     if (this.opts.clientLimit && Array.isArray(m.clients)) {
       for (const [ip, n] of m.clients) {
         if (typeof ip !== "string" || !Number.isInteger(n) || n <= 0) continue;
-        w.clients.set(ip, (w.clients.get(ip) ?? 0) + n);
+        shareClient(w, ip, n);
         this.counts.add(ip, n);
       }
     }
@@ -383,8 +381,7 @@ export class Pool {
     w.held = [];
     for (const p of takeUnsent(w)) {
       this.sent.delete(p.socket);
-      const ip = this.ipOf.get(p.socket);
-      if (ip !== undefined) w.clients.set(ip, (w.clients.get(ip) ?? 1) - 1);
+      shareClient(w, this.ipOf.get(p.socket), -1);
       this.pending.push(p);
     }
     for (const [ip, n] of w.clients) this.sessionEnded(w, ip, n);
@@ -437,11 +434,9 @@ export class Pool {
   }
 
   private sessionEnded(w: WorkerState, ip: string, n: number): void {
-    const have = w.clients.get(ip) ?? 0;
-    const take = Math.min(have, n);
+    const take = Math.min(w.clients.get(ip) ?? 0, n);
     if (take <= 0) return;
-    if (have - take > 0) w.clients.set(ip, have - take);
-    else w.clients.delete(ip);
+    shareClient(w, ip, -take);
     this.counts.remove(ip, take);
   }
 

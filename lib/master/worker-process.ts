@@ -129,6 +129,14 @@ export function takeUnsent(w: WorkerState): { socket: Socket; listener: string }
   return unsent;
 }
 
+/** Change the worker's share of a client IP's sessions by `delta` (a share of 0 is dropped). */
+export function shareClient(w: WorkerState, ip: string | undefined, delta: number): void {
+  if (ip === undefined) return;
+  const n = (w.clients.get(ip) ?? 0) + delta;
+  if (n > 0) w.clients.set(ip, n);
+  else w.clients.delete(ip);
+}
+
 /** Ask the worker to finish its sessions and exit; killed after timeoutMs. */
 export function stopWorker(w: WorkerState, timeoutMs: number): Promise<void> {
   w.stopping = true;

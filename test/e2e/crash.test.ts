@@ -4,23 +4,13 @@
  * mailbox exactly once, refused ones at most once, the queue drains, nothing is corrupt.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FAST_RETRIES, processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { daemonPids, FAST_RETRIES, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, seqCounts, smtpLoad } from "../helpers/smtp.js";
 
 const USER = "carol";
-
-function pidsOf(dir: string, program: string): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/${program}.js`);
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Queue files only: a writer killed before commit leaves a ".ID.tmp" that no client got a 250 for. */
 function queueCount(dir: string, q: string): number {
@@ -52,7 +42,7 @@ describe("crash safety while mail flows", () => {
     for (let round = 0; round < 3 && !loadDone; round++) {
       for (const kind of ["cleanup", "qmgr", "local"]) {
         await sleep(250);
-        for (const pid of pidsOf(sb.dir, kind)) {
+        for (const pid of daemonPids(sb.dir, kind)) {
           try {
             process.kill(pid, "SIGKILL");
             kills.push(`${kind}:${pid}`);

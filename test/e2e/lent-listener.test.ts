@@ -12,7 +12,7 @@ import { appendFileSync, readdirSync, readFileSync, readlinkSync } from "node:fs
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { pidsWith, Sandbox, sleep } from "../helpers/sandbox.js";
 import { maildirMessages, smtpDialog } from "../helpers/smtp.js";
 
 /** The inodes of the LISTEN sockets on 127.0.0.1:port (/proc/net/tcp, state 0A). */
@@ -40,14 +40,7 @@ function holdsListener(pid: number, port: number): boolean {
 }
 
 function smtpdPids(dir: string, port: number): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return cmd.includes("/daemons/smtpd.js") && cmd.includes(`127.0.0.1:${port}\0`);
-    } catch {
-      return false;
-    }
-  });
+  return pidsWith(dir, "/daemons/smtpd.js", `127.0.0.1:${port}\0`);
 }
 
 /** Connect and wait for the first reply (or "" when nothing comes within ms); text(): all so far. */

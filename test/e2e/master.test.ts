@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
+import { pidsWith, processesOf, Sandbox, sleep } from "../helpers/sandbox.js";
 
 function fetchBanner(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -35,16 +35,7 @@ function openSmtp(port: number): Promise<Socket> {
 }
 
 /** Workers whose command line has every one of the words (program, service name). */
-function workerPids(dir: string, ...words: string[]): number[] {
-  return processesOf(dir).filter((pid) => {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return words.every((w) => cmdline.includes(w));
-    } catch {
-      return false; // exited since processesOf listed it
-    }
-  });
-}
+const workerPids = pidsWith;
 
 describe("master end to end", () => {
   let sb: Sandbox;

@@ -276,11 +276,17 @@ export function processesOf(dir: string): number[] {
 
 /** Pids of the sandbox's processes running dist/daemons/<daemon>.js. */
 export function daemonPids(dir: string, daemon: string): number[] {
+  return pidsWith(dir, `/daemons/${daemon}.js`);
+}
+
+/** The sandbox's processes whose command line contains every one of `words`. */
+export function pidsWith(dir: string, ...words: string[]): number[] {
   return processesOf(dir).filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`/daemons/${daemon}.js`);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return words.every((w) => cmdline.includes(w));
     } catch {
-      return false;
+      return false; // exited since processesOf listed it
     }
   });
 }
