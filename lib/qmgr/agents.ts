@@ -65,7 +65,10 @@ export class AgentPool {
   private poolOf(transport: string): IpcPool {
     let pool = this.pools.get(transport);
     if (pool === undefined) {
-      pool = new IpcPool(join(this.queueDir, "private", transport), this.timeoutMs, Number.POSITIVE_INFINITY);
+      pool = new IpcPool(join(this.queueDir, "private", transport), this.timeoutMs, {
+        keep: Number.POSITIVE_INFINITY,
+        max: Number.POSITIVE_INFINITY,
+      });
       this.pools.set(transport, pool);
     }
     return pool;
