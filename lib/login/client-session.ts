@@ -13,6 +13,7 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { AuthUser } from "../auth/protocol.js";
+import { stopReading } from "../io/stop-reading.js";
 import { errorText, type Logger } from "../log/index.js";
 import type { SocketPasser } from "../server/index.js";
 import { upgradeToTls } from "../smtpd/tls.js";
@@ -140,6 +141,9 @@ export async function handOffSession(
   // allowHalfOpen: reading the client's EOF here must not shut down the socket's write side.
   client.allowHalfOpen = true;
   const handoff = handoffOf(req, Buffer.concat([req.pipelined, takeBuffered(client)]));
+  // From here what the client sends stays in the kernel for the mail process: Node would
+  // read it, and drop it, until master acknowledges the descriptor (lib/io/stop-reading.ts).
+  stopReading(client);
   const reply = await passer.pass(client, opts.service, handoff, timeoutMs);
   // The socket object no longer has a descriptor: close it so the session here ends.
   client.destroy();

@@ -25,6 +25,7 @@
  * client-counts.ts (sessions per client IP), pool-options.ts (its options and types).
  */
 import type { Socket } from "node:net";
+import { stopReading } from "../io/stop-reading.js";
 import { ClientCounts, clientIp, refuseOverLimit } from "./client-counts.js";
 import { offerListeners, reclaimFrom, takeDuplicate } from "./lending.js";
 import type { PassedSession, PassRequest, PoolOptions } from "./pool-options.js";
@@ -274,6 +275,8 @@ export class Pool {
 
   private onWorkerMessage(w: WorkerState, m: unknown, handle: unknown): void {
     const socket = isSocket(handle) ? handle : undefined;
+    // A client socket passed on (login → mail worker) is read only by its next holder.
+    if (socket) stopReading(socket);
     const raw = socket === undefined && isRawHandle(handle) ? handle : undefined;
     if (!isWorkerToMaster(m)) {
       raw?.close();

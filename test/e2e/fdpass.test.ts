@@ -135,6 +135,42 @@ describe("login processes pass plaintext sessions' sockets to the mail process",
     await sb.waitLog(/pop3\(carol\)<\d+><\S+>: Disconnected: Logged out top=0\/0, retr=0\/0, del=0\/\d+/);
   });
 
+  it("answers a command the client sends while its socket is on its way to the mail process", async () => {
+    // Sent 0-8 ms after PASS/LOGIN, without waiting for the answer (PIPELINING): the command
+    // arrives while pop3-login, master and the mail process pass the descriptor along. Before
+    // the login process and master stopped reading the socket they hand on, about one such
+    // command in seven was read by one of them and lost, and the client waited for ever.
+    const spin = (ms: number) => {
+      const t = performance.now();
+      while (performance.now() - t < ms);
+    };
+    const later = (c: LineClient, ms: number, text: string) =>
+      setTimeout(() => {
+        spin(ms);
+        c.send(text);
+      }, 0);
+    for (let k = 0; k < 17; k++) {
+      const c = await LineClient.open(sb.base + 110);
+      assert.match(await c.line(), /^\+OK /);
+      assert.match(await c.cmd(`USER ${USER}`), /^\+OK/);
+      c.send(`PASS ${PW}\r\n`);
+      later(c, k * 0.5, "STAT\r\n");
+      assert.match(await c.line(), /^\+OK Logged in\.$/);
+      assert.match(await c.line(), /^\+OK \d+ \d+$/, `STAT sent ${k * 0.5} ms after PASS`);
+      assert.match(await c.cmd("QUIT"), /^\+OK/);
+      c.sock.destroy();
+    }
+    for (let k = 0; k < 17; k++) {
+      const c = await LineClient.open(sb.base + 143);
+      assert.match(await c.line(), /^\* OK /);
+      c.send(`a LOGIN ${USER} ${PW}\r\n`);
+      later(c, k * 0.5, "b NOOP\r\n");
+      assert.match(await c.line(), /^a OK /);
+      assert.match(await c.line(), /^b OK /, `NOOP sent ${k * 0.5} ms after LOGIN`);
+      c.sock.destroy();
+    }
+  });
+
   it("POP3: with STLS pop3-login stays in the path (killing it ends the session)", async () => {
     const plain = await LineClient.open(sb.base + 110);
     await plain.line();
