@@ -334,13 +334,16 @@ export class Pool {
 
   /**
    * A worker near its max_use whose clients no other worker could take: start the one that
-   * will replace it now, so it is ready when this one stops taking sessions. Only for a
-   * max_use of 10 or more; a one-session service (max_use 1) starts workers on demand.
+   * will replace it now, so it is ready when this one stops taking sessions. For a max_use
+   * of 10 or more, and for one-session services (max_use 1: pop3 and imap running as each
+   * user), where the next login would otherwise wait ~0.2 s for a Node process to start; a
+   * successor nobody uses exits after max_idle. Services with a max_use of 2 to 9 start
+   * workers on demand.
    */
   private startSuccessorAhead(w: WorkerState): void {
     const maxUse = this.opts.maxUse;
     const nearlyUsed = acceptOwnUntil(maxUse);
-    if (maxUse < 10 || w.served < nearlyUsed || this.closed || !this.canGrow()) return;
+    if ((maxUse < 10 && maxUse !== 1) || w.served < nearlyUsed || this.closed || !this.canGrow()) return;
     for (const o of this.workers) if (o !== w && !o.retiring && !o.stopping && o.served < nearlyUsed) return;
     this.spawn();
   }

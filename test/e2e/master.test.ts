@@ -117,9 +117,31 @@ describe("master end to end", () => {
       const workers = workerPids(sb.dir, "smtpd.js", `127.0.0.1:${port}\0`);
       a.destroy();
       b.destroy();
-      // Two clients at once: two workers (a root POP3/IMAP process serves one user only).
-      assert.equal(workers.length, 2, `port ${port}: ${workers.length} workers`);
+      // Two clients at once: two workers (a root POP3/IMAP process serves one user only),
+      // and with max_use 1 a third started ahead for the next client.
+      const expected = port === oneUsePort ? 3 : 2;
+      assert.equal(workers.length, expected, `port ${port}: ${workers.length} workers`);
     }
+  });
+
+  it("a one-session service (max_use 1) has the next worker started before the next client comes", async () => {
+    const port = oneUsePort;
+    const pids = () => workerPids(sb.dir, "smtpd.js", `127.0.0.1:${port}\0`);
+    const first = await openSmtp(port);
+    first.destroy();
+    // The sessions above are over: what is left is the worker started ahead, ready and idle.
+    const ready = await sb.waitFor(() => {
+      const now = pids();
+      return now.length === 1 ? now : undefined;
+    }, "one idle worker left, started ahead");
+    const before = sb.maillog().length;
+    const next = await openSmtp(port);
+    const served = await sb.waitFor(() => {
+      const m = /postern\/smtpd\[(\d+)\]: connect from/.exec(sb.maillog().slice(before));
+      return m ? Number(m[1]) : undefined;
+    }, "the next client's connect line");
+    next.destroy();
+    assert.ok(ready.includes(served), `served by ${served}, which was running before it came (${ready})`);
   });
 
   it("reload adds and then removes a listener", async () => {
