@@ -14,7 +14,9 @@ export class AuthClient {
     queueDir: string,
     private readonly timeoutMs: number,
   ) {
-    this.pool = new IpcPool(join(queueDir, "private", "auth"), timeoutMs);
+    // At most 8 idle: auth is one process (maxproc 1) with worker_connection_limit
+    // connections, and idle ones kept here would hold up other processes' logins.
+    this.pool = new IpcPool(join(queueDir, "private", "auth"), timeoutMs, { keep: 8, max: 8 });
   }
 
   passdb(req: Omit<PassdbRequest, "op">): Promise<AuthReply> {
