@@ -11,8 +11,8 @@
  * workers are forked with the uid/gid of their service (lib/master/identity).
  * A login worker may pass a client socket back ("pass"): the login service's pool hands the
  * message to master (onPass), and the mail service's pool places the socket like any
- * connection (dispatchPassed), with the session in the "conn" message. Bytes master's copy
- * of such a socket read meanwhile are added to the session's pipelined input, so none is lost.
+ * connection (dispatchPassed), with the session in the "conn" message. Master does not read
+ * such a socket (lib/io/stop-reading.ts): what the client sends meanwhile waits in the kernel.
  * Master counts the sessions it gives each worker: one that has had max_use gets no more
  * (a root POP3/IMAP process that switched to one user must never get another user's
  * session), and shortly before that, when no other worker could take its clients, its
@@ -46,7 +46,6 @@ import {
   stopWorker,
   takeUnsent,
   type WorkerState,
-  withBufferedInput,
 } from "./worker-process.js";
 
 const PENDING_LIMIT = 1000;
@@ -214,7 +213,7 @@ export class Pool {
       t: "conn",
       listener,
       ...(ip !== undefined ? { ip } : {}),
-      ...(session !== undefined ? { handoff: withBufferedInput(session.handoff, socket) } : {}),
+      ...(session !== undefined ? { handoff: session.handoff } : {}),
     };
     const retry = () => {
       w.retiring = true;
@@ -275,7 +274,8 @@ export class Pool {
 
   private onWorkerMessage(w: WorkerState, m: unknown, handle: unknown): void {
     const socket = isSocket(handle) ? handle : undefined;
-    // A client socket passed on (login → mail worker) is read only by its next holder.
+    // A client socket passed on (login → mail worker) is read only by its next holder: master
+    // stops reading it before its first poll, so nothing it could read is lost on the way.
     if (socket) stopReading(socket);
     const raw = socket === undefined && isRawHandle(handle) ? handle : undefined;
     if (!isWorkerToMaster(m)) {

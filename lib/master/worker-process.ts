@@ -12,8 +12,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import type { Socket } from "node:net";
 import type { MasterService } from "../config/index.js";
-import { stopReading } from "../io/stop-reading.js";
-import type { LoginHandoff } from "../login/handoff.js";
 import { formatWorkerArgs, type MasterToWorker } from "./protocol.js";
 
 export interface WorkerState {
@@ -154,24 +152,6 @@ export function stopWorker(w: WorkerState, timeoutMs: number): Promise<void> {
 
 export function isSocket(h: unknown): h is Socket {
   return typeof h === "object" && h !== null && typeof (h as Socket).destroy === "function";
-}
-
-/**
- * The session with whatever master's copy of the socket read since it arrived appended to
- * the pipelined input: the socket leaves right after, so these bytes would be lost. Master
- * stops reading a passed socket as it arrives (pool.ts), so normally there are none.
- */
-export function withBufferedInput(h: LoginHandoff, socket: Socket): LoginHandoff {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < 64; i++) {
-    const chunk: unknown = socket.read();
-    if (!Buffer.isBuffer(chunk)) break;
-    parts.push(chunk);
-  }
-  stopReading(socket); // read() above may have started reading again
-  if (parts.length === 0) return h;
-  h.pipelined = Buffer.concat([Buffer.from(h.pipelined, "base64"), ...parts]).toString("base64");
-  return h;
 }
 
 const SIGNALS: Record<string, number> = {
